@@ -1,0 +1,159 @@
+// Package contact holds the types every stage shares: presence events, ratings,
+// contacts and the sets a rating puts a contact in. It has no dependencies on
+// the rest of contactd so that any package may import it.
+package contact
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventType is what a presence sensor saw.
+type EventType string
+
+const (
+	Arrive EventType = "arrive"
+	Leave  EventType = "leave"
+)
+
+// Event is one presence event of one station.
+type Event struct {
+	Station string    `json:"station"`
+	Type    EventType `json:"type"`
+	At      time.Time `json:"at"`
+	// Source says who produced the event: "sensor" (default), "auto", "agent", ...
+	Source string `json:"source,omitempty"`
+}
+
+// Scale names the kind of button terminal a rating came from.
+type Scale string
+
+const (
+	Scale2pt Scale = "2pt"
+	Scale3pt Scale = "3pt"
+	Scale4pt Scale = "4pt"
+	Scale5pt Scale = "5pt"
+	ScaleNPS Scale = "nps"
+)
+
+// Scales lists every scale contactd knows, in a stable order.
+var Scales = []Scale{Scale2pt, Scale3pt, Scale4pt, Scale5pt, ScaleNPS}
+
+// Max is the largest value of the scale (the smallest is always 0).
+func (s Scale) Max() (int, bool) {
+	switch s {
+	case Scale2pt:
+		return 1, true
+	case Scale3pt:
+		return 2, true
+	case Scale4pt:
+		return 3, true
+	case Scale5pt:
+		return 4, true
+	case ScaleNPS:
+		return 10, true
+	}
+	return 0, false
+}
+
+// Rating is one press on a station's terminal.
+type Rating struct {
+	Station string    `json:"station,omitempty"`
+	Value   int       `json:"value"`
+	Scale   Scale     `json:"scale"`
+	At      time.Time `json:"at"`
+}
+
+// Press is a rating as attached to a contact: the station is the contact's.
+type Press struct {
+	Value int       `json:"value"`
+	Scale Scale     `json:"scale"`
+	At    time.Time `json:"at"`
+}
+
+// Press drops the station, which the owning contact already carries.
+func (r Rating) Press() Press { return Press{Value: r.Value, Scale: r.Scale, At: r.At} }
+
+// Set is the bucket a contact lands in by its rating.
+type Set string
+
+const (
+	Positive Set = "positive"
+	Negative Set = "negative"
+	Neutral  Set = "neutral"
+	Unrated  Set = "unrated"
+)
+
+// Sets lists every set in the order summaries print them.
+var Sets = []Set{Negative, Neutral, Positive, Unrated}
+
+// Flag marks something a reviewer should know about a contact.
+type Flag string
+
+const (
+	// FlagLeaveMissing: no leave event closed the contact; it was closed at the
+	// next arrive, at max_contact or at the end of the recording.
+	FlagLeaveMissing Flag = "leave_missing"
+	// FlagMisuse: a second, different rating was pressed for the same contact
+	// after the debounce window.
+	FlagMisuse Flag = "misuse"
+)
+
+// Contact is one patient contact: a time range at a station plus its facts.
+type Contact struct {
+	ID        string    `json:"id"`
+	Site      string    `json:"site,omitempty"`
+	Station   string    `json:"station"`
+	Employee  string    `json:"employee,omitempty"`
+	Arrive    time.Time `json:"arrive"`
+	Leave     time.Time `json:"leave"`
+	ClipStart time.Time `json:"clip_start"`
+	ClipEnd   time.Time `json:"clip_end"`
+	Flags     []Flag    `json:"flags"`
+	Rating    *Press    `json:"rating"`
+	// ExtraRatings are further different presses joined to an already rated
+	// contact (see FlagMisuse). Kept so nothing pressed is lost.
+	ExtraRatings []Press `json:"extra_ratings,omitempty"`
+	Set          Set     `json:"set"`
+	Clip         string  `json:"clip"`
+}
+
+// Duration is the time between arrive and leave.
+func (c *Contact) Duration() time.Duration { return c.Leave.Sub(c.Arrive) }
+
+// HasFlag reports whether f is set.
+func (c *Contact) HasFlag(f Flag) bool {
+	for _, g := range c.Flags {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// AddFlag sets f once.
+func (c *Contact) AddFlag(f Flag) {
+	if !c.HasFlag(f) {
+		c.Flags = append(c.Flags, f)
+	}
+}
+
+// InputError names one rejected piece of outside input: where it was and what
+// was wrong with it.
+type InputError struct {
+	File  string
+	Line  int
+	Field string // empty when the whole line is at fault
+	Msg   string
+}
+
+func (e *InputError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field != "" {
+		return fmt.Sprintf("%s: field %q: %s", loc, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
