@@ -1,0 +1,271 @@
+package storage
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"contactd/contact"
+)
+
+// SidecarSchema is the version of the sidecar JSON this build writes. Readers
+// accept this and every older version.
+const SidecarSchema = 1
+
+// IndexKey is where the contact index lives in the store.
+const IndexKey = "index/contacts.json"
+
+// Sidecar is the JSON stored beside each clip: every fact of the contact.
+type Sidecar struct {
+	Schema int `json:"schema"`
+	contact.Contact
+	// Media describes the clip file: container and codecs.
+	Media   MediaInfo `json:"media"`
+	Created time.Time `json:"created"`
+}
+
+// MediaInfo is what a reviewer's player needs to know about a clip.
+type MediaInfo struct {
+	Container string   `json:"container"`
+	Codecs    []string `json:"codecs"`
+	Bytes     int64    `json:"bytes"`
+}
+
+// Archive stores contacts (clip + sidecar) and keeps the index of them.
+type Archive struct {
+	Store Store
+	// Location decides the calendar day in the key layout; nil means UTC.
+	Location *time.Location
+}
+
+// ClipKey is clips/{site}/{station}/{yyyy}/{mm}/{dd}/{id}.{ext}.
+func (a *Archive) ClipKey(c *contact.Contact, ext string) string {
+	loc := a.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	d := c.Arrive.In(loc)
+	site := c.Site
+	if site == "" {
+		site = "default"
+	}
+	return fmt.Sprintf("clips/%s/%s/%04d/%02d/%02d/%s.%s", site, c.Station, d.Year(), d.Month(), d.Day(), c.ID, ext)
+}
+
+// SidecarKey is the sidecar beside a clip key.
+func SidecarKey(clipKey string) string {
+	return strings.TrimSuffix(clipKey, path.Ext(clipKey)) + ".json"
+}
+
+// SaveContact stores the clip file and then the sidecar. The sidecar goes
+// last: a sidecar in the store means the clip it names is complete.
+func (a *Archive) SaveContact(ctx context.Context, c *contact.Contact, clipFile string, media MediaInfo) (*Sidecar, error) {
+	f, err := os.Open(clipFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	media.Bytes = st.Size()
+	ctype := "video/webm"
+	if media.Container == "matroska" {
+		ctype = "video/x-matroska"
+	}
+	tags := map[string]string{"set": string(c.Set), "station": c.Station}
+	if err := a.Store.Put(ctx, c.Clip, f, st.Size(), PutOptions{ContentType: ctype, Tags: tags}); err != nil {
+		return nil, err
+	}
+	sc := &Sidecar{Schema: SidecarSchema, Contact: *c, Media: media, Created: time.Now().UTC()}
+	b, err := json.MarshalIndent(sc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Store.Put(ctx, SidecarKey(c.Clip), bytes.NewReader(b), int64(len(b)),
+		PutOptions{ContentType: "application/json", Tags: tags}); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// ParseSidecar decodes and checks a sidecar; key names it in errors.
+func ParseSidecar(b []byte, key string) (*Sidecar, error) {
+	var sc Sidecar
+	if err := json.Unmarshal(b, &sc); err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	switch {
+	case sc.Schema < 1 || sc.Schema > SidecarSchema:
+		return nil, fmt.Errorf("%s: field \"schema\": version %d, this build reads 1..%d", key, sc.Schema, SidecarSchema)
+	case sc.ID == "":
+		return nil, fmt.Errorf("%s: field \"id\": missing", key)
+	case !contact.ValidStation(sc.Station):
+		return nil, fmt.Errorf("%s: field \"station\": %q is not a station id", key, sc.Station)
+	case sc.Leave.Before(sc.Arrive):
+		return nil, fmt.Errorf("%s: field \"leave\": before arrive", key)
+	}
+	switch sc.Set {
+	case contact.Positive, contact.Negative, contact.Neutral, contact.Unrated:
+	default:
+		return nil, fmt.Errorf("%s: field \"set\": unknown set %q", key, sc.Set)
+	}
+	return &sc, nil
+}
+
+// ReadSidecar loads one sidecar.
+func (a *Archive) ReadSidecar(ctx context.Context, key string) (*Sidecar, error) {
+	rc, err := a.Store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return ParseSidecar(b, key)
+}
+
+// Entry is one contact in the index: enough to list and filter.
+type Entry struct {
+	ID       string         `json:"id"`
+	Site     string         `json:"site"`
+	Station  string         `json:"station"`
+	Employee string         `json:"employee,omitempty"`
+	Arrive   time.Time      `json:"arrive"`
+	Leave    time.Time      `json:"leave"`
+	Set      contact.Set    `json:"set"`
+	Flags    []contact.Flag `json:"flags"`
+	Rating   *contact.Press `json:"rating"`
+	Clip     string         `json:"clip"`
+}
+
+// Index lists every contact in the store. It is a cache: Rebuild makes it
+// again from the sidecars alone.
+type Index struct {
+	Schema   int       `json:"schema"`
+	Built    time.Time `json:"built"`
+	Contacts []Entry   `json:"contacts"`
+}
+
+func entryOf(sc *Sidecar) Entry {
+	c := sc.Contact
+	return Entry{ID: c.ID, Site: c.Site, Station: c.Station, Employee: c.Employee, Arrive: c.Arrive, Leave: c.Leave,
+		Set: c.Set, Flags: c.Flags, Rating: c.Rating, Clip: c.Clip}
+}
+
+// Rebuild reads every sidecar under clips/ and writes a fresh index. A bad
+// sidecar is reported and skipped; the rest are indexed.
+func (a *Archive) Rebuild(ctx context.Context, progress func(n int)) (*Index, []error, error) {
+	ix := &Index{Schema: 1}
+	var bad []error
+	n := 0
+	for key, err := range a.Store.List(ctx, "clips/") {
+		if err != nil {
+			return nil, bad, err
+		}
+		if !strings.HasSuffix(key, ".json") {
+			continue
+		}
+		sc, err := a.ReadSidecar(ctx, key)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		ix.Contacts = append(ix.Contacts, entryOf(sc))
+		n++
+		if progress != nil {
+			progress(n)
+		}
+	}
+	return ix, bad, a.writeIndex(ctx, ix)
+}
+
+// Upsert adds or replaces contacts in the index, building the index first
+// from the store if there is none yet.
+func (a *Archive) Upsert(ctx context.Context, scs []*Sidecar) error {
+	ix, err := a.LoadIndex(ctx)
+	if errors.Is(err, ErrNotFound) {
+		ix, _, err = a.Rebuild(ctx, nil)
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	pos := map[string]int{}
+	for i, e := range ix.Contacts {
+		pos[e.ID] = i
+	}
+	for _, sc := range scs {
+		if i, ok := pos[sc.ID]; ok {
+			ix.Contacts[i] = entryOf(sc)
+		} else {
+			pos[sc.ID] = len(ix.Contacts)
+			ix.Contacts = append(ix.Contacts, entryOf(sc))
+		}
+	}
+	return a.writeIndex(ctx, ix)
+}
+
+func (a *Archive) writeIndex(ctx context.Context, ix *Index) error {
+	slices.SortFunc(ix.Contacts, func(x, y Entry) int {
+		if c := x.Arrive.Compare(y.Arrive); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.ID, y.ID)
+	})
+	if ix.Contacts == nil {
+		ix.Contacts = []Entry{}
+	}
+	ix.Built = time.Now().UTC()
+	b, err := json.Marshal(ix)
+	if err != nil {
+		return err
+	}
+	return a.Store.Put(ctx, IndexKey, bytes.NewReader(b), int64(len(b)), PutOptions{ContentType: "application/json"})
+}
+
+// LoadIndex reads the index; ErrNotFound if it was never built.
+func (a *Archive) LoadIndex(ctx context.Context) (*Index, error) {
+	rc, err := a.Store.Get(ctx, IndexKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var ix Index
+	if err := json.NewDecoder(rc).Decode(&ix); err != nil {
+		return nil, fmt.Errorf("%s: %w (rebuild it with 'contactd index rebuild')", IndexKey, err)
+	}
+	return &ix, nil
+}
+
+// Filter selects index entries; zero fields match everything.
+type Filter struct {
+	Set      contact.Set
+	Station  string
+	From, To time.Time // arrive in [From, To)
+}
+
+// Query returns the entries matching f, in arrive order.
+func (ix *Index) Query(f Filter) []Entry {
+	var out []Entry
+	for _, e := range ix.Contacts {
+		if (f.Set == "" || e.Set == f.Set) && (f.Station == "" || e.Station == f.Station) &&
+			(f.From.IsZero() || !e.Arrive.Before(f.From)) && (f.To.IsZero() || e.Arrive.Before(f.To)) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
