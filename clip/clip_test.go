@@ -1,0 +1,187 @@
+package clip
+
+import (
+	"encoding/json"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// makeRecording encodes a test recording with the ffmpeg CLI: a tone and,
+// optionally, a 10 fps test picture with a keyframe every 2 s.
+func makeRecording(t *testing.T, name string, video bool, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
+	cmd := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=30"}
+	if video {
+		cmd = append(cmd, "-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=30")
+	}
+	cmd = append(cmd, args...)
+	cmd = append(cmd, "-metadata", "creation_time=2026-03-02T09:00:00.000000Z", out)
+	if b, err := exec.Command("ffmpeg", cmd...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	return out
+}
+
+type probed struct {
+	Format struct {
+		Duration  string `json:"duration"`
+		StartTime string `json:"start_time"`
+	} `json:"format"`
+	Streams []struct {
+		CodecName string `json:"codec_name"`
+	} `json:"streams"`
+}
+
+func ffprobe(t *testing.T, path string) (dur float64, codecs []string) {
+	t.Helper()
+	b, err := exec.Command("ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	var p probed
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	dur, _ = strconv.ParseFloat(p.Format.Duration, 64)
+	for _, s := range p.Streams {
+		codecs = append(codecs, s.CodecName)
+	}
+	return dur, codecs
+}
+
+func TestCutAudioVideoWebM(t *testing.T) {
+	rec := makeRecording(t, "rec.webm", true, "-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20",
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "20", "-b:v", "50k")
+	c, err := Open(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !c.Info().HasVideo() || c.Info().CreationTime.IsZero() {
+		t.Fatalf("info %+v", c.Info())
+	}
+	if f, ext := c.Info().Container(); f != "webm" || ext != "webm" {
+		t.Fatalf("container %s", f)
+	}
+	keys := keyframes(t, rec)
+	if len(keys) < 10 {
+		t.Fatalf("keyframes %v", keys)
+	}
+	for _, r := range [][2]float64{{10.3, 17.7}, {0, 5}, {3.05, 9}, {25, 30}, {12.3, 12.9}} {
+		from, to := sec(r[0]), sec(r[1])
+		out := filepath.Join(t.TempDir(), "c.webm")
+		span, err := c.Cut(from, to, out)
+		if err != nil {
+			t.Fatalf("%v: %v", r, err)
+		}
+		// Video starts at the keyframe at or before from.
+		wantStart := 0.0
+		for _, k := range keys {
+			if k <= r[0]+1e-6 {
+				wantStart = k
+			}
+		}
+		if d := span.Start.Seconds() - wantStart; math.Abs(d) > 0.001 {
+			t.Errorf("%v: start %v, want keyframe at %v", r, span.Start, wantStart)
+		}
+		if d := span.End.Seconds() - r[1]; d < -0.001 || d > 0.021 {
+			t.Errorf("%v: end %v, want within one audio packet after %v", r, span.End, r[1])
+		}
+		dur, codecs := ffprobe(t, out)
+		if len(codecs) != 2 {
+			t.Errorf("%v: codecs %v", r, codecs)
+		}
+		if d := dur - (span.End - span.Start).Seconds(); math.Abs(d) > 0.021 {
+			t.Errorf("%v: ffprobe duration %.3f, span %v", r, dur, span)
+		}
+	}
+}
+
+func TestCutAudioOnlyIsExactToThePacket(t *testing.T) {
+	rec := makeRecording(t, "rec.ogg", false, "-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20")
+	c, err := Open(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, r := range [][2]float64{{10.3, 17.7}, {0, 4}, {29, 31}} {
+		out := filepath.Join(t.TempDir(), "c.webm")
+		span, err := c.Cut(sec(r[0]), sec(r[1]), out)
+		if err != nil {
+			t.Fatalf("%v: %v", r, err)
+		}
+		wantEnd := math.Min(r[1], 30)
+		if ds, de := span.Start.Seconds()-r[0], span.End.Seconds()-wantEnd; ds < -0.021 || ds > 0 || de < -0.001 || de > 0.021 {
+			t.Errorf("%v: span %v", r, span)
+		}
+		dur, _ := ffprobe(t, out)
+		if d := dur - (wantEnd - r[0]); math.Abs(d) > 0.041 {
+			t.Errorf("%v: ffprobe duration %.3f, want %.3f", r, dur, wantEnd-r[0])
+		}
+	}
+}
+
+func TestCutH264IntoMatroska(t *testing.T) {
+	rec := makeRecording(t, "rec.mkv", true, "-c:a", "aac", "-c:v", "libx264", "-preset", "ultrafast", "-g", "20", "-bf", "0")
+	c, err := Open(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if f, ext := c.Info().Container(); f != "matroska" || ext != "mkv" {
+		t.Fatalf("container %s", f)
+	}
+	out := filepath.Join(t.TempDir(), "c.mkv")
+	span, err := c.Cut(sec(5.5), sec(11), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dur, codecs := ffprobe(t, out)
+	if len(codecs) != 2 || codecs[0] != "aac" && codecs[1] != "aac" {
+		t.Fatalf("codecs %v", codecs)
+	}
+	var wantStart float64
+	for _, k := range keyframes(t, rec) {
+		if k <= 5.5 {
+			wantStart = k
+		}
+	}
+	if math.Abs(span.Start.Seconds()-wantStart) > 0.001 || math.Abs(dur-(span.End-span.Start).Seconds()) > 0.05 {
+		t.Fatalf("span %v, duration %.3f", span, dur)
+	}
+}
+
+func TestOpenErrorsNameTheFile(t *testing.T) {
+	_, err := Open("/nonexistent/rec.webm")
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/rec.webm") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+
+func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// keyframes lists the video keyframe times of a file, as ffprobe reads them.
+func keyframes(t *testing.T, path string) []float64 {
+	t.Helper()
+	b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags",
+		"-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []float64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) == 2 && strings.HasPrefix(f[1], "K") {
+			v, _ := strconv.ParseFloat(f[0], 64)
+			out = append(out, v)
+		}
+	}
+	return out
+}
