@@ -164,7 +164,6 @@ func TestOpenErrorsNameTheFile(t *testing.T) {
 	}
 }
 
-
 func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // keyframes lists the video keyframe times of a file, as ffprobe reads them.
