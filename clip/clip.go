@@ -226,6 +226,12 @@ func (c *Cutter) Cut(from, to time.Duration, out string) (Span, error) {
 		if s.Index() != c.video && ptsUS+durUS <= startUS {
 			return nil // audio wholly before the clip
 		}
+		if s.Index() == c.video && ptsUS+durUS > end {
+			// The last picture is shown only until the clip end, so the clip
+			// is as long as its audio, not a frame longer.
+			durUS = end - ptsUS
+			p.SetDuration(astiav.RescaleQ(durUS, usec, s.TimeBase()))
+		}
 		if e := ptsUS + durUS; e > lastEnd {
 			lastEnd = e
 		}

@@ -97,6 +97,8 @@ const (
 	// FlagMisuse: a second, different rating was pressed for the same contact
 	// after the debounce window.
 	FlagMisuse Flag = "misuse"
+	// FlagNoMedia: the contact lies outside the recording; no clip was cut.
+	FlagNoMedia Flag = "no_media"
 )
 
 // Contact is one patient contact: a time range at a station plus its facts.

@@ -66,37 +66,66 @@ func SidecarKey(clipKey string) string {
 	return strings.TrimSuffix(clipKey, path.Ext(clipKey)) + ".json"
 }
 
-// SaveContact stores the clip file and then the sidecar. The sidecar goes
-// last: a sidecar in the store means the clip it names is complete.
+// SaveContact stores the clip file (none if clipFile is empty) and then the
+// sidecar at SidecarKey(sidecarFor). The sidecar goes last: a sidecar in the
+// store means the clip it names is complete.
 func (a *Archive) SaveContact(ctx context.Context, c *contact.Contact, clipFile string, media MediaInfo) (*Sidecar, error) {
-	f, err := os.Open(clipFile)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	media.Bytes = st.Size()
-	ctype := "video/webm"
-	if media.Container == "matroska" {
-		ctype = "video/x-matroska"
-	}
 	tags := map[string]string{"set": string(c.Set), "station": c.Station}
-	if err := a.Store.Put(ctx, c.Clip, f, st.Size(), PutOptions{ContentType: ctype, Tags: tags}); err != nil {
-		return nil, err
+	key := c.Clip
+	if clipFile != "" {
+		if err := a.putClip(ctx, c.Clip, clipFile, &media, tags); err != nil {
+			return nil, err
+		}
+	} else {
+		key = a.ClipKey(c, "none")
 	}
 	sc := &Sidecar{Schema: SidecarSchema, Contact: *c, Media: media, Created: time.Now().UTC()}
 	b, err := json.MarshalIndent(sc, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Store.Put(ctx, SidecarKey(c.Clip), bytes.NewReader(b), int64(len(b)),
+	if err := a.Store.Put(ctx, SidecarKey(key), bytes.NewReader(b), int64(len(b)),
 		PutOptions{ContentType: "application/json", Tags: tags}); err != nil {
 		return nil, err
 	}
 	return sc, nil
+}
+
+func (a *Archive) putClip(ctx context.Context, key, file string, media *MediaInfo, tags map[string]string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	media.Bytes = st.Size()
+	ctype := "video/webm"
+	if media.Container == "matroska" {
+		ctype = "video/x-matroska"
+	}
+	return a.Store.Put(ctx, key, f, st.Size(), PutOptions{ContentType: ctype, Tags: tags})
+}
+
+// SaveOrphan stores a rating that matched no contact, so it is listed, not lost.
+func (a *Archive) SaveOrphan(ctx context.Context, site string, r contact.Rating) error {
+	if site == "" {
+		site = "default"
+	}
+	loc := a.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	d := r.At.In(loc)
+	key := fmt.Sprintf("orphans/%s/%s/%04d/%02d/%02d/%s-%d.json", site, r.Station, d.Year(), d.Month(), d.Day(),
+		r.At.UTC().Format("20060102T150405.000000000Z"), r.Value)
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return a.Store.Put(ctx, key, bytes.NewReader(b), int64(len(b)), PutOptions{ContentType: "application/json"})
 }
 
 // ParseSidecar decodes and checks a sidecar; key names it in errors.

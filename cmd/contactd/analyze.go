@@ -1,0 +1,165 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/spf13/cobra"
+
+	"contactd/contact"
+	"contactd/metrics"
+	"contactd/pipeline"
+)
+
+func (a *app) analyzeCmd() *cobra.Command {
+	var (
+		media, startS, station, events, ratings, store, site, metricsFile string
+		asJSON                                                        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "analyze --media FILE --station ID --events FILE --ratings FILE [--start RFC3339] [--store DIR|s3://bucket/prefix] [--json]",
+		Short: "Cut a station's recording into per-contact clips, joined to ratings, into the store",
+		Long: `Reads one station's recording (any container FFmpeg reads), its presence events and
+terminal ratings (JSON Lines), applies the segmenter rules, cuts one clip per contact by
+stream copy and stores clip + sidecar JSON in the store, then updates the contact index.
+
+Exit status: 0 done; 3 done but some input lines were rejected (each is reported with
+file, line and field); 1 failure; 2 bad usage or configuration.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if media == "" || station == "" {
+				return usageError{fmt.Errorf("--media and --station are required")}
+			}
+			var start time.Time
+			if startS != "" {
+				var err error
+				if start, err = time.Parse(time.RFC3339Nano, startS); err != nil {
+					return usageError{fmt.Errorf("--start %q: not an RFC 3339 time", startS)}
+				}
+			}
+			if site == "" {
+				site = a.cfg.Site
+			}
+			if !contact.ValidStation(site) {
+				return usageError{fmt.Errorf("--site %q is not an id", site)}
+			}
+			arc, err := a.openArchive(cmd.Context(), store)
+			if err != nil {
+				return err
+			}
+			reg := prometheus.NewRegistry()
+			m := metrics.NewPipeline(reg)
+			opt := pipeline.Options{
+				Media: media, Start: start, Station: station, Site: site,
+				EventsFile: events, RatingsFile: ratings,
+				Segmenter: a.cfg.Segmenter, Rules: a.cfg.Scales, Archive: arc, Metrics: m, Log: a.log,
+			}
+			if !asJSON {
+				var bar progress
+				opt.Progress = func(done, total int) {
+					if bar == nil {
+						bar = a.bar(total, "cutting clips")
+					}
+					_ = bar.Set(done)
+				}
+			}
+			rep, err := pipeline.Analyze(cmd.Context(), opt)
+			if err != nil {
+				return err
+			}
+			if metricsFile != "" {
+				if err := writeMetrics(reg, metricsFile); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printSummary(a.stdout, rep, arc.Store.String())
+			}
+			if n := len(rep.RejectedInput()); n > 0 {
+				return &exitError{code: exitRejected, err: fmt.Errorf("%d input line(s) rejected; the rest was processed", n)}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&media, "media", "", "recording of one station (audio, optionally video)")
+	f.StringVar(&startS, "start", "", "wall-clock time of the recording's start (RFC 3339); default: the container's creation_time")
+	f.StringVar(&station, "station", "", "station id, e.g. desk-1")
+	f.StringVar(&events, "events", "", "presence events, JSON Lines")
+	f.StringVar(&ratings, "ratings", "", "terminal ratings, JSON Lines")
+	f.StringVar(&store, "store", "", "directory or s3://bucket/prefix (default: config store)")
+	f.StringVar(&site, "site", "", "site id (default: config site)")
+	f.StringVar(&metricsFile, "metrics", "", "also write the run's Prometheus metrics to this file (textfile collector format)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of the summary table")
+	return cmd
+}
+
+func printSummary(w io.Writer, rep *pipeline.Report, store string) {
+	s := rep.Summary
+	fmt.Fprintf(w, "%s: %d contacts, %d pass-bys, %d orphan ratings → %s\n\n", rep.Recording.File, len(rep.Contacts), rep.PassBys,
+		len(rep.OrphanRatings), store)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "set\tcontacts\t")
+	for _, set := range contact.Sets {
+		fmt.Fprintf(tw, "%s\t%d\t\n", set, s.Sets[set])
+	}
+	fmt.Fprintf(tw, "pass-bys\t%d\t\n", s.PassBys)
+	fmt.Fprintf(tw, "orphan ratings\t%d\t\n", s.Orphans)
+	fmt.Fprintf(tw, "ignored leaves\t%d\t\n", s.IgnoredLeaves)
+	fmt.Fprintf(tw, "debounced presses\t%d\t\n", s.Debounced)
+	for _, f := range []contact.Flag{contact.FlagLeaveMissing, contact.FlagMisuse, contact.FlagNoMedia} {
+		fmt.Fprintf(tw, "flag %s\t%d\t\n", f, s.Flags[f])
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "station\tserved\tsupport index\tdissatisfaction index\t")
+	for _, st := range s.StationNames() {
+		ix := s.Stations[st]
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t\n", st, ix.Served, ix.Support, ix.Dissatisfaction)
+	}
+	fmt.Fprintf(tw, "all\t%d\t%.3f\t%.3f\t\n", s.Overall.Served, s.Overall.Support, s.Overall.Dissatisfaction)
+	tw.Flush()
+	if len(rep.Rejected) > 0 {
+		fmt.Fprintf(w, "\nrejected input lines:\n")
+		for _, r := range rep.Rejected {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+	}
+}
+
+// writeMetrics writes the registry in the text exposition format, atomically
+// (node_exporter's textfile collector may read it at any moment).
+func writeMetrics(reg *prometheus.Registry, path string) error {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(f, mf); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"contactd/config"
+	"contactd/contact"
+	"contactd/daygen"
+	"contactd/metrics"
+	"contactd/storage"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	var listen, store string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the clinic server: contact API and Prometheus metrics",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if listen == "" {
+				listen = a.cfg.Listen
+			}
+			arc, err := a.openArchive(cmd.Context(), store)
+			if err != nil {
+				return err
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			metrics.NewPipeline(reg)
+			mux := http.NewServeMux()
+			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+			mux.HandleFunc("GET /api/v1/contacts", contactsHandler(arc))
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			a.log.Info("serving", "addr", ln.Addr().String(), "store", arc.Store.String())
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-cmd.Context().Done():
+			}
+			a.log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				return err
+			}
+			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default: config listen)")
+	cmd.Flags().StringVar(&store, "store", "", "directory or s3://bucket/prefix (default: config store)")
+	return cmd
+}
+
+// contactsHandler lists indexed contacts: ?set=&station=&from=&to= (RFC 3339).
+func contactsHandler(arc *storage.Archive) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := storage.Filter{Set: contact.Set(q.Get("set")), Station: q.Get("station")}
+		for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+			if s := q.Get(name); s != "" {
+				t, err := time.Parse(time.RFC3339Nano, s)
+				if err != nil {
+					http.Error(w, fmt.Sprintf("query parameter %s: %q is not an RFC 3339 time", name, s), http.StatusBadRequest)
+					return
+				}
+				*dst = t
+			}
+		}
+		ix, err := arc.LoadIndex(r.Context())
+		if errors.Is(err, storage.ErrNotFound) {
+			ix = &storage.Index{}
+		} else if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		out := ix.Query(f)
+		if out == nil {
+			out = []storage.Entry{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"contacts": out})
+	}
+}
+
+func (a *app) indexCmd() *cobra.Command {
+	var store string
+	cmd := &cobra.Command{Use: "index", Short: "Rebuild or query the contact index"}
+	cmd.PersistentFlags().StringVar(&store, "store", "", "directory or s3://bucket/prefix (default: config store)")
+	rebuild := &cobra.Command{
+		Use:   "rebuild",
+		Short: "Rebuild the contact index from the sidecars in the store alone",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			arc, err := a.openArchive(cmd.Context(), store)
+			if err != nil {
+				return err
+			}
+			ix, bad, err := arc.Rebuild(cmd.Context(), nil)
+			if err != nil {
+				return err
+			}
+			for _, b := range bad {
+				a.log.Warn("sidecar skipped", "error", b)
+			}
+			fmt.Fprintf(a.stdout, "indexed %d contacts from %s (%d sidecars skipped)\n", len(ix.Contacts), arc.Store, len(bad))
+			if len(bad) > 0 {
+				return &exitError{code: exitRejected, err: fmt.Errorf("%d sidecar(s) could not be read", len(bad))}
+			}
+			return nil
+		},
+	}
+	var set, station, from, to string
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list [--set negative] [--station ID] [--from RFC3339] [--to RFC3339]",
+		Short: "List indexed contacts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			arc, err := a.openArchive(cmd.Context(), store)
+			if err != nil {
+				return err
+			}
+			f := storage.Filter{Set: contact.Set(set), Station: station}
+			for _, p := range []struct {
+				flag, s string
+				dst     *time.Time
+			}{{"--from", from, &f.From}, {"--to", to, &f.To}} {
+				if p.s == "" {
+					continue
+				}
+				if *p.dst, err = time.Parse(time.RFC3339Nano, p.s); err != nil {
+					return usageError{fmt.Errorf("%s %q: not an RFC 3339 time", p.flag, p.s)}
+				}
+			}
+			ix, err := arc.LoadIndex(cmd.Context())
+			if err != nil {
+				return err
+			}
+			es := ix.Query(f)
+			if asJSON {
+				return json.NewEncoder(a.stdout).Encode(es)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ARRIVE\tSTATION\tSET\tRATING\tFLAGS\tCLIP")
+			for _, e := range es {
+				r := "-"
+				if e.Rating != nil {
+					r = fmt.Sprintf("%d/%s", e.Rating.Value, e.Rating.Scale)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", e.Arrive.Format(time.RFC3339), e.Station, e.Set, r, e.Flags, e.Clip)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&set, "set", "", "positive, negative, neutral or unrated")
+	list.Flags().StringVar(&station, "station", "", "station id")
+	list.Flags().StringVar(&from, "from", "", "arrive at or after (RFC 3339)")
+	list.Flags().StringVar(&to, "to", "", "arrive before (RFC 3339)")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(rebuild, list)
+	return cmd
+}
+
+func (a *app) testdataCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "testdata", Short: "Generate test data"}
+	var o daygen.Options
+	var startS string
+	day := &cobra.Command{
+		Use:   "day --out DIR [--length 2h] [--video]",
+		Short: "Build a reception day: recording, events, ratings and the expected contacts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Out == "" {
+				return usageError{errors.New("--out is required")}
+			}
+			if startS != "" {
+				t, err := time.Parse(time.RFC3339, startS)
+				if err != nil {
+					return usageError{fmt.Errorf("--start %q: not an RFC 3339 time", startS)}
+				}
+				o.Start = t
+			}
+			stage := ""
+			var bar progress
+			o.Progress = func(s string, done, total int) {
+				if s != stage {
+					stage = s
+					bar = a.bar(total, s)
+					a.log.Info("testdata day", "stage", s)
+				}
+				_ = bar.Set(done)
+			}
+			f, err := daygen.Generate(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "recording %s\nevents    %s\nratings   %s\nexpected  %s\nstart     %s\n",
+				f.Recording, f.Events, f.Ratings, f.Expected, f.Start.Format(time.RFC3339))
+			return nil
+		},
+	}
+	fl := day.Flags()
+	fl.StringVar(&o.Out, "out", "", "output directory")
+	fl.DurationVar(&o.Length, "length", 2*time.Hour, "recording length")
+	fl.StringVar(&startS, "start", "2026-03-02T08:00:00Z", "wall-clock start (RFC 3339)")
+	fl.StringVar(&o.Station, "station", "desk-1", "station id")
+	fl.Uint64Var(&o.Seed, "seed", 1, "random seed: the same seed gives the same day")
+	fl.BoolVar(&o.Video, "video", false, "add a camera track")
+	fl.StringVar(&o.Datasets, "datasets", defaultDatasets(), "directory with ravdess/ for real patient voices (espeak-ng voices if absent)")
+	cmd.AddCommand(day)
+	return cmd
+}
+
+// defaultDatasets finds the shared corpora beside the checkout, if any.
+func defaultDatasets() string {
+	for _, p := range []string{"../shared/datasets", "../../shared/datasets"} {
+		if _, err := os.Stat(p + "/ravdess/labels.csv"); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func (a *app) configCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Check the configuration or list its environment variables"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "Load and validate the configuration (defaults → --config file → environment)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprintf(a.stdout, "configuration ok: site %s, store %s\n", a.cfg.Site, a.cfg.Store)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "env",
+		Short: "List every CONTACTD_* environment variable and the setting it overrides",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			for _, e := range config.EnvVars() {
+				fmt.Fprintf(a.stdout, "%s\t%s\n", e[0], e[1])
+			}
+			return nil
+		},
+	})
+	return cmd
+}

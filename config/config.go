@@ -1,0 +1,223 @@
+// Package config loads contactd's configuration: built-in defaults, then a
+// YAML file (unknown keys rejected), then CONTACTD_* environment variables,
+// then validation. The reference is in README.md; contactd.example.yaml at
+// the repository root holds the defaults and a test keeps the two equal.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"contactd/contact"
+	"contactd/segmenter"
+	"contactd/storage"
+)
+
+// Config is everything contactd can be told.
+type Config struct {
+	// Site names the clinic; it is the first segment of every clip key.
+	Site string `yaml:"site"`
+	// Timezone decides the calendar day in the clip layout (IANA name).
+	Timezone string `yaml:"timezone"`
+	// Store is a directory or s3://bucket/prefix.
+	Store string           `yaml:"store"`
+	S3    storage.S3Config `yaml:"s3"`
+	// Listen is the address of `contactd serve`.
+	Listen    string           `yaml:"listen"`
+	Log       Log              `yaml:"log"`
+	Segmenter segmenter.Config `yaml:"segmenter"`
+	// Scales maps each rating scale's values to sets and boxes.
+	Scales contact.SetRules `yaml:"scales"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Default returns the built-in configuration: local disk, no servers.
+func Default() *Config {
+	return &Config{
+		Site:      "default",
+		Timezone:  "UTC",
+		Store:     "./data",
+		S3:        storage.S3Config{Region: "us-east-1"},
+		Listen:    "127.0.0.1:8080",
+		Log:       Log{Level: "info", Format: "text"},
+		Segmenter: segmenter.DefaultConfig(),
+		Scales:    contact.DefaultSetRules(),
+	}
+}
+
+// EnvPrefix starts every environment override.
+const EnvPrefix = "CONTACTD_"
+
+// EnvFile names the configuration file when --config is not given; it is
+// not a setting itself.
+const EnvFile = "CONTACTD_CONFIG_FILE"
+
+// Load builds the configuration from defaults, the YAML file at path (none
+// if empty) and the environment (os.Environ form), and validates it.
+func Load(path string, environ []string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeYAML(b, c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(c, environ); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		if path != "" {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+func decodeYAML(b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file sets nothing
+		return err
+	}
+	return nil
+}
+
+// Location is the configured time zone.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// Validate names every setting that is wrong, by its YAML path.
+func (c *Config) Validate() error {
+	var errs []error
+	if !contact.ValidStation(c.Site) {
+		errs = append(errs, fmt.Errorf("site: %q is not an id (letters, digits, '.', '_', '-')", c.Site))
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("timezone: %w", err))
+	}
+	if c.Store == "" {
+		errs = append(errs, errors.New("store: must not be empty"))
+	}
+	if strings.HasPrefix(c.Store, "s3://") && c.S3.Endpoint == "" {
+		errs = append(errs, errors.New("s3.endpoint: required when store is s3://"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q (want debug, info, warn or error)", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q (want text or json)", c.Log.Format))
+	}
+	if err := c.Segmenter.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Scales.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// EnvVars lists every environment variable Load understands, with the YAML
+// path it overrides, in declaration order (for the reference and tests).
+func EnvVars() [][2]string {
+	var out [][2]string
+	walk(reflect.ValueOf(Default()).Elem(), "", func(env, path string, _ reflect.Value) {
+		out = append(out, [2]string{env, path})
+	})
+	return out
+}
+
+// walk visits every scalar field, naming it CONTACTD_A_B and a.b.
+func walk(v reflect.Value, path string, fn func(env, path string, f reflect.Value)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		p := tag
+		if path != "" {
+			p = path + "." + tag
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			walk(f, p, fn)
+			continue
+		}
+		switch f.Kind() {
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+			fn(EnvPrefix+strings.ToUpper(strings.ReplaceAll(p, ".", "_")), p, f)
+		}
+	}
+}
+
+func applyEnv(c *Config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) && k != EnvFile {
+			env[k] = v
+		}
+	}
+	var errs []error
+	walk(reflect.ValueOf(c).Elem(), "", func(name, path string, f reflect.Value) {
+		s, ok := env[name]
+		if !ok {
+			return
+		}
+		delete(env, name)
+		var err error
+		switch {
+		case f.Type() == reflect.TypeOf(time.Duration(0)):
+			var d time.Duration
+			if d, err = time.ParseDuration(s); err == nil {
+				f.SetInt(int64(d))
+			}
+		case f.Kind() == reflect.String:
+			f.SetString(s)
+		case f.Kind() == reflect.Bool:
+			var b bool
+			if b, err = strconv.ParseBool(s); err == nil {
+				f.SetBool(b)
+			}
+		default:
+			var n int64
+			if n, err = strconv.ParseInt(s, 10, 64); err == nil {
+				f.SetInt(n)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("environment %s (%s): %q: %w", name, path, s, err))
+		}
+	})
+	// A misspelt variable would otherwise be silently ignored.
+	for k := range env {
+		errs = append(errs, fmt.Errorf("environment %s: not a contactd setting", k))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleEqualsDefaults(t *testing.T) {
+	c, err := Load("../contactd.example.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	// YAML gives empty lists where the defaults have nil; compare by content.
+	for s, r := range c.Scales {
+		dr := d.Scales[s]
+		if len(r.Neutral) == 0 && len(dr.Neutral) == 0 {
+			r.Neutral, dr.Neutral = nil, nil
+			c.Scales[s], d.Scales[s] = r, dr
+		}
+	}
+	if !reflect.DeepEqual(c, d) {
+		t.Fatalf("contactd.example.yaml differs from the defaults:\n%+v\n%+v", c, d)
+	}
+}
+
+func TestEveryEnvVarIsInTheReadme(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range EnvVars() {
+		if !strings.Contains(string(b), ev[0]) {
+			t.Errorf("README.md does not document %s (%s)", ev[0], ev[1])
+		}
+	}
+}
+
+func write(t *testing.T, s string) string {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPrecedenceDefaultsFileEnv(t *testing.T) {
+	p := write(t, "site: north\nsegmenter:\n  merge_gap: 5s\n  debounce: 1s\n")
+	c, err := Load(p, []string{"CONTACTD_SEGMENTER_DEBOUNCE=750ms", "CONTACTD_S3_SECURE=true", "PATH=/bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Site != "north" || c.Segmenter.MergeGap != 5*time.Second || c.Segmenter.Debounce != 750*time.Millisecond ||
+		!c.S3.Secure || c.Segmenter.MinContact != 5*time.Second {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestErrorsNameTheSetting(t *testing.T) {
+	cases := []struct {
+		yaml, env, want string
+	}{
+		{"sgementer: {}\n", "", "field sgementer not found"},
+		{"segmenter:\n  merge_gap: soon\n", "", "line 2"},
+		{"segmenter:\n  max_contact: 1s\n", "", "segmenter.max_contact"},
+		{"store: s3://b/p\n", "", "s3.endpoint"},
+		{"scales:\n  4pt: {negative: [0], positive: [2, 3]}\n", "", "scales.4pt: value 1"},
+		{"", "CONTACTD_SEGMENTER_MERGE_GAP=abc", "CONTACTD_SEGMENTER_MERGE_GAP"},
+		{"", "CONTACTD_SEGMENTR_MERGE_GAP=1s", "not a contactd setting"},
+		{"log:\n  level: loud\n", "", "log.level"},
+		{"timezone: Mars/Olympus\n", "", "timezone"},
+	}
+	for _, tc := range cases {
+		var env []string
+		if tc.env != "" {
+			env = []string{tc.env}
+		}
+		_, err := Load(write(t, tc.yaml), env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q %q: error %v, want it to mention %q", tc.yaml, tc.env, err, tc.want)
+		}
+	}
+}
+
+func FuzzLoadYAML(f *testing.F) {
+	b, _ := os.ReadFile("../contactd.example.yaml")
+	f.Add(b)
+	f.Add([]byte("segmenter: {merge_gap: 1h}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := Default()
+		if err := decodeYAML(b, c); err != nil {
+			return
+		}
+		// Whatever decodes must either validate or say why not; never panic.
+		_ = c.Validate()
+	})
+}
