@@ -1,0 +1,50 @@
+# contactd — the two commands a newcomer needs:
+#   make demo   set up, then cut a generated reception day into clips on local disk (./data)
+#   make test   set up, then run every check and test (the same as CI's .ci/run)
+
+GO        ?= go
+DAY       ?= demo/day
+DAY_LEN   ?= 20m
+STORE     ?= ./data
+FUZZTIME  ?= 10s
+BIN       := bin/contactd
+
+.PHONY: setup build demo test vet fuzz bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(GO) build -o $(BIN) ./cmd/contactd
+
+# The main job on embedded defaults: no config file, local store, no servers.
+demo: build
+	@test -f $(DAY)/day.json || ./$(BIN) testdata day --out $(DAY) --length $(DAY_LEN) --video
+	./$(BIN) analyze --media $(DAY)/recording.webm --station desk-1 \
+		--events $(DAY)/events.jsonl --ratings $(DAY)/ratings.jsonl --store $(STORE)
+	@echo
+	@echo "Negative contacts, ready for review:"
+	@./$(BIN) index list --store $(STORE) --set negative
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Short runs of every fuzz target, from the committed corpora up.
+fuzz:
+	$(GO) test ./contact -run '^$$' -fuzz '^FuzzParseEvents$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./contact -run '^$$' -fuzz '^FuzzParseRatings$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./storage -run '^$$' -fuzz '^FuzzParseSidecar$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./config -run '^$$' -fuzz '^FuzzLoadYAML$$' -fuzztime $(FUZZTIME)
+
+test: setup vet
+	$(GO) test -count=1 -timeout 60m ./...
+	$(MAKE) --no-print-directory fuzz
+
+# Clip cutting against one ffmpeg process per clip, on a generated 2-hour day.
+bench: build
+	@test -f bench/day/day.json || ./$(BIN) testdata day --out bench/day --length 2h --video
+	./$(BIN) bench cut --day bench/day --rounds 3
+
+clean:
+	rm -rf bin demo bench/day
