@@ -46,8 +46,8 @@ type Scenario struct {
 	Length   time.Duration
 	Visits   []Visit
 	PassBys  [][2]time.Duration
-	Strays   []time.Duration // leave events with no one at the desk
-	Orphans  []Press         // presses with no contact near them
+	Strays   []time.Duration    // leave events with no one at the desk
+	Orphans  []Press            // presses with no contact near them
 	Phone    [][2]time.Duration // the administrator on the phone, nobody at the desk
 	Scale    contact.Scale
 	rand     *rand.Rand

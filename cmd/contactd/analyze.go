@@ -20,7 +20,7 @@ import (
 func (a *app) analyzeCmd() *cobra.Command {
 	var (
 		media, startS, station, events, ratings, store, site, metricsFile string
-		asJSON                                                        bool
+		asJSON                                                            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "analyze --media FILE --station ID --events FILE --ratings FILE [--start RFC3339] [--store DIR|s3://bucket/prefix] [--json]",
