@@ -170,14 +170,10 @@ func (c *Cutter) Close() {
 	}
 }
 
-// Span is where a cut clip really starts and ends, as offsets from the
-// start of the recording.
+// Span is where a cut clip really starts and ends, as offsets on the
+// timeline the range was given in.
 type Span struct {
 	Start, End time.Duration
-}
-
-func toDur(ts int64, tb astiav.Rational) time.Duration {
-	return time.Duration(astiav.RescaleQ(ts, tb, usec)) * time.Microsecond
 }
 
 // Cut writes the part [from, to) of the recording (offsets from its start)
@@ -188,62 +184,123 @@ func (c *Cutter) Cut(from, to time.Duration, out string) (Span, error) {
 	if c.in == nil {
 		return Span{}, errors.New("clip: cutter is closed")
 	}
-	if to <= from {
-		return Span{}, fmt.Errorf("clip: empty range %v..%v", from, to)
-	}
-	from = max(from, 0)
-	target := c.start + from.Microseconds()
-	end := c.start + to.Microseconds()
-	if err := c.in.SeekFrame(-1, target, astiav.NewSeekFlags(astiav.SeekFlagBackward)); err != nil {
-		return Span{}, fmt.Errorf("%s: seeking to %v: %w", c.path, from, err)
-	}
-
-	format, _ := c.info.Container()
-	w, err := newWriter(out, format, c.in, c.streams)
+	j, err := newJob(from, to, out)
 	if err != nil {
 		return Span{}, err
 	}
-	defer w.free()
-
-	// Until the video keyframe is seen the clip start is unknown, so audio
-	// read before it waits in pending.
-	startUS := int64(-1)
-	if c.video < 0 {
-		startUS = target
+	defer j.free()
+	if err := j.feed(c, -c.start, true); err != nil {
+		return Span{}, err
 	}
-	var pending []*astiav.Packet
-	defer func() {
-		for _, p := range pending {
-			p.Free()
-		}
-	}()
-	done := make(map[int]bool)
-	lastEnd := int64(-1)
-	write := func(p *astiav.Packet) error {
-		s := c.streams[p.StreamIndex()]
-		ptsUS := astiav.RescaleQ(p.Pts(), s.TimeBase(), usec)
-		durUS := astiav.RescaleQ(p.Duration(), s.TimeBase(), usec)
-		if s.Index() != c.video && ptsUS+durUS <= startUS {
-			return nil // audio wholly before the clip
-		}
-		if s.Index() == c.video && ptsUS+durUS > end {
-			// The last picture is shown only until the clip end, so the clip
-			// is as long as its audio, not a frame longer.
-			durUS = end - ptsUS
-			p.SetDuration(astiav.RescaleQ(durUS, usec, s.TimeBase()))
-		}
-		if e := ptsUS + durUS; e > lastEnd {
-			lastEnd = e
-		}
-		return w.write(p, startUS)
-	}
+	return j.finish()
+}
 
-	for len(done) < len(c.info.Streams) {
+// Source is one file of a continuous recording split in segments, placed on
+// a common timeline: Offset is where the file's timestamp zero falls.
+type Source struct {
+	Path   string
+	Offset time.Duration
+}
+
+// CutSources cuts [from, to) of the timeline out of consecutive segments into
+// one clip, as Cut does for one file. The first source defines the streams;
+// later sources' packets go to the stream of the same kind.
+func CutSources(srcs []Source, from, to time.Duration, out string) (Span, error) {
+	if len(srcs) == 0 {
+		return Span{}, errors.New("clip: no segments cover the range")
+	}
+	j, err := newJob(from, to, out)
+	if err != nil {
+		return Span{}, err
+	}
+	defer j.free()
+	for i, src := range srcs {
+		c, err := Open(src.Path)
+		if err != nil {
+			return Span{}, err
+		}
+		err = j.feed(c, src.Offset.Microseconds(), i == 0)
+		c.Close()
+		if err != nil {
+			return Span{}, err
+		}
+		if j.complete {
+			break
+		}
+	}
+	return j.finish()
+}
+
+// job is one clip being cut, fed from one or more open recordings.
+type job struct {
+	out           string
+	fromUS, endUS int64 // timeline range
+	startUS       int64 // clip start on the timeline, -1 until known
+	w             *writer
+	video         bool // the clip has a video stream
+	pending       []pendingPacket
+	lastEnd       int64
+	complete      bool // every stream has passed the end
+}
+
+type pendingPacket struct {
+	p     *astiav.Packet
+	s     *astiav.Stream
+	shift int64
+}
+
+func newJob(from, to time.Duration, out string) (*job, error) {
+	if to <= from {
+		return nil, fmt.Errorf("clip: empty range %v..%v", from, to)
+	}
+	from = max(from, 0)
+	return &job{out: out, fromUS: from.Microseconds(), endUS: to.Microseconds(), startUS: -1, lastEnd: -1}, nil
+}
+
+func (j *job) free() {
+	for _, p := range j.pending {
+		p.p.Free()
+	}
+	j.pending = nil
+	if j.w != nil {
+		j.w.free()
+	}
+}
+
+// feed reads the range out of one recording; shift turns its packet times
+// (µs on the file's own clock) into timeline µs. The first feed seeks; later
+// ones read from the start.
+func (j *job) feed(c *Cutter, shift int64, first bool) error {
+	if first {
+		format, _ := c.info.Container()
+		w, err := newWriter(j.out, format, c.streams)
+		if err != nil {
+			return err
+		}
+		j.w = w
+		j.video = c.video >= 0
+		if !j.video {
+			j.startUS = j.fromUS
+		}
+		// A Cutter may have read elsewhere before: always seek.
+		target := max(j.fromUS-shift, c.start)
+		if err := c.in.SeekFrame(-1, target, astiav.NewSeekFlags(astiav.SeekFlagBackward)); err != nil {
+			return fmt.Errorf("%s: seeking to %v: %w", c.path, time.Duration(target)*time.Microsecond, err)
+		}
+	}
+	done := map[string]bool{}
+	kinds := 0
+	for _, s := range c.streams {
+		if s != nil {
+			kinds++
+		}
+	}
+	for len(done) < kinds {
 		if err := c.in.ReadFrame(c.pkt); err != nil {
 			if errors.Is(err, astiav.ErrEof) {
-				break
+				return nil
 			}
-			return Span{}, fmt.Errorf("%s: reading: %w", c.path, err)
+			return fmt.Errorf("%s: reading: %w", c.path, err)
 		}
 		idx := c.pkt.StreamIndex()
 		if idx >= len(c.streams) || c.streams[idx] == nil || c.pkt.Pts() == astiav.NoPtsValue {
@@ -251,65 +308,108 @@ func (c *Cutter) Cut(from, to time.Duration, out string) (Span, error) {
 			continue
 		}
 		s := c.streams[idx]
-		ptsUS := astiav.RescaleQ(c.pkt.Pts(), s.TimeBase(), usec)
-		if ptsUS >= end {
-			done[idx] = true
+		kind := kindOf(s)
+		if j.w.out[kind] == nil { // a stream the clip does not have
 			c.pkt.Unref()
 			continue
 		}
-		if startUS < 0 { // waiting for the video keyframe
-			if idx == c.video {
-				if !c.pkt.Flags().Has(astiav.PacketFlagKey) {
-					c.pkt.Unref()
-					continue
-				}
-				startUS = min(ptsUS, target)
-				for _, p := range pending {
-					if err := write(p); err != nil {
-						return Span{}, err
-					}
-				}
-			} else {
-				pending = append(pending, c.pkt.Clone())
+		t := astiav.RescaleQ(c.pkt.Pts(), s.TimeBase(), usec) + shift
+		if t >= j.endUS {
+			done[kind] = true
+			c.pkt.Unref()
+			continue
+		}
+		if j.startUS < 0 { // waiting for the video keyframe
+			if kind != "video" {
+				j.pending = append(j.pending, pendingPacket{c.pkt.Clone(), s, shift})
 				c.pkt.Unref()
 				continue
 			}
+			if !c.pkt.Flags().Has(astiav.PacketFlagKey) {
+				c.pkt.Unref()
+				continue
+			}
+			j.startUS = min(t, j.fromUS)
+			for _, pp := range j.pending {
+				err := j.write(pp.p, pp.s, pp.shift)
+				pp.p.Free()
+				if err != nil {
+					j.pending = nil
+					return err
+				}
+			}
+			j.pending = nil
 		}
-		err := write(c.pkt)
+		err := j.write(c.pkt, s, shift)
 		c.pkt.Unref()
 		if err != nil {
-			return Span{}, err
+			return err
 		}
 	}
-	if startUS < 0 || lastEnd < 0 {
-		return Span{}, fmt.Errorf("%s: nothing to cut in %v..%v", c.path, from, to)
+	j.complete = true
+	return nil
+}
+
+// write drops audio wholly before the clip start, trims the last picture's
+// duration to the clip end, and muxes the packet on the clip's timeline.
+func (j *job) write(p *astiav.Packet, s *astiav.Stream, shift int64) error {
+	kind := kindOf(s)
+	t := astiav.RescaleQ(p.Pts(), s.TimeBase(), usec) + shift
+	dur := astiav.RescaleQ(p.Duration(), s.TimeBase(), usec)
+	if kind == "audio" && t+dur <= j.startUS {
+		return nil
 	}
-	if err := w.finish(); err != nil {
+	if kind == "video" && t+dur > j.endUS {
+		// The last picture is shown only until the clip end, so the clip is
+		// as long as its audio, not a frame longer.
+		dur = j.endUS - t
+	}
+	if e := t + dur; e > j.lastEnd {
+		j.lastEnd = e
+	}
+	dts := p.Dts()
+	if dts != astiav.NoPtsValue {
+		dts = astiav.RescaleQ(dts, s.TimeBase(), usec) + shift - j.startUS
+	}
+	return j.w.write(p, kind, t-j.startUS, dts, dur)
+}
+
+func (j *job) finish() (Span, error) {
+	if j.startUS < 0 || j.lastEnd < 0 {
+		return Span{}, fmt.Errorf("clip: nothing to cut in %v..%v", time.Duration(j.fromUS)*time.Microsecond,
+			time.Duration(j.endUS)*time.Microsecond)
+	}
+	if err := j.w.finish(); err != nil {
 		return Span{}, err
 	}
-	return Span{Start: time.Duration(startUS-c.start) * time.Microsecond, End: time.Duration(lastEnd-c.start) * time.Microsecond}, nil
+	return Span{Start: time.Duration(j.startUS) * time.Microsecond, End: time.Duration(j.lastEnd) * time.Microsecond}, nil
 }
 
-// writer is one output clip being muxed.
+func kindOf(s *astiav.Stream) string {
+	if s.CodecParameters().MediaType() == astiav.MediaTypeVideo {
+		return "video"
+	}
+	return "audio"
+}
+
+// writer is one output clip being muxed: at most one audio and one video stream.
 type writer struct {
-	out     *astiav.FormatContext
-	io      *astiav.IOContext
-	streams map[int]*astiav.Stream // output stream by input index
-	in      map[int]*astiav.Stream
-	started bool
+	ctx *astiav.FormatContext
+	io  *astiav.IOContext
+	out map[string]*astiav.Stream // by kind
 }
 
-func newWriter(path, format string, in *astiav.FormatContext, streams []*astiav.Stream) (*writer, error) {
-	out, err := astiav.AllocOutputFormatContext(nil, format, path)
+func newWriter(path, format string, streams []*astiav.Stream) (*writer, error) {
+	ctx, err := astiav.AllocOutputFormatContext(nil, format, path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	w := &writer{out: out, streams: map[int]*astiav.Stream{}, in: map[int]*astiav.Stream{}}
+	w := &writer{ctx: ctx, out: map[string]*astiav.Stream{}}
 	for _, is := range streams {
-		if is == nil {
+		if is == nil || w.out[kindOf(is)] != nil {
 			continue
 		}
-		os := out.NewStream(nil)
+		os := ctx.NewStream(nil)
 		if os == nil {
 			w.free()
 			return nil, errors.New("clip: cannot add output stream")
@@ -320,46 +420,42 @@ func newWriter(path, format string, in *astiav.FormatContext, streams []*astiav.
 		}
 		os.CodecParameters().SetCodecTag(0)
 		os.SetTimeBase(is.TimeBase())
-		w.streams[is.Index()] = os
-		w.in[is.Index()] = is
+		w.out[kindOf(is)] = os
 	}
-	if !out.OutputFormat().Flags().Has(astiav.IOFormatFlagNofile) {
+	if !ctx.OutputFormat().Flags().Has(astiav.IOFormatFlagNofile) {
 		w.io, err = astiav.OpenIOContext(path, astiav.NewIOContextFlags(astiav.IOContextFlagWrite))
 		if err != nil {
 			w.free()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		out.SetPb(w.io)
+		ctx.SetPb(w.io)
 	}
-	if err := out.WriteHeader(nil); err != nil {
+	if err := ctx.WriteHeader(nil); err != nil {
 		w.free()
 		return nil, fmt.Errorf("%s: writing header: %w", path, err)
 	}
-	w.started = true
 	return w, nil
 }
 
-// write rebases p so the clip starts at startUS and muxes it.
-func (w *writer) write(p *astiav.Packet, startUS int64) error {
-	is, os := w.in[p.StreamIndex()], w.streams[p.StreamIndex()]
-	shift := astiav.RescaleQ(startUS, usec, is.TimeBase())
-	p.SetPts(p.Pts() - shift)
-	if p.Dts() != astiav.NoPtsValue {
-		p.SetDts(p.Dts() - shift)
+// write muxes p on stream kind with times given in clip µs.
+func (w *writer) write(p *astiav.Packet, kind string, ptsUS, dtsUS, durUS int64) error {
+	os := w.out[kind]
+	tb := os.TimeBase()
+	p.SetPts(astiav.RescaleQ(ptsUS, usec, tb))
+	if dtsUS != astiav.NoPtsValue {
+		p.SetDts(astiav.RescaleQ(dtsUS, usec, tb))
 	}
-	p.RescaleTs(is.TimeBase(), os.TimeBase())
+	p.SetDuration(astiav.RescaleQ(durUS, usec, tb))
 	p.SetStreamIndex(os.Index())
 	p.SetPos(-1)
-	if err := w.out.WriteInterleavedFrame(p); err != nil {
+	if err := w.ctx.WriteInterleavedFrame(p); err != nil {
 		return fmt.Errorf("clip: writing packet: %w", err)
 	}
 	return nil
 }
 
 func (w *writer) finish() error {
-	err := w.out.WriteTrailer()
-	w.started = false
-	if err != nil {
+	if err := w.ctx.WriteTrailer(); err != nil {
 		return fmt.Errorf("clip: writing trailer: %w", err)
 	}
 	return nil
@@ -370,9 +466,9 @@ func (w *writer) free() {
 		_ = w.io.Close()
 		w.io = nil
 	}
-	if w.out != nil {
-		w.out.Free()
-		w.out = nil
+	if w.ctx != nil {
+		w.ctx.Free()
+		w.ctx = nil
 	}
 }
 

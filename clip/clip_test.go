@@ -3,6 +3,7 @@ package clip
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -183,4 +184,77 @@ func keyframes(t *testing.T, path string) []float64 {
 		}
 	}
 	return out
+}
+
+func TestCutSourcesAcrossSegments(t *testing.T) {
+	rec := makeRecording(t, "rec.webm", true, "-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20",
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "20", "-b:v", "50k")
+	dir := t.TempDir()
+	list := filepath.Join(dir, "list.csv")
+	// Segments keep the recording's timestamps, so every one sits at offset 0.
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", rec, "-c", "copy", "-f", "segment", "-segment_time", "6",
+		"-segment_list", list, "-segment_format", "matroska", filepath.Join(dir, "seg%03d.mkv")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	b, _ := os.ReadFile(list)
+	var srcs []Source
+	var starts []float64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, ",")
+		start, _ := strconv.ParseFloat(f[1], 64)
+		srcs = append(srcs, Source{Path: filepath.Join(dir, f[0])})
+		starts = append(starts, start)
+	}
+	if len(srcs) < 4 {
+		t.Fatalf("segments %v", srcs)
+	}
+	// The segments' own timestamps are the timeline (the muxer may shift them
+	// a little to avoid negative times), so take the keyframes from them.
+	var keys []float64
+	for _, s := range srcs {
+		keys = append(keys, keyframes(t, s.Path)...)
+	}
+	for _, r := range [][2]float64{{7.3, 19.1}, {1, 29}, {12.5, 13.5}} {
+		// The sources a caller would pass: from the last one starting at or before from.
+		var use []Source
+		for i, s := range srcs {
+			next := 1e9
+			if i+1 < len(srcs) {
+				next = starts[i+1]
+			}
+			if next > r[0] && starts[i] < r[1] {
+				use = append(use, s)
+			}
+		}
+		p := filepath.Join(t.TempDir(), "c.webm")
+		span, err := CutSources(use, sec(r[0]), sec(r[1]), p)
+		if err != nil {
+			t.Fatalf("%v: %v", r, err)
+		}
+		want := 0.0
+		for _, k := range keys {
+			if k <= r[0]+1e-6 {
+				want = k
+			}
+		}
+		if math.Abs(span.Start.Seconds()-want) > 0.002 || span.End.Seconds()-r[1] > 0.021 || span.End.Seconds() < r[1]-0.001 {
+			t.Errorf("%v: span %v, want start %.3f", r, span, want)
+		}
+		dur, codecs := ffprobe(t, p)
+		if len(codecs) != 2 || math.Abs(dur-(span.End-span.Start).Seconds()) > 0.021 {
+			t.Errorf("%v: ffprobe %.3f s %v, span %v", r, dur, codecs, span)
+		}
+		// No gap at the joins: packet times rise by at most one packet.
+		pk, _ := exec.Command("ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", p).Output()
+		prev := -1.0
+		for _, l := range strings.Fields(string(pk)) {
+			v, _ := strconv.ParseFloat(l, 64)
+			if prev >= 0 && (v-prev > 0.0215 || v <= prev) {
+				t.Errorf("%v: audio jumps from %.3f to %.3f", r, prev, v)
+				break
+			}
+			prev = v
+		}
+	}
 }
