@@ -34,6 +34,7 @@ vet:
 fuzz:
 	$(GO) test ./contact -run '^$$' -fuzz '^FuzzParseEvents$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./contact -run '^$$' -fuzz '^FuzzParseRatings$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./contact -run '^$$' -fuzz '^FuzzParseMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./storage -run '^$$' -fuzz '^FuzzParseSidecar$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz '^FuzzLoadYAML$$' -fuzztime $(FUZZTIME)
 

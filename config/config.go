@@ -32,11 +32,40 @@ type Config struct {
 	Store string           `yaml:"store"`
 	S3    storage.S3Config `yaml:"s3"`
 	// Listen is the address of `contactd serve`.
-	Listen    string           `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// StateDir holds the live server's working files: segments and journals.
+	StateDir string   `yaml:"state_dir"`
+	Recorder Recorder `yaml:"recorder"`
+	WebRTC   WebRTC   `yaml:"webrtc"`
+	// Stations may stream to and post events for this server.
+	Stations  []Station        `yaml:"stations"`
 	Log       Log              `yaml:"log"`
 	Segmenter segmenter.Config `yaml:"segmenter"`
 	// Scales maps each rating scale's values to sets and boxes.
 	Scales contact.SetRules `yaml:"scales"`
+}
+
+// Station is one desk or room with its capture agent's token.
+type Station struct {
+	ID       string `yaml:"id"`
+	Token    string `yaml:"token"`
+	Employee string `yaml:"employee"`
+}
+
+// Recorder configures the continuous segments of live streams.
+type Recorder struct {
+	SegmentLength time.Duration `yaml:"segment_length"`
+	// Retention: segments no contact needs are removed after this long.
+	Retention time.Duration `yaml:"retention"`
+	QueueSize int           `yaml:"queue_size"`
+}
+
+// WebRTC configures the WHIP ingest.
+type WebRTC struct {
+	// PLIInterval asks video senders for a keyframe this often.
+	PLIInterval time.Duration `yaml:"pli_interval"`
+	// Interfaces limits ICE to these network interfaces (empty: all).
+	Interfaces []string `yaml:"interfaces"`
 }
 
 // Log configures structured logging.
@@ -53,6 +82,10 @@ func Default() *Config {
 		Store:     "./data",
 		S3:        storage.S3Config{Region: "us-east-1"},
 		Listen:    "127.0.0.1:8080",
+		StateDir:  "./state",
+		Recorder:  Recorder{SegmentLength: 10 * time.Second, Retention: 24 * time.Hour, QueueSize: 1024},
+		WebRTC:    WebRTC{PLIInterval: 2 * time.Second, Interfaces: []string{}},
+		Stations:  []Station{},
 		Log:       Log{Level: "info", Format: "text"},
 		Segmenter: segmenter.DefaultConfig(),
 		Scales:    contact.DefaultSetRules(),
@@ -133,6 +166,33 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q (want text or json)", c.Log.Format))
+	}
+	if c.StateDir == "" {
+		errs = append(errs, errors.New("state_dir: must not be empty"))
+	}
+	if c.Recorder.SegmentLength < time.Second {
+		errs = append(errs, fmt.Errorf("recorder.segment_length: %v is shorter than 1s", c.Recorder.SegmentLength))
+	}
+	if c.Recorder.Retention < c.Segmenter.MaxContact {
+		errs = append(errs, fmt.Errorf("recorder.retention: %v is shorter than segmenter.max_contact %v", c.Recorder.Retention, c.Segmenter.MaxContact))
+	}
+	if c.Recorder.QueueSize < 16 {
+		errs = append(errs, fmt.Errorf("recorder.queue_size: %d is below 16", c.Recorder.QueueSize))
+	}
+	if c.WebRTC.PLIInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("webrtc.pli_interval: %v is below 100ms", c.WebRTC.PLIInterval))
+	}
+	seen := map[string]bool{}
+	for i, st := range c.Stations {
+		switch {
+		case !contact.ValidStation(st.ID):
+			errs = append(errs, fmt.Errorf("stations[%d].id: %q is not a station id", i, st.ID))
+		case seen[st.ID]:
+			errs = append(errs, fmt.Errorf("stations[%d].id: %q appears twice", i, st.ID))
+		case len(st.Token) < 16:
+			errs = append(errs, fmt.Errorf("stations[%d].token: station %s needs a token of at least 16 characters", i, st.ID))
+		}
+		seen[st.ID] = true
 	}
 	if err := c.Segmenter.Validate(); err != nil {
 		errs = append(errs, err)

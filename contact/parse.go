@@ -89,18 +89,6 @@ func ParseRatings(r io.Reader, file string) ([]Rating, []*InputError, error) {
 	return out, errs, err
 }
 
-// ParseEventJSON parses one event object (an API body or a data-channel message).
-func ParseEventJSON(b []byte, where string) (Event, *InputError) {
-	evs, errs, _ := ParseEvents(bytes.NewReader(append(bytes.TrimSpace(b), '\n')), where)
-	if len(errs) > 0 {
-		return Event{}, errs[0]
-	}
-	if len(evs) != 1 {
-		return Event{}, &InputError{File: where, Msg: "want exactly one JSON object"}
-	}
-	return evs[0], nil
-}
-
 type fields struct {
 	file string
 	line int
@@ -221,4 +209,52 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 		}
 		return nil, false, err
 	}
+}
+
+// Message is one message on an agent's "events" data channel: a presence
+// event or a rating, for the agent's own station.
+type Message struct {
+	Event  *Event
+	Rating *Rating
+}
+
+// ParseMessage parses a data-channel message. The station may be left out
+// (it is the session's); if given it must be the session's station.
+func ParseMessage(b []byte, station string) (Message, *InputError) {
+	if len(b) > MaxLineBytes {
+		return Message{}, &InputError{File: "data channel", Msg: fmt.Sprintf("message longer than %d bytes", MaxLineBytes)}
+	}
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Message{}, &InputError{File: "data channel", Msg: "not a JSON object: " + err.Error()}
+	}
+	if raw, ok := m["station"]; ok {
+		var s string
+		if json.Unmarshal(raw, &s) != nil || s != station {
+			return Message{}, &InputError{File: "data channel", Field: "station", Msg: fmt.Sprintf("must be this session's station %q", station)}
+		}
+	}
+	st, _ := json.Marshal(station)
+	m["station"] = st
+	line, _ := json.Marshal(m)
+	line = append(line, '\n')
+	if _, isRating := m["value"]; isRating {
+		rs, errs, _ := ParseRatings(bytes.NewReader(line), "data channel")
+		if len(errs) > 0 {
+			errs[0].Line = 0
+			return Message{}, errs[0]
+		}
+		return Message{Rating: &rs[0]}, nil
+	}
+	evs, errs, _ := ParseEvents(bytes.NewReader(line), "data channel")
+	if len(errs) > 0 {
+		errs[0].Line = 0
+		return Message{}, errs[0]
+	}
+	if evs[0].Source == "sensor" {
+		if _, given := m["source"]; !given {
+			evs[0].Source = "agent"
+		}
+	}
+	return Message{Event: &evs[0]}, nil
 }

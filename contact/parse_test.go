@@ -130,3 +130,44 @@ func FuzzParseRatings(f *testing.F) {
 		}
 	})
 }
+
+func TestParseMessage(t *testing.T) {
+	m, err := ParseMessage([]byte(`{"type":"arrive","at":"2026-03-02T09:00:00Z"}`), "desk-1")
+	if err != nil || m.Event == nil || m.Event.Station != "desk-1" || m.Event.Source != "agent" {
+		t.Fatalf("%+v %v", m, err)
+	}
+	m, err = ParseMessage([]byte(`{"value":2,"scale":"3pt","at":"2026-03-02T09:00:00Z"}`), "desk-1")
+	if err != nil || m.Rating == nil || m.Rating.Value != 2 {
+		t.Fatalf("%+v %v", m, err)
+	}
+	for _, bad := range []struct{ msg, field string }{
+		{`{"station":"desk-2","type":"arrive","at":"2026-03-02T09:00:00Z"}`, "station"},
+		{`{"type":"arrive"}`, "at"},
+		{`{"value":9,"scale":"3pt","at":"2026-03-02T09:00:00Z"}`, "value"},
+		{`garbage`, ""},
+	} {
+		if _, err := ParseMessage([]byte(bad.msg), "desk-1"); err == nil || err.Field != bad.field {
+			t.Errorf("%s: error %v, want field %q", bad.msg, err, bad.field)
+		}
+	}
+}
+
+func FuzzParseMessage(f *testing.F) {
+	f.Add([]byte(`{"type":"arrive","at":"2026-03-02T09:00:00Z"}`))
+	f.Add([]byte(`{"value":2,"scale":"3pt","at":"2026-03-02T09:00:00Z","station":"desk-1"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseMessage(b, "desk-1")
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if (m.Event == nil) == (m.Rating == nil) {
+			t.Fatalf("want exactly one of event and rating: %+v", m)
+		}
+		if m.Event != nil && m.Event.Station != "desk-1" || m.Rating != nil && m.Rating.Station != "desk-1" {
+			t.Fatalf("station not the session's: %+v", m)
+		}
+	})
+}

@@ -102,3 +102,62 @@ func (p *Pipeline) InitStation(site, station string) {
 	p.OrphanRatings.WithLabelValues(site, station)
 	p.IgnoredLeaves.WithLabelValues(site, station)
 }
+
+// Ingest counts the health of the live media path. Unknown stations are
+// counted under station="" so their names cannot grow the label set.
+type Ingest struct {
+	site           string
+	StreamUp       *prometheus.GaugeVec
+	PacketsLost    *prometheus.CounterVec
+	Dropped        *prometheus.CounterVec
+	Rejected       *prometheus.CounterVec
+	SegmentsOnDisk *prometheus.GaugeVec
+}
+
+// NewIngest registers the ingest metrics on reg.
+func NewIngest(reg prometheus.Registerer, site string) *Ingest {
+	m := &Ingest{
+		site: site,
+		StreamUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "contactd_stream_up", Help: "1 while a station's WebRTC session is connected.",
+		}, []string{"site", "station"}),
+		PacketsLost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "contactd_rtp_packets_lost_total", Help: "RTP packets missing from a station's audio (sequence gaps).",
+		}, []string{"site", "station"}),
+		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "contactd_dropped_units_total", Help: "Media units dropped by a full bounded queue, by stage.",
+		}, []string{"site", "station", "stage"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "contactd_rejected_requests_total", Help: "Requests and messages refused, by reason.",
+		}, []string{"site", "station", "reason"}),
+		SegmentsOnDisk: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "contactd_segments_on_disk", Help: "Recorded segments kept on disk for a station.",
+		}, []string{"site", "station"}),
+	}
+	reg.MustRegister(m.StreamUp, m.PacketsLost, m.Dropped, m.Rejected, m.SegmentsOnDisk)
+	return m
+}
+
+// SetStreamUp marks a station's stream up or down.
+func (m *Ingest) SetStreamUp(station string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.StreamUp.WithLabelValues(m.site, station).Set(v)
+}
+
+// AddPacketsLost counts missing RTP packets.
+func (m *Ingest) AddPacketsLost(station string, n int) {
+	m.PacketsLost.WithLabelValues(m.site, station).Add(float64(n))
+}
+
+// AddRejected counts a refused request or message.
+func (m *Ingest) AddRejected(station, reason string) {
+	m.Rejected.WithLabelValues(m.site, station, reason).Inc()
+}
+
+// AddDropped counts a unit dropped at stage.
+func (m *Ingest) AddDropped(station, stage string) {
+	m.Dropped.WithLabelValues(m.site, station, stage).Inc()
+}

@@ -67,16 +67,26 @@ func SidecarKey(clipKey string) string {
 }
 
 // SaveContact stores the clip file (none if clipFile is empty) and then the
-// sidecar at SidecarKey(sidecarFor). The sidecar goes last: a sidecar in the
-// store means the clip it names is complete.
+// sidecar. The sidecar goes last: a sidecar in the store means the clip it
+// names is complete.
 func (a *Archive) SaveContact(ctx context.Context, c *contact.Contact, clipFile string, media MediaInfo) (*Sidecar, error) {
-	tags := map[string]string{"set": string(c.Set), "station": c.Station}
-	key := c.Clip
 	if clipFile != "" {
-		if err := a.putClip(ctx, c.Clip, clipFile, &media, tags); err != nil {
+		if err := a.putClip(ctx, c.Clip, clipFile, &media, objectTags(c)); err != nil {
 			return nil, err
 		}
-	} else {
+	}
+	return a.SaveSidecar(ctx, c, media)
+}
+
+func objectTags(c *contact.Contact) map[string]string {
+	return map[string]string{"set": string(c.Set), "station": c.Station}
+}
+
+// SaveSidecar writes (or rewrites, when a late rating changes the set) the
+// sidecar of a contact whose clip, if any, is already stored.
+func (a *Archive) SaveSidecar(ctx context.Context, c *contact.Contact, media MediaInfo) (*Sidecar, error) {
+	key := c.Clip
+	if key == "" {
 		key = a.ClipKey(c, "none")
 	}
 	sc := &Sidecar{Schema: SidecarSchema, Contact: *c, Media: media, Created: time.Now().UTC()}
@@ -85,7 +95,7 @@ func (a *Archive) SaveContact(ctx context.Context, c *contact.Contact, clipFile 
 		return nil, err
 	}
 	if err := a.Store.Put(ctx, SidecarKey(key), bytes.NewReader(b), int64(len(b)),
-		PutOptions{ContentType: "application/json", Tags: tags}); err != nil {
+		PutOptions{ContentType: "application/json", Tags: objectTags(c)}); err != nil {
 		return nil, err
 	}
 	return sc, nil

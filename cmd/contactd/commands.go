@@ -1,25 +1,22 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"contactd/config"
 	"contactd/contact"
 	"contactd/daygen"
-	"contactd/metrics"
+	"contactd/server"
 	"contactd/storage"
 )
 
@@ -27,8 +24,12 @@ func (a *app) serveCmd() *cobra.Command {
 	var listen, store string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the clinic server: contact API and Prometheus metrics",
-		Args:  cobra.NoArgs,
+		Short: "Run the clinic server: WHIP ingest, live contacts, events/ratings API, metrics",
+		Long: `Runs the clinic server. Stations (config "stations") stream over WHIP to
+POST /whip/{station}; sensors and terminals post to /api/v1/events and /api/v1/ratings.
+Contacts are cut as they close. SIGTERM finishes the clips of contacts whose leave
+has come and exits; a second SIGTERM exits at once.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if listen == "" {
 				listen = a.cfg.Listen
@@ -37,72 +38,30 @@ func (a *app) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			metrics.NewPipeline(reg)
-			mux := http.NewServeMux()
-			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-			mux.HandleFunc("GET /api/v1/contacts", contactsHandler(arc))
+			srv := &server.Server{Config: a.cfg, Archive: arc, Log: a.log}
+			if err := srv.Initialize(); err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
+				srv.Close()
 				return err
 			}
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			a.log.Info("serving", "addr", ln.Addr().String(), "store", arc.Store.String())
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-cmd.Context().Done():
-			}
-			a.log.Info("shutting down")
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil {
-				return err
-			}
-			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			a.log.Info("serving", "addr", ln.Addr().String(), "store", arc.Store.String(), "stations", len(a.cfg.Stations))
+			go func() { // a second SIGTERM or interrupt exits at once
+				<-cmd.Context().Done()
+				sig := make(chan os.Signal, 1)
+				signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+				<-sig
+				a.log.Warn("second signal: exiting without finishing clips")
+				os.Exit(exitFailure)
+			}()
+			return srv.Serve(cmd.Context(), ln)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default: config listen)")
 	cmd.Flags().StringVar(&store, "store", "", "directory or s3://bucket/prefix (default: config store)")
 	return cmd
-}
-
-// contactsHandler lists indexed contacts: ?set=&station=&from=&to= (RFC 3339).
-func contactsHandler(arc *storage.Archive) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		f := storage.Filter{Set: contact.Set(q.Get("set")), Station: q.Get("station")}
-		for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
-			if s := q.Get(name); s != "" {
-				t, err := time.Parse(time.RFC3339Nano, s)
-				if err != nil {
-					http.Error(w, fmt.Sprintf("query parameter %s: %q is not an RFC 3339 time", name, s), http.StatusBadRequest)
-					return
-				}
-				*dst = t
-			}
-		}
-		ix, err := arc.LoadIndex(r.Context())
-		if errors.Is(err, storage.ErrNotFound) {
-			ix = &storage.Index{}
-		} else if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		out := ix.Query(f)
-		if out == nil {
-			out = []storage.Entry{}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"contacts": out})
-	}
 }
 
 func (a *app) indexCmd() *cobra.Command {

@@ -1,0 +1,498 @@
+// Package ingest receives the stations' media over WebRTC: a WHIP endpoint
+// (RFC 9725) built on pion, one session per station, RTP depacketized into
+// frames for the station's recorder, and the agent's "events" data channel.
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"contactd/contact"
+	"contactd/recorder"
+)
+
+// MaxSDPBytes bounds a WHIP offer.
+const MaxSDPBytes = 64 << 10
+
+// Errors an Authorizer returns.
+var (
+	ErrUnknownStation = errors.New("unknown station")
+	ErrBadToken       = errors.New("wrong or missing station token")
+)
+
+// Sink is where a session delivers what it receives.
+type Sink interface {
+	// Recorder returns (creating it) the station's recorder.
+	Recorder(station string) (*recorder.Recorder, error)
+	Event(contact.Event) error
+	Rating(contact.Rating) error
+}
+
+// Stats are the ingest counters the server exports.
+type Stats interface {
+	SetStreamUp(station string, up bool)
+	AddPacketsLost(station string, n int)
+	AddRejected(station, reason string)
+}
+
+// Server is the WHIP endpoint.
+type Server struct {
+	// Authorize checks a station's bearer token.
+	Authorize func(station, token string) error
+	Sink      Sink
+	Stats     Stats // optional
+	Log       *slog.Logger
+	// PLIInterval asks every video sender for a keyframe this often, so any
+	// segment can be cut near its start.
+	PLIInterval time.Duration
+	// InterfaceFilter limits the network interfaces ICE gathers on (nil: all).
+	InterfaceFilter func(string) bool
+	// IncludeLoopback offers loopback candidates (tests, single-host setups).
+	IncludeLoopback bool
+
+	api       *webrtc.API
+	mu        sync.Mutex
+	sessions  map[string]*session // by id
+	byStation map[string]*session
+	closed    bool
+}
+
+// Initialize builds the WebRTC API: Opus, VP8 and H.264, default
+// interceptors (NACK, RTCP reports), no mDNS.
+func (s *Server) Initialize() error {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.PLIInterval <= 0 {
+		s.PLIInterval = 2 * time.Second
+	}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if s.InterfaceFilter != nil {
+		se.SetInterfaceFilter(s.InterfaceFilter)
+	}
+	se.SetIncludeLoopbackCandidate(s.IncludeLoopback)
+	s.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	s.sessions = map[string]*session{}
+	s.byStation = map[string]*session{}
+	return nil
+}
+
+// Close ends every session.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	var all []*session
+	for _, ss := range s.sessions {
+		all = append(all, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range all {
+		ss.close()
+	}
+}
+
+// Routes registers POST /whip/{station} and DELETE /whip/{station}/{session}.
+func (s *Server) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /whip/{station}", s.handlePost)
+	mux.HandleFunc("DELETE /whip/{station}/{session}", s.handleDelete)
+	mux.HandleFunc("OPTIONS /whip/{station}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Accept-Post", "application/sdp")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// problem answers with a plain-text error that says what is wrong.
+func (s *Server) problem(w http.ResponseWriter, station string, code int, what, msg string) {
+	if s.Stats != nil {
+		s.Stats.AddRejected(station, what)
+	}
+	s.Log.Warn("whip request rejected", "station", station, "status", code, "error", msg)
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="contactd"`)
+	}
+	http.Error(w, msg, code)
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, station string) bool {
+	switch err := s.Authorize(station, BearerToken(r)); {
+	case errors.Is(err, ErrUnknownStation):
+		s.problem(w, "", http.StatusNotFound, "unknown_station", fmt.Sprintf("unknown station %q", station))
+	case err != nil:
+		s.problem(w, station, http.StatusUnauthorized, "bad_token", fmt.Sprintf("station %s: %v", station, err))
+	default:
+		return true
+	}
+	return false
+}
+
+func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
+	station := r.PathValue("station")
+	if !contact.ValidStation(station) {
+		s.problem(w, "", http.StatusNotFound, "unknown_station", fmt.Sprintf("%q is not a station id", station))
+		return
+	}
+	if !s.authorize(w, r, station) {
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/sdp") {
+		s.problem(w, station, http.StatusUnsupportedMediaType, "content_type", fmt.Sprintf("Content-Type %q: want application/sdp", ct))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSDPBytes))
+	if err != nil {
+		s.problem(w, station, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("SDP offer over %d bytes", MaxSDPBytes))
+		return
+	}
+	if err := checkOffer(body); err != nil {
+		s.problem(w, station, http.StatusBadRequest, "bad_sdp", "SDP offer: "+err.Error())
+		return
+	}
+	ss, answer, err := s.newSession(r.Context(), station, string(body))
+	if err != nil {
+		s.problem(w, station, http.StatusBadRequest, "bad_sdp", "SDP offer: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", "/whip/"+station+"/"+ss.id)
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, answer)
+}
+
+// checkOffer parses the SDP and requires an Opus audio section.
+func checkOffer(b []byte) error {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(string(b)); err != nil {
+		return err
+	}
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Media != "audio" {
+			continue
+		}
+		for _, a := range m.Attributes {
+			if a.Key == "rtpmap" && strings.Contains(strings.ToLower(a.Value), "opus/48000") {
+				return nil
+			}
+		}
+	}
+	return errors.New("no Opus audio section (Opus audio is required)")
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	station := r.PathValue("station")
+	if !s.authorize(w, r, station) {
+		return
+	}
+	s.mu.Lock()
+	ss := s.sessions[r.PathValue("session")]
+	s.mu.Unlock()
+	if ss == nil || ss.station != station {
+		s.problem(w, station, http.StatusNotFound, "unknown_session", "no such session")
+		return
+	}
+	ss.close()
+	w.WriteHeader(http.StatusOK)
+}
+
+// Sessions lists the stations with a live session.
+func (s *Server) Sessions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for st := range s.byStation {
+		out = append(out, st)
+	}
+	return out
+}
+
+// session is one station's peer connection and the goroutines it owns.
+type session struct {
+	srv     *Server
+	id      string
+	station string
+	pc      *webrtc.PeerConnection
+	rec     *recorder.Recorder
+	wg      sync.WaitGroup
+	stop    chan struct{}
+	once    sync.Once
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Server) newSession(ctx context.Context, station, offer string) (*session, string, error) {
+	rec, err := s.Sink.Recorder(station)
+	if err != nil {
+		return nil, "", err
+	}
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, "", err
+	}
+	ss := &session{srv: s, id: newID(), station: station, pc: pc, rec: rec, stop: make(chan struct{})}
+	pc.OnTrack(ss.onTrack)
+	pc.OnDataChannel(ss.onDataChannel)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		s.Log.Info("webrtc", "station", station, "session", ss.id, "state", st.String())
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			if s.Stats != nil {
+				s.Stats.SetStreamUp(station, true)
+			}
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateDisconnected:
+			go ss.close()
+		}
+	})
+	fail := func(err error) (*session, string, error) {
+		pc.Close()
+		return nil, "", err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return fail(err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return fail(err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fail(errors.New("server is shutting down"))
+	}
+	old := s.byStation[station]
+	s.sessions[ss.id] = ss
+	s.byStation[station] = ss
+	s.mu.Unlock()
+	if old != nil {
+		s.Log.Info("new session replaces the old one", "station", station, "old", old.id, "new", ss.id)
+		go old.close()
+	}
+	return ss, pc.LocalDescription().SDP, nil
+}
+
+func (ss *session) close() {
+	ss.once.Do(func() {
+		close(ss.stop)
+		ss.pc.Close()
+		ss.wg.Wait()
+		s := ss.srv
+		s.mu.Lock()
+		delete(s.sessions, ss.id)
+		current := s.byStation[ss.station] == ss
+		if current {
+			delete(s.byStation, ss.station)
+		}
+		s.mu.Unlock()
+		if current && s.Stats != nil {
+			s.Stats.SetStreamUp(ss.station, false)
+		}
+		s.Log.Info("session closed", "station", ss.station, "session", ss.id)
+	})
+}
+
+func (ss *session) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	codec := strings.ToLower(t.Codec().MimeType)
+	log := ss.srv.Log.With("station", ss.station, "session", ss.id, "codec", codec)
+	clk := &clock{rate: t.Codec().ClockRate}
+	ss.wg.Add(1)
+	go func() { // RTCP: sender reports map RTP time to the sender's wall clock.
+		defer ss.wg.Done()
+		for {
+			pkts, _, err := recv.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == uint32(t.SSRC()) {
+					clk.senderReport(sr.NTPTime, sr.RTPTime)
+				}
+			}
+		}
+	}()
+	switch codec {
+	case strings.ToLower(webrtc.MimeTypeOpus):
+		log.Info("audio track")
+		ss.wg.Add(1)
+		go ss.readAudio(t, clk, log)
+	case strings.ToLower(webrtc.MimeTypeVP8):
+		log.Info("video track")
+		ss.wg.Add(2)
+		go ss.readVP8(t, clk, log)
+		go ss.askKeyframes(t)
+	default:
+		log.Warn("track ignored: only Opus audio and VP8 video are recorded")
+	}
+}
+
+func (ss *session) readAudio(t *webrtc.TrackRemote, clk *clock, log *slog.Logger) {
+	defer ss.wg.Done()
+	var lastSeq uint16
+	first := true
+	for {
+		p, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		if !first {
+			if gap := p.SequenceNumber - lastSeq - 1; gap > 0 && gap < 1000 && ss.srv.Stats != nil {
+				ss.srv.Stats.AddPacketsLost(ss.station, int(gap))
+			}
+		}
+		first, lastSeq = false, p.SequenceNumber
+		if len(p.Payload) == 0 {
+			continue
+		}
+		wall := clk.wall(p.Timestamp, time.Now())
+		ss.rec.Push(recorder.Frame{Kind: recorder.Audio, Data: append([]byte(nil), p.Payload...), RTP: p.Timestamp,
+			Wall: wall, Dur: OpusDuration(p.Payload)})
+	}
+}
+
+func (ss *session) readVP8(t *webrtc.TrackRemote, clk *clock, log *slog.Logger) {
+	defer ss.wg.Done()
+	sb := samplebuilder.New(128, &codecs.VP8Packet{}, 90000)
+	for {
+		p, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		sb.Push(p)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			if len(s.Data) == 0 {
+				continue
+			}
+			ss.rec.Push(recorder.Frame{Kind: recorder.Video, Data: s.Data, RTP: s.PacketTimestamp,
+				Wall: clk.wall(s.PacketTimestamp, time.Now()), Dur: s.Duration, Key: s.Data[0]&1 == 0})
+		}
+	}
+}
+
+func (ss *session) askKeyframes(t *webrtc.TrackRemote) {
+	defer ss.wg.Done()
+	tick := time.NewTicker(ss.srv.PLIInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ss.stop:
+			return
+		case <-tick.C:
+			if err := ss.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.SSRC())}}); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (ss *session) onDataChannel(dc *webrtc.DataChannel) {
+	if dc.Label() != "events" {
+		ss.srv.Log.Warn("data channel ignored", "station", ss.station, "label", dc.Label())
+		return
+	}
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		reply := map[string]any{}
+		var id struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if json.Unmarshal(msg.Data, &id) == nil && len(id.ID) > 0 {
+			reply["id"] = id.ID
+		}
+		m, perr := contact.ParseMessage(msg.Data, ss.station)
+		var err error
+		switch {
+		case perr != nil:
+			err = perr
+		case m.Event != nil:
+			err = ss.srv.Sink.Event(*m.Event)
+		default:
+			err = ss.srv.Sink.Rating(*m.Rating)
+		}
+		if err != nil {
+			reply["error"] = err.Error()
+			if ss.srv.Stats != nil {
+				ss.srv.Stats.AddRejected(ss.station, "data_channel")
+			}
+			ss.srv.Log.Warn("data channel message rejected", "station", ss.station, "error", err)
+		} else {
+			reply["ok"] = true
+		}
+		b, _ := json.Marshal(reply)
+		_ = dc.SendText(string(b))
+	})
+}
+
+// OpusDuration reads a packet's duration from its TOC byte (RFC 6716 §3.1).
+func OpusDuration(p []byte) time.Duration {
+	if len(p) == 0 {
+		return 0
+	}
+	toc := p[0]
+	cfg := toc >> 3
+	var frame time.Duration
+	switch {
+	case cfg < 12: // SILK: 10, 20, 40, 60 ms
+		frame = []time.Duration{10, 20, 40, 60}[cfg%4] * time.Millisecond
+	case cfg < 16: // hybrid: 10, 20 ms
+		frame = []time.Duration{10, 20}[cfg%2] * time.Millisecond
+	default: // CELT: 2.5, 5, 10, 20 ms
+		frame = []time.Duration{2500, 5000, 10000, 20000}[cfg%4] * time.Microsecond
+	}
+	n := 1
+	switch toc & 3 {
+	case 1, 2:
+		n = 2
+	case 3:
+		if len(p) < 2 {
+			return frame
+		}
+		n = int(p[1] & 0x3f)
+	}
+	return frame * time.Duration(n)
+}

@@ -1,0 +1,453 @@
+// Package live runs the segmenter on events and ratings as they arrive from
+// agents, sensors and terminals, and cuts each contact's clip from the
+// recorder's segments as soon as the contact closes. The rules are the
+// offline ones (package segmenter), applied to a sliding window.
+package live
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"contactd/clip"
+	"contactd/contact"
+	"contactd/metrics"
+	"contactd/recorder"
+	"contactd/segmenter"
+	"contactd/storage"
+)
+
+// Engine owns the live contact state of every station.
+type Engine struct {
+	Site      string
+	Segmenter segmenter.Config
+	Rules     contact.SetRules
+	Archive   *storage.Archive
+	Metrics   *metrics.Pipeline // optional
+	Log       *slog.Logger
+	// Recorder returns a station's recorder, nil if it has none yet.
+	Recorder func(station string) *recorder.Recorder
+	// JournalDir keeps every accepted event and rating on disk until its
+	// contact is done, so a restart (even after SIGKILL) loses nothing.
+	JournalDir string
+	Tick       time.Duration
+	Now        func() time.Time
+
+	mu       sync.Mutex
+	stations map[string]*station
+	wake     chan struct{}
+
+	terminate chan struct{}
+	done      chan struct{}
+}
+
+type station struct {
+	id      string
+	events  []contact.Event
+	ratings []contact.Rating
+	saved   map[string]*saved // contacts already in the store, by id
+	orphans map[string]bool   // orphan ratings already stored
+	journal *os.File
+}
+
+// saved is what was stored for a contact, to see when a late rating changes it.
+type saved struct {
+	c     contact.Contact
+	media storage.MediaInfo
+}
+
+// journalEntry is one line of a station's journal.
+type journalEntry struct {
+	Event  *contact.Event  `json:"event,omitempty"`
+	Rating *contact.Rating `json:"rating,omitempty"`
+}
+
+// Initialize replays the journals and starts the loop.
+func (e *Engine) Initialize() error {
+	if e.Log == nil {
+		e.Log = slog.Default()
+	}
+	if e.Tick <= 0 {
+		e.Tick = 250 * time.Millisecond
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	e.stations = map[string]*station{}
+	e.wake = make(chan struct{}, 1)
+	e.terminate = make(chan struct{})
+	e.done = make(chan struct{})
+	if err := os.MkdirAll(e.JournalDir, 0o750); err != nil {
+		return err
+	}
+	files, _ := filepath.Glob(filepath.Join(e.JournalDir, "*.jsonl"))
+	for _, f := range files {
+		id := filepath.Base(f[:len(f)-len(".jsonl")])
+		if !contact.ValidStation(id) {
+			continue
+		}
+		st, err := e.station(id)
+		if err != nil {
+			return err
+		}
+		n, err := replay(f, st)
+		if err != nil {
+			return fmt.Errorf("journal %s: %w", f, err)
+		}
+		if n > 0 {
+			e.Log.Info("journal replayed", "station", id, "entries", n)
+		}
+	}
+	go e.run()
+	return nil
+}
+
+func replay(path string, st *station) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), contact.MaxLineBytes+2)
+	for sc.Scan() {
+		var je journalEntry
+		if json.Unmarshal(sc.Bytes(), &je) != nil {
+			continue // a line torn by a crash
+		}
+		switch {
+		case je.Event != nil:
+			st.events = append(st.events, *je.Event)
+		case je.Rating != nil:
+			st.ratings = append(st.ratings, *je.Rating)
+		}
+		n++
+	}
+	return n, sc.Err()
+}
+
+// station returns the state of id, creating it. Callers hold e.mu or are in Initialize.
+func (e *Engine) station(id string) (*station, error) {
+	if st, ok := e.stations[id]; ok {
+		return st, nil
+	}
+	f, err := os.OpenFile(filepath.Join(e.JournalDir, id+".jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	st := &station{id: id, saved: map[string]*saved{}, orphans: map[string]bool{}, journal: f}
+	e.stations[id] = st
+	if e.Metrics != nil {
+		e.Metrics.InitStation(e.Site, id)
+	}
+	return st, nil
+}
+
+// Event accepts a presence event. It is journaled before it is acknowledged.
+func (e *Engine) Event(ev contact.Event) error {
+	return e.accept(ev.Station, journalEntry{Event: &ev}, func(st *station) { st.events = append(st.events, ev) })
+}
+
+// Rating accepts a press on a station's terminal.
+func (e *Engine) Rating(r contact.Rating) error {
+	return e.accept(r.Station, journalEntry{Rating: &r}, func(st *station) { st.ratings = append(st.ratings, r) })
+}
+
+func (e *Engine) accept(id string, je journalEntry, add func(*station)) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, err := e.station(id)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(je)
+	if _, err := st.journal.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := st.journal.Sync(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	add(st)
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Close finishes the clips of contacts that have closed (their leave came),
+// then stops. Contacts still open stay in the journal for the next start.
+func (e *Engine) Close() {
+	select {
+	case <-e.terminate:
+	default:
+		close(e.terminate)
+	}
+	<-e.done
+}
+
+func (e *Engine) run() {
+	defer close(e.done)
+	t := time.NewTicker(e.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-e.wake:
+		case <-e.terminate:
+			// A leave already received closes its contact now: no later
+			// arrive can come to merge with it.
+			e.process(e.Now().Add(e.Segmenter.MergeGap + time.Millisecond))
+			e.mu.Lock()
+			for _, st := range e.stations {
+				st.journal.Close()
+			}
+			e.mu.Unlock()
+			return
+		}
+		e.process(e.Now())
+	}
+}
+
+// process applies the rules to every station as of now.
+func (e *Engine) process(now time.Time) {
+	e.mu.Lock()
+	ids := make([]string, 0, len(e.stations))
+	for id := range e.stations {
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		e.processStation(id, now)
+	}
+}
+
+func (e *Engine) processStation(id string, now time.Time) {
+	e.mu.Lock()
+	st := e.stations[id]
+	events, ratings := slices.Clone(st.events), slices.Clone(st.ratings)
+	e.mu.Unlock()
+
+	cfg := e.Segmenter
+	contacts, passBys, ignored := segmenter.Contacts(cfg, events, time.Time{})
+	join := segmenter.Join(cfg, e.Rules, contacts, ratings)
+	final := func(c *contact.Contact) bool { return now.Sub(c.Leave) > cfg.MergeGap }
+	done := func(c *contact.Contact) bool { return now.Sub(c.Leave) > cfg.RatingWindow+cfg.Debounce+2*time.Second }
+
+	ctx := context.Background()
+	var upserts []*storage.Sidecar
+	for _, c := range contacts {
+		if !final(c) {
+			break // contacts are in order; the rest are still open
+		}
+		c.Site = e.Site
+		prev, ok := st.saved[c.ID]
+		var sc *storage.Sidecar
+		var err error
+		if !ok {
+			sc, err = e.cut(ctx, id, c)
+		} else {
+			if prev.c.HasFlag(contact.FlagNoMedia) {
+				c.AddFlag(contact.FlagNoMedia)
+			}
+			if !changed(&prev.c, c) {
+				continue
+			}
+			c.Clip, c.ClipStart, c.ClipEnd = prev.c.Clip, prev.c.ClipStart, prev.c.ClipEnd
+			sc, err = e.Archive.SaveSidecar(ctx, c, prev.media)
+		}
+		if err != nil {
+			e.Log.Error("storing contact", "station", id, "contact", c.ID, "error", err)
+			continue
+		}
+		st.saved[c.ID] = &saved{c: sc.Contact, media: sc.Media}
+		upserts = append(upserts, sc)
+		e.Log.Info("contact stored", "station", id, "contact", c.ID, "arrive", c.Arrive, "leave", c.Leave,
+			"set", c.Set, "clip", c.Clip, "flags", c.Flags)
+	}
+	if len(upserts) > 0 {
+		if err := e.Archive.Upsert(ctx, upserts); err != nil {
+			e.Log.Error("updating index", "error", err)
+		}
+	}
+	// A rating nobody can claim any more is an orphan: kept in the store.
+	grace := cfg.Debounce + cfg.MergeGap + 2*time.Second
+	for _, r := range join.Orphans {
+		key := r.At.Format(time.RFC3339Nano) + fmt.Sprint(r.Value)
+		if now.Sub(r.At) < grace || st.orphans[key] {
+			continue
+		}
+		if err := e.Archive.SaveOrphan(ctx, e.Site, r); err != nil {
+			e.Log.Error("storing orphan rating", "station", id, "error", err)
+			continue
+		}
+		st.orphans[key] = true
+		if e.Metrics != nil {
+			e.Metrics.OrphanRatings.WithLabelValues(e.Site, id).Inc()
+		}
+		e.Log.Info("orphan rating", "station", id, "at", r.At, "value", r.Value, "scale", r.Scale)
+	}
+
+	// Contacts past their rating window are done: count them and forget
+	// their events and ratings (and trim the journal).
+	var boundary time.Time
+	var finished []*contact.Contact
+	for _, c := range contacts {
+		if !done(c) || st.saved[c.ID] == nil {
+			break
+		}
+		boundary = c.Leave
+		finished = append(finished, c)
+	}
+	if boundary.IsZero() {
+		return
+	}
+	if e.Metrics != nil {
+		res := &segmenter.Result{Contacts: finished}
+		for _, p := range passBys {
+			if !p.Leave.After(boundary) {
+				res.PassBys = append(res.PassBys, p)
+			}
+		}
+		for _, l := range ignored {
+			if !l.At.After(boundary) {
+				res.IgnoredLeaves = append(res.IgnoredLeaves, l)
+			}
+		}
+		for _, c := range finished {
+			c.Site = e.Site
+		}
+		e.Metrics.ObserveResult(e.Site, res)
+	}
+	claimed := map[time.Time]bool{} // ratings still joined to a contact not yet done
+	for _, c := range contacts[len(finished):] {
+		if c.Rating != nil {
+			claimed[c.Rating.At] = true
+		}
+		for _, x := range c.ExtraRatings {
+			claimed[x.At] = true
+		}
+	}
+	e.mu.Lock()
+	st.events = slices.DeleteFunc(st.events, func(ev contact.Event) bool { return !ev.At.After(boundary) })
+	st.ratings = slices.DeleteFunc(st.ratings, func(r contact.Rating) bool {
+		return !r.At.After(boundary.Add(cfg.RatingWindow)) && !claimed[r.At]
+	})
+	for _, c := range finished {
+		delete(st.saved, c.ID)
+	}
+	if err := e.compact(st); err != nil {
+		e.Log.Error("compacting journal", "station", id, "error", err)
+	}
+	e.mu.Unlock()
+}
+
+// changed reports whether the facts a late rating can change differ.
+func changed(a, b *contact.Contact) bool {
+	return a.Set != b.Set || !slices.Equal(a.Flags, b.Flags) ||
+		(a.Rating == nil) != (b.Rating == nil) || a.Rating != nil && (a.Rating.Value != b.Rating.Value || !a.Rating.At.Equal(b.Rating.At)) ||
+		len(a.ExtraRatings) != len(b.ExtraRatings) || !a.Leave.Equal(b.Leave)
+}
+
+// compact rewrites a station's journal with what is still pending. Caller holds e.mu.
+func (e *Engine) compact(st *station) error {
+	path := st.journal.Name()
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for i := range st.events {
+		b, _ := json.Marshal(journalEntry{Event: &st.events[i]})
+		w.Write(append(b, '\n'))
+	}
+	for i := range st.ratings {
+		b, _ := json.Marshal(journalEntry{Rating: &st.ratings[i]})
+		w.Write(append(b, '\n'))
+	}
+	if err := errors.Join(w.Flush(), f.Sync(), f.Close()); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	st.journal.Close()
+	st.journal, err = os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o640)
+	return err
+}
+
+// cut waits for the media up to the clip end, cuts the clip out of the
+// station's segments and stores it with its sidecar.
+func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*storage.Sidecar, error) {
+	cfg := e.Segmenter
+	c.ClipStart, c.ClipEnd = c.Arrive.Add(-cfg.PreRoll), c.Leave.Add(cfg.PostRoll)
+	var rec *recorder.Recorder
+	if e.Recorder != nil {
+		rec = e.Recorder(id)
+	}
+	var segs []recorder.Segment
+	if rec != nil {
+		rec.Flush(c.ClipEnd, 2*time.Second)
+		segs = rec.Segments(c.ClipStart, c.ClipEnd)
+	}
+	if len(segs) == 0 {
+		c.AddFlag(contact.FlagNoMedia)
+		return e.Archive.SaveContact(ctx, c, "", storage.MediaInfo{})
+	}
+	t0 := time.Now()
+	info, err := clip.Probe(segs[0].Path)
+	if err != nil {
+		return nil, err
+	}
+	format, ext := info.Container()
+	zero := segs[0].Start
+	var srcs []clip.Source
+	for _, s := range segs {
+		srcs = append(srcs, clip.Source{Path: s.Path, Offset: s.Start.Sub(zero)})
+	}
+	tmp, err := os.CreateTemp("", "contactd-clip-*."+ext)
+	if err != nil {
+		return nil, err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	span, err := clip.CutSources(srcs, c.ClipStart.Sub(zero), c.ClipEnd.Sub(zero), tmp.Name())
+	if err != nil {
+		return nil, err
+	}
+	c.ClipStart, c.ClipEnd = zero.Add(span.Start), zero.Add(span.End)
+	c.Clip = e.Archive.ClipKey(c, ext)
+	sc, err := e.Archive.SaveContact(ctx, c, tmp.Name(), storage.MediaInfo{Container: format, Codecs: info.Codecs()})
+	if err == nil && e.Metrics != nil {
+		e.Metrics.ClipCut.WithLabelValues(e.Site, id).Observe(time.Since(t0).Seconds())
+	}
+	return sc, err
+}
+
+// KeepAfter is the oldest wall time any pending contact may still need
+// (segments older than it may go when their retention is over).
+func (e *Engine) KeepAfter() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	keep := e.Now()
+	for _, st := range e.stations {
+		for _, ev := range st.events {
+			if t := ev.At.Add(-e.Segmenter.PreRoll); t.Before(keep) {
+				keep = t
+			}
+		}
+	}
+	return keep
+}

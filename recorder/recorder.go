@@ -1,0 +1,497 @@
+// Package recorder writes a station's live media as continuous Matroska
+// segments by stream copy (go-astiav), each placed on the wall clock, so
+// that clips can be cut from them later. It never decodes or re-encodes.
+package recorder
+
+import (
+	"encoding/binary"
+	"encoding/json"
+
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"contactd/clip"
+)
+
+// Kind is the kind of a frame.
+type Kind int
+
+const (
+	Audio Kind = iota
+	Video
+)
+
+// Frame is one media unit received from a station: an Opus packet or a whole
+// VP8 frame, with its RTP time and its wall-clock time.
+type Frame struct {
+	Kind Kind
+	Data []byte
+	RTP  uint32
+	Wall time.Time
+	Dur  time.Duration
+	Key  bool // video keyframe
+}
+
+// Segment is one closed segment file on the wall clock.
+type Segment struct {
+	Path   string    `json:"path"`
+	Start  time.Time `json:"start"` // wall time of the file's timestamp zero
+	End    time.Time `json:"end"`
+	Video  bool      `json:"video"`
+	Frames int       `json:"frames"`
+	// FirstRTP maps the segment to the RTP clocks: the RTP time of its first
+	// audio and video frame.
+	FirstRTP map[string]uint32 `json:"first_rtp"`
+}
+
+// Recorder writes one station's frames into segments. Push never blocks: a
+// full queue drops the frame and counts it.
+type Recorder struct {
+	Dir           string        // the station's segment directory
+	Station       string        //
+	SegmentLength time.Duration // rotate after this much media (at a keyframe when there is video)
+	QueueSize     int           // frames waiting to be written
+	Log           *slog.Logger
+	// OnDrop is called for every frame dropped because the queue was full.
+	OnDrop func()
+	// OnNeedKeyframe asks the sender for a keyframe (a PLI) after a rotation.
+	OnNeedKeyframe func()
+	// OnSegment is called after a segment is closed.
+	OnSegment func(Segment)
+
+	frames    chan Frame
+	flushReq  chan flushReq
+	terminate chan struct{}
+	done      chan struct{}
+
+	mu       sync.Mutex
+	segments []Segment
+	high     time.Time // wall time up to which media was received
+
+	// owned by run()
+	cur      *segWriter
+	vp8W     int
+	vp8H     int
+	lastVKey bool
+}
+
+type flushReq struct {
+	until time.Time
+	reply chan struct{}
+}
+
+// Initialize scans the directory for earlier segments (a restart) and starts
+// the writer.
+func (r *Recorder) Initialize() error {
+	if r.Log == nil {
+		r.Log = slog.Default()
+	}
+	if r.SegmentLength <= 0 {
+		r.SegmentLength = 10 * time.Second
+	}
+	if r.QueueSize <= 0 {
+		r.QueueSize = 1024
+	}
+	if err := os.MkdirAll(r.Dir, 0o750); err != nil {
+		return err
+	}
+	segs, err := Scan(r.Dir)
+	if err != nil {
+		return err
+	}
+	r.segments = segs
+	r.frames = make(chan Frame, r.QueueSize)
+	r.flushReq = make(chan flushReq)
+	r.terminate = make(chan struct{})
+	r.done = make(chan struct{})
+	go r.run()
+	return nil
+}
+
+// Close writes the open segment's trailer and stops. Safe to call twice.
+func (r *Recorder) Close() {
+	select {
+	case <-r.terminate:
+	default:
+		close(r.terminate)
+	}
+	<-r.done
+}
+
+// Push queues a frame; false means it was dropped (queue full).
+func (r *Recorder) Push(f Frame) bool {
+	select {
+	case r.frames <- f:
+		return true
+	default:
+		if r.OnDrop != nil {
+			r.OnDrop()
+		}
+		return false
+	}
+}
+
+// Flush waits until the frames up to wall time until are in closed segments,
+// or until timeout passes, whichever is first; then it closes the open
+// segment so a clip can be cut from it.
+func (r *Recorder) Flush(until time.Time, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && r.HighWater().Before(until) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	req := flushReq{until: until, reply: make(chan struct{})}
+	select {
+	case r.flushReq <- req:
+		<-req.reply
+	case <-r.done:
+	}
+}
+
+// HighWater is the wall time of the newest frame received.
+func (r *Recorder) HighWater() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.high
+}
+
+// Segments returns the closed segments overlapping [from, to), oldest first.
+func (r *Recorder) Segments(from, to time.Time) []Segment {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Segment
+	for _, s := range r.segments {
+		if s.End.After(from) && s.Start.Before(to) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Remove deletes closed segments that ended before t; it returns how many.
+func (r *Recorder) Remove(before time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keep := r.segments[:0]
+	n := 0
+	for _, s := range r.segments {
+		if s.End.Before(before) {
+			os.Remove(s.Path)
+			os.Remove(metaPath(s.Path))
+			n++
+			continue
+		}
+		keep = append(keep, s)
+	}
+	r.segments = keep
+	return n
+}
+
+func (r *Recorder) run() {
+	defer close(r.done)
+	for {
+		select {
+		case f := <-r.frames:
+			r.write(f)
+		case req := <-r.flushReq:
+			// Drain what is queued first, then close the segment.
+			for drained := false; !drained; {
+				select {
+				case f := <-r.frames:
+					r.write(f)
+				default:
+					drained = true
+				}
+			}
+			r.rotate()
+			close(req.reply)
+		case <-r.terminate:
+			for {
+				select {
+				case f := <-r.frames:
+					r.write(f)
+					continue
+				default:
+				}
+				break
+			}
+			r.rotate()
+			return
+		}
+	}
+}
+
+func (r *Recorder) write(f Frame) {
+	r.mu.Lock()
+	if end := f.Wall.Add(f.Dur); end.After(r.high) {
+		r.high = end
+	}
+	r.mu.Unlock()
+	if f.Kind == Video && f.Key {
+		if w, h, ok := vp8Size(f.Data); ok {
+			r.vp8W, r.vp8H = w, h
+		}
+	}
+	if r.cur != nil {
+		// Rotate on length (at a keyframe when there is video), when a
+		// camera's first keyframe comes to an audio-only segment, or when
+		// the wall clock jumped (sender clock mapping changed).
+		long := f.Wall.Sub(r.cur.seg.Start) >= r.SegmentLength
+		switch {
+		case f.Kind == Video && f.Key && !r.cur.seg.Video && r.vp8W > 0:
+			r.rotate()
+		case long && (!r.cur.seg.Video || (f.Kind == Video && f.Key)):
+			r.rotate()
+		case long && r.cur.seg.Video && f.Wall.Sub(r.cur.seg.Start) > 3*r.SegmentLength:
+			r.rotate() // no keyframe for too long: rotate anyway
+		case f.Wall.Before(r.cur.seg.Start.Add(-time.Second)):
+			r.rotate()
+		}
+	}
+	if r.cur == nil {
+		if f.Kind == Video && !f.Key {
+			return // a segment's video starts at a keyframe
+		}
+		video := r.vp8W > 0
+		w, err := openSegment(r.Dir, f.Wall, video, r.vp8W, r.vp8H)
+		if err != nil {
+			r.Log.Error("opening segment", "station", r.Station, "error", err)
+			return
+		}
+		r.cur = w
+		if video && f.Kind == Audio && r.OnNeedKeyframe != nil {
+			r.OnNeedKeyframe()
+		}
+	}
+	if f.Kind == Video {
+		if !r.cur.seg.Video {
+			return
+		}
+		if !r.cur.sawVKey && !f.Key {
+			return
+		}
+		r.cur.sawVKey = true
+	}
+	if err := r.cur.write(f); err != nil {
+		r.Log.Warn("writing frame", "station", r.Station, "error", err)
+	}
+}
+
+// rotate closes the open segment, if any.
+func (r *Recorder) rotate() {
+	if r.cur == nil {
+		return
+	}
+	seg, err := r.cur.close()
+	r.cur = nil
+	if err != nil {
+		r.Log.Error("closing segment", "station", r.Station, "error", err)
+		return
+	}
+	if seg.Frames == 0 {
+		os.Remove(seg.Path)
+		return
+	}
+	if err := writeMeta(seg); err != nil {
+		r.Log.Error("writing segment meta", "station", r.Station, "error", err)
+	}
+	r.mu.Lock()
+	r.segments = append(r.segments, seg)
+	r.mu.Unlock()
+	if r.OnSegment != nil {
+		r.OnSegment(seg)
+	}
+}
+
+func metaPath(seg string) string { return strings.TrimSuffix(seg, ".mkv") + ".json" }
+
+func writeMeta(s Segment) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := metaPath(s.Path) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return err
+	}
+	return os.Rename(tmp, metaPath(s.Path))
+}
+
+// Scan lists the segments in dir, oldest first. A segment without its meta
+// file was being written when the process died: its end is read from the
+// file itself (Matroska stays readable without its trailer) and the meta is
+// written, so the media is not lost.
+func Scan(dir string) ([]Segment, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.mkv"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Segment
+	for _, p := range files {
+		var s Segment
+		if b, err := os.ReadFile(metaPath(p)); err == nil && json.Unmarshal(b, &s) == nil {
+			s.Path = p
+			out = append(out, s)
+			continue
+		}
+		ns, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(p), ".mkv"), 10, 64)
+		if err != nil {
+			continue // not ours
+		}
+		info, err := clip.Probe(p)
+		if err != nil || info.Duration <= 0 {
+			os.Remove(p) // nothing usable was written
+			continue
+		}
+		s = Segment{Path: p, Start: time.Unix(0, ns).UTC(), Video: info.HasVideo()}
+		s.End = s.Start.Add(info.Duration)
+		s.Frames = -1
+		_ = writeMeta(s)
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b Segment) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
+// segWriter is the open segment.
+type segWriter struct {
+	seg     Segment
+	ctx     *astiav.FormatContext
+	io      *astiav.IOContext
+	audio   *astiav.Stream
+	video   *astiav.Stream
+	pkt     *astiav.Packet
+	last    map[Kind]int64 // last pts µs, to keep them rising
+	sawVKey bool
+}
+
+var usec = astiav.NewRational(1, 1_000_000)
+
+// openSegment creates {dir}/{start unix ns}.mkv with an Opus stream and,
+// with video, a VP8 stream of the given size.
+func openSegment(dir string, start time.Time, video bool, w, h int) (*segWriter, error) {
+	path := filepath.Join(dir, fmt.Sprintf("%d.mkv", start.UnixNano()))
+	ctx, err := astiav.AllocOutputFormatContext(nil, "matroska", path)
+	if err != nil {
+		return nil, err
+	}
+	sw := &segWriter{seg: Segment{Path: path, Start: start, End: start, Video: video, FirstRTP: map[string]uint32{}},
+		ctx: ctx, last: map[Kind]int64{Audio: -1, Video: -1}}
+	sw.audio = ctx.NewStream(nil)
+	cp := sw.audio.CodecParameters()
+	cp.SetMediaType(astiav.MediaTypeAudio)
+	cp.SetCodecID(astiav.CodecIDOpus)
+	cp.SetSampleRate(48000)
+	cp.SetChannelLayout(astiav.ChannelLayoutStereo)
+	if err := cp.SetExtraData(opusHead(2)); err != nil {
+		sw.free()
+		return nil, err
+	}
+	sw.audio.SetTimeBase(astiav.NewRational(1, 48000))
+	if video {
+		sw.video = ctx.NewStream(nil)
+		vp := sw.video.CodecParameters()
+		vp.SetMediaType(astiav.MediaTypeVideo)
+		vp.SetCodecID(astiav.CodecIDVp8)
+		vp.SetWidth(w)
+		vp.SetHeight(h)
+		sw.video.SetTimeBase(astiav.NewRational(1, 90000))
+	}
+	if sw.io, err = astiav.OpenIOContext(path, astiav.NewIOContextFlags(astiav.IOContextFlagWrite)); err != nil {
+		sw.free()
+		return nil, err
+	}
+	ctx.SetPb(sw.io)
+	if err := ctx.WriteHeader(nil); err != nil {
+		sw.free()
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	sw.pkt = astiav.AllocPacket()
+	return sw, nil
+}
+
+// opusHead is the Opus identification header Matroska keeps as CodecPrivate
+// (RFC 7845 §5.1): no pre-skip, since RTP Opus starts playing at once.
+func opusHead(channels int) []byte {
+	b := make([]byte, 19)
+	copy(b, "OpusHead")
+	b[8] = 1
+	b[9] = byte(channels)
+	binary.LittleEndian.PutUint32(b[12:], 48000)
+	return b
+}
+
+// vp8Size reads the picture size of a VP8 keyframe (RFC 6386 §9.1).
+func vp8Size(b []byte) (w, h int, ok bool) {
+	if len(b) < 10 || b[0]&1 != 0 || b[3] != 0x9d || b[4] != 0x01 || b[5] != 0x2a {
+		return 0, 0, false
+	}
+	w = int(binary.LittleEndian.Uint16(b[6:]) & 0x3fff)
+	h = int(binary.LittleEndian.Uint16(b[8:]) & 0x3fff)
+	return w, h, w > 0 && h > 0
+}
+
+func (sw *segWriter) write(f Frame) error {
+	st := sw.audio
+	name := "audio"
+	if f.Kind == Video {
+		st, name = sw.video, "video"
+	}
+	if _, ok := sw.seg.FirstRTP[name]; !ok {
+		sw.seg.FirstRTP[name] = f.RTP
+	}
+	pts := f.Wall.Sub(sw.seg.Start).Microseconds()
+	if pts <= sw.last[f.Kind] {
+		pts = sw.last[f.Kind] + 1
+	}
+	sw.last[f.Kind] = pts
+	if err := sw.pkt.FromData(f.Data); err != nil {
+		return err
+	}
+	defer sw.pkt.Unref()
+	tb := st.TimeBase()
+	sw.pkt.SetPts(astiav.RescaleQ(pts, usec, tb))
+	sw.pkt.SetDts(sw.pkt.Pts())
+	sw.pkt.SetDuration(astiav.RescaleQ(f.Dur.Microseconds(), usec, tb))
+	sw.pkt.SetStreamIndex(st.Index())
+	if f.Key {
+		sw.pkt.SetFlags(sw.pkt.Flags().Add(astiav.PacketFlagKey))
+	}
+	if err := sw.ctx.WriteInterleavedFrame(sw.pkt); err != nil {
+		return err
+	}
+	sw.seg.Frames++
+	if end := sw.seg.Start.Add(time.Duration(pts)*time.Microsecond + f.Dur); end.After(sw.seg.End) {
+		sw.seg.End = end
+	}
+	return nil
+}
+
+func (sw *segWriter) close() (Segment, error) {
+	err := sw.ctx.WriteTrailer()
+	sw.free()
+	return sw.seg, err
+}
+
+func (sw *segWriter) free() {
+	if sw.pkt != nil {
+		sw.pkt.Free()
+		sw.pkt = nil
+	}
+	if sw.io != nil {
+		_ = sw.io.Close()
+		sw.io = nil
+	}
+	if sw.ctx != nil {
+		sw.ctx.Free()
+		sw.ctx = nil
+	}
+}

@@ -1,0 +1,347 @@
+// Package server assembles `contactd serve`: WHIP ingest, one recorder per
+// station, the live contact engine, the events/ratings API, the contact list
+// and Prometheus metrics, behind one HTTP listener.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"contactd/config"
+	"contactd/contact"
+	"contactd/ingest"
+	"contactd/live"
+	"contactd/metrics"
+	"contactd/recorder"
+	"contactd/storage"
+)
+
+// MaxAPIBody bounds an events or ratings POST.
+const MaxAPIBody = 1 << 20
+
+// Server is a running contactd.
+type Server struct {
+	Config   *config.Config
+	Archive  *storage.Archive
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	// IncludeLoopback offers loopback ICE candidates (tests, one-host setups).
+	IncludeLoopback bool
+
+	ingest   *ingest.Server
+	engine   *live.Engine
+	pipeline *metrics.Pipeline
+	imetrics *metrics.Ingest
+	stations map[string]config.Station
+
+	mu        sync.Mutex
+	recorders map[string]*recorder.Recorder
+
+	terminate chan struct{}
+	done      chan struct{}
+}
+
+// Initialize starts the engine and the ingest; Handler serves them.
+func (s *Server) Initialize() error {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.Registry == nil {
+		s.Registry = prometheus.NewRegistry()
+		s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	cfg := s.Config
+	s.pipeline = metrics.NewPipeline(s.Registry)
+	s.imetrics = metrics.NewIngest(s.Registry, cfg.Site)
+	s.stations = map[string]config.Station{}
+	for _, st := range cfg.Stations {
+		s.stations[st.ID] = st
+		s.pipeline.InitStation(cfg.Site, st.ID)
+		s.imetrics.SetStreamUp(st.ID, false)
+	}
+	s.recorders = map[string]*recorder.Recorder{}
+	// Segments left on disk by an earlier run (even one killed) come back
+	// before the journals are replayed, so recovered contacts find them.
+	for _, st := range cfg.Stations {
+		if _, err := s.Recorder(st.ID); err != nil {
+			return err
+		}
+	}
+	s.engine = &live.Engine{
+		Site: cfg.Site, Segmenter: cfg.Segmenter, Rules: cfg.Scales, Archive: s.Archive, Metrics: s.pipeline, Log: s.Log,
+		JournalDir: filepath.Join(cfg.StateDir, "journal"),
+		Recorder: func(id string) *recorder.Recorder {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.recorders[id]
+		},
+	}
+	if err := s.engine.Initialize(); err != nil {
+		return err
+	}
+	s.ingest = &ingest.Server{
+		Authorize: s.authorize, Sink: sink{s}, Stats: s.imetrics, Log: s.Log,
+		PLIInterval: cfg.WebRTC.PLIInterval, IncludeLoopback: s.IncludeLoopback,
+	}
+	if len(cfg.WebRTC.Interfaces) > 0 {
+		allowed := slices.Clone(cfg.WebRTC.Interfaces)
+		s.ingest.InterfaceFilter = func(name string) bool { return slices.Contains(allowed, name) }
+	}
+	if err := s.ingest.Initialize(); err != nil {
+		return err
+	}
+	s.terminate = make(chan struct{})
+	s.done = make(chan struct{})
+	go s.housekeeping()
+	return nil
+}
+
+// Close drains gracefully: new sessions are refused, contacts whose leave
+// has come are cut and stored, then sessions and recorders close.
+func (s *Server) Close() {
+	close(s.terminate)
+	<-s.done
+	s.engine.Close()
+	s.ingest.Close()
+	s.mu.Lock()
+	recs := s.recorders
+	s.recorders = map[string]*recorder.Recorder{}
+	s.mu.Unlock()
+	for _, r := range recs {
+		r.Close()
+	}
+}
+
+// housekeeping removes segments past their retention that no pending contact needs.
+func (s *Server) housekeeping() {
+	defer close(s.done)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.terminate:
+			return
+		case <-t.C:
+		}
+		before := time.Now().Add(-s.Config.Recorder.Retention)
+		if keep := s.engine.KeepAfter(); keep.Before(before) {
+			before = keep
+		}
+		s.mu.Lock()
+		for id, r := range s.recorders {
+			if n := r.Remove(before); n > 0 {
+				s.Log.Info("segments removed after retention", "station", id, "count", n)
+			}
+			s.imetrics.SegmentsOnDisk.WithLabelValues(s.Config.Site, id).Set(float64(len(r.Segments(time.Time{}, time.Now().Add(time.Hour)))))
+		}
+		s.mu.Unlock()
+	}
+}
+
+// authorize checks a station's token in constant time.
+func (s *Server) authorize(station, token string) error {
+	st, ok := s.stations[station]
+	if !ok {
+		return ingest.ErrUnknownStation
+	}
+	if token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(st.Token)) != 1 {
+		return ingest.ErrBadToken
+	}
+	return nil
+}
+
+// Recorder returns (creating) a station's recorder.
+func (s *Server) Recorder(id string) (*recorder.Recorder, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.recorders[id]; ok {
+		return r, nil
+	}
+	r := &recorder.Recorder{
+		Dir: filepath.Join(s.Config.StateDir, "segments", id), Station: id,
+		SegmentLength: s.Config.Recorder.SegmentLength, QueueSize: s.Config.Recorder.QueueSize, Log: s.Log,
+		OnDrop: func() { s.imetrics.AddDropped(id, "recorder") },
+	}
+	if err := r.Initialize(); err != nil {
+		return nil, err
+	}
+	s.recorders[id] = r
+	return r, nil
+}
+
+type sink struct{ s *Server }
+
+func (k sink) Recorder(id string) (*recorder.Recorder, error) { return k.s.Recorder(id) }
+func (k sink) Event(e contact.Event) error                    { return k.s.engine.Event(e) }
+func (k sink) Rating(r contact.Rating) error                  { return k.s.engine.Rating(r) }
+
+// Handler serves every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.ingest.Routes(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /api/v1/contacts", ContactsHandler(s.Archive))
+	mux.HandleFunc("POST /api/v1/events", s.postLines("events"))
+	mux.HandleFunc("POST /api/v1/ratings", s.postLines("ratings"))
+	mux.HandleFunc("GET /api/v1/stations", s.listStations)
+	return mux
+}
+
+// postLines takes JSON Lines of events or ratings (the offline schema) from a
+// sensor or terminal with its station's token. Every valid line of a station
+// the token belongs to is accepted; the rest are listed with line and field.
+func (s *Server) postLines(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := ingest.BearerToken(r)
+		if token == "" {
+			s.imetrics.AddRejected("", "bad_token")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="contactd"`)
+			http.Error(w, "missing station token (Authorization: Bearer …)", http.StatusUnauthorized)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAPIBody))
+		if err != nil {
+			s.imetrics.AddRejected("", "too_large")
+			http.Error(w, fmt.Sprintf("body over %d bytes", MaxAPIBody), http.StatusRequestEntityTooLarge)
+			return
+		}
+		type rejection struct {
+			Line  int    `json:"line"`
+			Field string `json:"field,omitempty"`
+			Error string `json:"error"`
+		}
+		var rejected []rejection
+		accepted := 0
+		reject := func(ie *contact.InputError) {
+			rejected = append(rejected, rejection{Line: ie.Line, Field: ie.Field, Error: ie.Msg})
+		}
+		deliver := func(line int, station string, put func() error) {
+			if err := s.authorize(station, token); err != nil {
+				s.imetrics.AddRejected("", "bad_token")
+				reject(&contact.InputError{Line: line, Field: "station", Msg: fmt.Sprintf("the token is not station %s's", station)})
+				return
+			}
+			if err := put(); err != nil {
+				reject(&contact.InputError{Line: line, Msg: err.Error()})
+				return
+			}
+			accepted++
+		}
+		var bad []*contact.InputError
+		if kind == "events" {
+			var evs []contact.Event
+			evs, bad, _ = contact.ParseEvents(strings.NewReader(string(body)), "body")
+			for i, e := range evs {
+				deliver(i+1, e.Station, func() error { return s.engine.Event(e) })
+			}
+		} else {
+			var rs []contact.Rating
+			rs, bad, _ = contact.ParseRatings(strings.NewReader(string(body)), "body")
+			for i, rt := range rs {
+				deliver(i+1, rt.Station, func() error { return s.engine.Rating(rt) })
+			}
+		}
+		for _, ie := range bad {
+			reject(ie)
+		}
+		for range bad {
+			s.imetrics.AddRejected("", "bad_"+kind)
+		}
+		status := http.StatusAccepted
+		if accepted == 0 && len(rejected) > 0 {
+			status = http.StatusBadRequest
+		}
+		if rejected == nil {
+			rejected = []rejection{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]any{"accepted": accepted, "rejected": rejected})
+	}
+}
+
+func (s *Server) listStations(w http.ResponseWriter, _ *http.Request) {
+	live := s.ingest.Sessions()
+	type st struct {
+		ID       string `json:"id"`
+		Employee string `json:"employee,omitempty"`
+		Live     bool   `json:"live"`
+	}
+	var out []st
+	for _, c := range s.Config.Stations {
+		out = append(out, st{ID: c.ID, Employee: c.Employee, Live: slices.Contains(live, c.ID)})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"stations": out})
+}
+
+// ContactsHandler lists indexed contacts: ?set=&station=&from=&to= (RFC 3339).
+func ContactsHandler(arc *storage.Archive) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := storage.Filter{Set: contact.Set(q.Get("set")), Station: q.Get("station")}
+		for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+			if v := q.Get(name); v != "" {
+				t, err := time.Parse(time.RFC3339Nano, v)
+				if err != nil {
+					http.Error(w, fmt.Sprintf("query parameter %s: %q is not an RFC 3339 time", name, v), http.StatusBadRequest)
+					return
+				}
+				*dst = t
+			}
+		}
+		ix, err := arc.LoadIndex(r.Context())
+		if errors.Is(err, storage.ErrNotFound) {
+			ix = &storage.Index{}
+		} else if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		out := ix.Query(f)
+		if out == nil {
+			out = []storage.Entry{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"contacts": out})
+	}
+}
+
+// Serve runs the HTTP server on ln until ctx is done, then drains: the
+// listener closes, contacts that have closed are cut, everything stops.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down: finishing closed contacts")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	s.Close()
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
