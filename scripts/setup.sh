@@ -9,7 +9,7 @@ set -euo pipefail
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 
 BUILD_PKGS=(libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev libswresample-dev
-  libswscale-dev libavdevice-dev portaudio19-dev pkg-config ffmpeg espeak-ng sox prometheus gcc git ca-certificates)
+  libswscale-dev libavdevice-dev portaudio19-dev pkg-config ffmpeg espeak-ng sox prometheus chromium fonts-dejavu-core gcc git ca-certificates)
 RUNTIME_PKGS=(libavcodec59 libavformat59 libavfilter8 libavutil57 libswresample4 libswscale6
   libavdevice59 libportaudio2 ffmpeg ca-certificates)
 

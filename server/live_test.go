@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"contactd/capture"
+	"contactd/internal/testenv"
 	"contactd/config"
 	"contactd/contact"
 	"contactd/storage"
@@ -298,5 +300,54 @@ func TestWHIPRejectsBadRequests(t *testing.T) {
 	resp2.Body.Close()
 	if !bytes.Contains(m, []byte(`contactd_rejected_requests_total{reason="bad_token",site="default",station="desk-1"} 3`)) {
 		t.Errorf("metrics:\n%s", m)
+	}
+}
+
+// TestChromiumCapturePage: headless Chromium with a fake camera and a WAV as
+// microphone publishes through /capture/{station}; the buttons send arrive
+// and leave; the contact lands in the store with audio and video.
+func TestChromiumCapturePage(t *testing.T) {
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "speech.wav")
+	if out, err := exec.Command("espeak-ng", "-w", wav, "Hello, I have an appointment with doctor Smith at ten. Yes, here is my card.").CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng: %v %s", err, out)
+	}
+	ts := startServer(t, t.TempDir(), t.TempDir())
+	b := testenv.StartChromium(t, ts.url+"/capture/desk-1#token="+token, wav)
+	if !b.WaitFor(`window.contactd && contactd.state() === "connected" && !document.getElementById("controls").hidden`, 30*time.Second) {
+		v, _ := b.Eval(`document.getElementById("state").textContent`)
+		t.Fatalf("page did not connect: %s", v)
+	}
+	time.Sleep(4 * time.Second)
+	if _, err := b.Eval(`document.getElementById("arrive").click()`); err != nil {
+		t.Fatal(err)
+	}
+	arrive := time.Now()
+	time.Sleep(8 * time.Second)
+	if _, err := b.Eval(`document.getElementById("leave").click()`); err != nil {
+		t.Fatal(err)
+	}
+	leave := time.Now()
+	scs := waitSidecars(t, ts.store, 1, 30*time.Second)
+	if len(scs) != 1 {
+		last, _ := b.Eval(`document.getElementById("last").textContent`)
+		t.Fatalf("%d contacts in the store, want 1 (page says %s)", len(scs), last)
+	}
+	c := scs[0]
+	if c.Arrive.Sub(arrive).Abs() > time.Second || c.Leave.Sub(leave).Abs() > time.Second || c.Set != contact.Unrated {
+		t.Errorf("contact %+v", c.Contact)
+	}
+	dur, codecs := ffprobe(t, filepath.Join(ts.store, c.Clip))
+	if len(codecs) != 2 || dur < leave.Sub(arrive).Seconds()+4 {
+		t.Errorf("clip %.1f s %v for a %.1f s contact", dur, codecs, leave.Sub(arrive).Seconds())
+	}
+	// The microphone was the WAV: the clip is not silent.
+	out, _ := exec.Command("ffmpeg", "-nostdin", "-i", filepath.Join(ts.store, c.Clip), "-af", "volumedetect", "-f", "null", "-").CombinedOutput()
+	m := regexp.MustCompile(`max_volume: (-?[\d.]+) dB`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("volumedetect: %s", out)
+	}
+	if v, _ := strconv.ParseFloat(string(m[1]), 64); v < -30 {
+		t.Errorf("clip audio peaks at %v dB: the fake microphone did not come through", v)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"contactd/metrics"
 	"contactd/recorder"
 	"contactd/storage"
+	"contactd/web"
 )
 
 // MaxAPIBody bounds an events or ratings POST.
@@ -201,6 +202,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/events", s.postLines("events"))
 	mux.HandleFunc("POST /api/v1/ratings", s.postLines("ratings"))
 	mux.HandleFunc("GET /api/v1/stations", s.listStations)
+	web.Routes(mux, func(id string) bool { _, ok := s.stations[id]; return ok })
 	return mux
 }
 
