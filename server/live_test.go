@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"contactd/capture"
-	"contactd/internal/testenv"
 	"contactd/config"
 	"contactd/contact"
+	"contactd/internal/testenv"
 	"contactd/storage"
 )
 
