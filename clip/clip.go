@@ -491,3 +491,32 @@ func creationTime(fc *astiav.FormatContext) time.Time {
 	}
 	return time.Time{}
 }
+
+// Extent reads every packet of a file and returns the end of the last one on
+// the file's own clock. It serves files whose writer died before the trailer
+// (no duration in the header); a torn last packet ends the read quietly.
+func Extent(path string) (time.Duration, error) {
+	c, err := Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	var end int64 = -1
+	for {
+		if err := c.in.ReadFrame(c.pkt); err != nil {
+			break
+		}
+		idx := c.pkt.StreamIndex()
+		if idx < len(c.streams) && c.streams[idx] != nil && c.pkt.Pts() != astiav.NoPtsValue {
+			tb := c.streams[idx].TimeBase()
+			if e := astiav.RescaleQ(c.pkt.Pts()+c.pkt.Duration(), tb, usec); e > end {
+				end = e
+			}
+		}
+		c.pkt.Unref()
+	}
+	if end < 0 {
+		return 0, fmt.Errorf("%s: no packets", path)
+	}
+	return time.Duration(end) * time.Microsecond, nil
+}

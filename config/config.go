@@ -66,6 +66,8 @@ type WebRTC struct {
 	PLIInterval time.Duration `yaml:"pli_interval"`
 	// Interfaces limits ICE to these network interfaces (empty: all).
 	Interfaces []string `yaml:"interfaces"`
+	// IncludeLoopback offers loopback candidates: agents on the server itself.
+	IncludeLoopback bool `yaml:"include_loopback"`
 }
 
 // Log configures structured logging.

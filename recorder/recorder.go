@@ -347,12 +347,16 @@ func Scan(dir string) ([]Segment, error) {
 			continue // not ours
 		}
 		info, err := clip.Probe(p)
-		if err != nil || info.Duration <= 0 {
+		var end time.Duration
+		if err == nil {
+			end, err = clip.Extent(p)
+		}
+		if err != nil || end <= 0 {
 			os.Remove(p) // nothing usable was written
 			continue
 		}
 		s = Segment{Path: p, Start: time.Unix(0, ns).UTC(), Video: info.HasVideo()}
-		s.End = s.Start.Add(info.Duration)
+		s.End = s.Start.Add(end)
 		s.Frames = -1
 		_ = writeMeta(s)
 		out = append(out, s)
@@ -410,7 +414,13 @@ func openSegment(dir string, start time.Time, video bool, w, h int) (*segWriter,
 		return nil, err
 	}
 	ctx.SetPb(sw.io)
-	if err := ctx.WriteHeader(nil); err != nil {
+	// Close a cluster every second and flush after each packet, so a crash
+	// (even SIGKILL) loses at most about a second of media.
+	opts := astiav.NewDictionary()
+	defer opts.Free()
+	_ = opts.Set("cluster_time_limit", "1000", astiav.NewDictionaryFlags())
+	_ = opts.Set("flush_packets", "1", astiav.NewDictionaryFlags())
+	if err := ctx.WriteHeader(opts); err != nil {
 		sw.free()
 		return nil, fmt.Errorf("%s: header: %w", path, err)
 	}

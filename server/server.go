@@ -98,7 +98,7 @@ func (s *Server) Initialize() error {
 	}
 	s.ingest = &ingest.Server{
 		Authorize: s.authorize, Sink: sink{s}, Stats: s.imetrics, Log: s.Log,
-		PLIInterval: cfg.WebRTC.PLIInterval, IncludeLoopback: s.IncludeLoopback,
+		PLIInterval: cfg.WebRTC.PLIInterval, IncludeLoopback: s.IncludeLoopback || cfg.WebRTC.IncludeLoopback,
 	}
 	if len(cfg.WebRTC.Interfaces) > 0 {
 		allowed := slices.Clone(cfg.WebRTC.Interfaces)
