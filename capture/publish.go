@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -40,11 +41,21 @@ type Publisher struct {
 	events   *webrtc.DataChannel
 	location string
 	opened   chan struct{}
+	down     chan struct{}
+	downOnce sync.Once
 }
+
+// Done is closed when the connection is lost (disconnected, failed or closed).
+func (p *Publisher) Done() <-chan struct{} { return p.down }
 
 // Connect offers, posts the offer and applies the answer; it returns once
 // the peer connection and the events channel are up.
-func (p *Publisher) Connect(ctx context.Context) error {
+func (p *Publisher) Connect(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil && p.pc != nil {
+			p.pc.Close()
+		}
+	}()
 	if p.Log == nil {
 		p.Log = slog.Default()
 	}
@@ -58,6 +69,8 @@ func (p *Publisher) Connect(ctx context.Context) error {
 	}
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Notice a dead server within seconds, so audio goes to the spool soon.
+	se.SetICETimeouts(2*time.Second, 4*time.Second, 500*time.Millisecond)
 	if p.InterfaceFilter != nil {
 		se.SetInterfaceFilter(p.InterfaceFilter)
 	}
@@ -69,13 +82,15 @@ func (p *Publisher) Connect(ctx context.Context) error {
 	}
 	p.pc = pc
 	connected := make(chan struct{})
-	failed := make(chan struct{})
+	var connOnce sync.Once
+	p.down = make(chan struct{})
+	failed := p.down
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
-			close(connected)
-		case webrtc.PeerConnectionStateFailed:
-			close(failed)
+			connOnce.Do(func() { close(connected) })
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateClosed:
+			p.downOnce.Do(func() { close(p.down) })
 		}
 	})
 	p.Audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "contact-agent")

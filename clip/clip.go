@@ -240,7 +240,8 @@ type job struct {
 	video         bool // the clip has a video stream
 	pending       []pendingPacket
 	lastEnd       int64
-	complete      bool // every stream has passed the end
+	complete      bool             // every stream has passed the end
+	last          map[string]int64 // timeline µs of the last packet written, by kind
 }
 
 type pendingPacket struct {
@@ -254,7 +255,8 @@ func newJob(from, to time.Duration, out string) (*job, error) {
 		return nil, fmt.Errorf("clip: empty range %v..%v", from, to)
 	}
 	from = max(from, 0)
-	return &job{out: out, fromUS: from.Microseconds(), endUS: to.Microseconds(), startUS: -1, lastEnd: -1}, nil
+	return &job{out: out, fromUS: from.Microseconds(), endUS: to.Microseconds(), startUS: -1, lastEnd: -1,
+		last: map[string]int64{}}, nil
 }
 
 func (j *job) free() {
@@ -319,6 +321,12 @@ func (j *job) feed(c *Cutter, shift int64, first bool) error {
 			c.pkt.Unref()
 			continue
 		}
+		if last, ok := j.last[kind]; ok && !first && t <= last {
+			// Segments may overlap (an agent's spool beside what arrived
+			// live): the first copy of a moment wins.
+			c.pkt.Unref()
+			continue
+		}
 		if j.startUS < 0 { // waiting for the video keyframe
 			if kind != "video" {
 				j.pending = append(j.pending, pendingPacket{c.pkt.Clone(), s, shift})
@@ -367,6 +375,7 @@ func (j *job) write(p *astiav.Packet, s *astiav.Stream, shift int64) error {
 	if e := t + dur; e > j.lastEnd {
 		j.lastEnd = e
 	}
+	j.last[kind] = t
 	dts := p.Dts()
 	if dts != astiav.NoPtsValue {
 		dts = astiav.RescaleQ(dts, s.TimeBase(), usec) + shift - j.startUS

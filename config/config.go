@@ -99,7 +99,7 @@ const EnvPrefix = "CONTACTD_"
 
 // EnvFile names the configuration file when --config is not given; it is
 // not a setting itself.
-const EnvFile = "CONTACTD_CONFIG_FILE"
+const EnvFile = EnvPrefix + "CONFIG_FILE"
 
 // Load builds the configuration from defaults, the YAML file at path (none
 // if empty) and the environment (os.Environ form), and validates it.
@@ -114,7 +114,7 @@ func Load(path string, environ []string) (*Config, error) {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
-	if err := applyEnv(c, environ); err != nil {
+	if err := applyEnv(c, EnvPrefix, environ); err != nil {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {
@@ -126,7 +126,7 @@ func Load(path string, environ []string) (*Config, error) {
 	return c, nil
 }
 
-func decodeYAML(b []byte, c *Config) error {
+func decodeYAML(b []byte, c any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file sets nothing
@@ -207,16 +207,18 @@ func (c *Config) Validate() error {
 
 // EnvVars lists every environment variable Load understands, with the YAML
 // path it overrides, in declaration order (for the reference and tests).
-func EnvVars() [][2]string {
+func EnvVars() [][2]string { return envVars(Default(), EnvPrefix) }
+
+func envVars(c any, prefix string) [][2]string {
 	var out [][2]string
-	walk(reflect.ValueOf(Default()).Elem(), "", func(env, path string, _ reflect.Value) {
+	walk(reflect.ValueOf(c).Elem(), prefix, "", func(env, path string, _ reflect.Value) {
 		out = append(out, [2]string{env, path})
 	})
 	return out
 }
 
-// walk visits every scalar field, naming it CONTACTD_A_B and a.b.
-func walk(v reflect.Value, path string, fn func(env, path string, f reflect.Value)) {
+// walk visits every scalar field, naming it PREFIX_A_B and a.b.
+func walk(v reflect.Value, prefix, path string, fn func(env, path string, f reflect.Value)) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
@@ -229,25 +231,25 @@ func walk(v reflect.Value, path string, fn func(env, path string, f reflect.Valu
 		}
 		f := v.Field(i)
 		if f.Kind() == reflect.Struct {
-			walk(f, p, fn)
+			walk(f, prefix, p, fn)
 			continue
 		}
 		switch f.Kind() {
 		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
-			fn(EnvPrefix+strings.ToUpper(strings.ReplaceAll(p, ".", "_")), p, f)
+			fn(prefix+strings.ToUpper(strings.ReplaceAll(p, ".", "_")), p, f)
 		}
 	}
 }
 
-func applyEnv(c *Config, environ []string) error {
+func applyEnv(c any, prefix string, environ []string) error {
 	env := map[string]string{}
 	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) && k != EnvFile {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, prefix) && k != prefix+"CONFIG_FILE" {
 			env[k] = v
 		}
 	}
 	var errs []error
-	walk(reflect.ValueOf(c).Elem(), "", func(name, path string, f reflect.Value) {
+	walk(reflect.ValueOf(c).Elem(), prefix, "", func(name, path string, f reflect.Value) {
 		s, ok := env[name]
 		if !ok {
 			return

@@ -25,6 +25,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
+	"contactd/capture"
 	"contactd/contact"
 	"contactd/recorder"
 )
@@ -400,7 +401,7 @@ func (ss *session) readAudio(t *webrtc.TrackRemote, clk *clock, log *slog.Logger
 		}
 		wall := clk.wall(p.Timestamp, time.Now())
 		ss.rec.Push(recorder.Frame{Kind: recorder.Audio, Data: append([]byte(nil), p.Payload...), RTP: p.Timestamp,
-			Wall: wall, Dur: OpusDuration(p.Payload)})
+			Wall: wall, Dur: capture.OpusDurationOf(p.Payload)})
 	}
 }
 
@@ -474,33 +475,4 @@ func (ss *session) onDataChannel(dc *webrtc.DataChannel) {
 		b, _ := json.Marshal(reply)
 		_ = dc.SendText(string(b))
 	})
-}
-
-// OpusDuration reads a packet's duration from its TOC byte (RFC 6716 §3.1).
-func OpusDuration(p []byte) time.Duration {
-	if len(p) == 0 {
-		return 0
-	}
-	toc := p[0]
-	cfg := toc >> 3
-	var frame time.Duration
-	switch {
-	case cfg < 12: // SILK: 10, 20, 40, 60 ms
-		frame = []time.Duration{10, 20, 40, 60}[cfg%4] * time.Millisecond
-	case cfg < 16: // hybrid: 10, 20 ms
-		frame = []time.Duration{10, 20}[cfg%2] * time.Millisecond
-	default: // CELT: 2.5, 5, 10, 20 ms
-		frame = []time.Duration{2500, 5000, 10000, 20000}[cfg%4] * time.Microsecond
-	}
-	n := 1
-	switch toc & 3 {
-	case 1, 2:
-		n = 2
-	case 3:
-		if len(p) < 2 {
-			return frame
-		}
-		n = int(p[1] & 0x3f)
-	}
-	return frame * time.Duration(n)
 }

@@ -153,21 +153,38 @@ func (e *Engine) station(id string) (*station, error) {
 }
 
 // Event accepts a presence event. It is journaled before it is acknowledged.
+// The same event delivered twice (an agent resending after a lost ack) is
+// taken once.
 func (e *Engine) Event(ev contact.Event) error {
-	return e.accept(ev.Station, journalEntry{Event: &ev}, func(st *station) { st.events = append(st.events, ev) })
+	return e.accept(ev.Station, journalEntry{Event: &ev}, func(st *station) bool {
+		if slices.ContainsFunc(st.events, func(x contact.Event) bool { return x.Type == ev.Type && x.At.Equal(ev.At) }) {
+			return false
+		}
+		st.events = append(st.events, ev)
+		return true
+	})
 }
 
-// Rating accepts a press on a station's terminal.
+// Rating accepts a press on a station's terminal, once.
 func (e *Engine) Rating(r contact.Rating) error {
-	return e.accept(r.Station, journalEntry{Rating: &r}, func(st *station) { st.ratings = append(st.ratings, r) })
+	return e.accept(r.Station, journalEntry{Rating: &r}, func(st *station) bool {
+		if slices.ContainsFunc(st.ratings, func(x contact.Rating) bool { return x.Value == r.Value && x.At.Equal(r.At) }) {
+			return false
+		}
+		st.ratings = append(st.ratings, r)
+		return true
+	})
 }
 
-func (e *Engine) accept(id string, je journalEntry, add func(*station)) error {
+func (e *Engine) accept(id string, je journalEntry, add func(*station) bool) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st, err := e.station(id)
 	if err != nil {
 		return err
+	}
+	if !add(st) {
+		return nil // a duplicate: already journaled
 	}
 	b, _ := json.Marshal(je)
 	if _, err := st.journal.Write(append(b, '\n')); err != nil {
@@ -176,7 +193,6 @@ func (e *Engine) accept(id string, je journalEntry, add func(*station)) error {
 	if err := st.journal.Sync(); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	add(st)
 	select {
 	case e.wake <- struct{}{}:
 	default:

@@ -505,3 +505,56 @@ func (sw *segWriter) free() {
 		sw.ctx = nil
 	}
 }
+
+// Import adds a segment recorded elsewhere (an agent's spool, uploaded after
+// an outage) whose timestamp zero is at start. The file is checked and moved
+// into the station's directory; importing the same start twice is a no-op.
+func (r *Recorder) Import(file string, start time.Time) (Segment, error) {
+	info, err := clip.Probe(file)
+	if err != nil {
+		return Segment{}, err
+	}
+	hasAudio := false
+	for _, s := range info.Streams {
+		hasAudio = hasAudio || s.Type == "audio" && s.Codec == "opus"
+	}
+	if !hasAudio {
+		return Segment{}, fmt.Errorf("segment has no Opus audio (streams %v)", info.Codecs())
+	}
+	end, err := clip.Extent(file)
+	if err != nil {
+		return Segment{}, err
+	}
+	dst := filepath.Join(r.Dir, fmt.Sprintf("%d.mkv", start.UnixNano()))
+	seg := Segment{Path: dst, Start: start.UTC(), End: start.UTC().Add(end), Video: info.HasVideo(), Frames: -1}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.segments {
+		if s.Path == dst {
+			return s, nil
+		}
+	}
+	if err := os.Rename(file, dst); err != nil {
+		return Segment{}, err
+	}
+	if err := writeMeta(seg); err != nil {
+		return Segment{}, err
+	}
+	r.segments = append(r.segments, seg)
+	slices.SortFunc(r.segments, func(a, b Segment) int { return a.Start.Compare(b.Start) })
+	return seg, nil
+}
+
+// RemoveSegment deletes one closed segment (an agent's spool after upload).
+func (r *Recorder) RemoveSegment(path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.segments = slices.DeleteFunc(r.segments, func(s Segment) bool {
+		if s.Path == path {
+			os.Remove(s.Path)
+			os.Remove(metaPath(s.Path))
+			return true
+		}
+		return false
+	})
+}

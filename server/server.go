@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -202,6 +203,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/events", s.postLines("events"))
 	mux.HandleFunc("POST /api/v1/ratings", s.postLines("ratings"))
 	mux.HandleFunc("GET /api/v1/stations", s.listStations)
+	mux.HandleFunc("POST /api/v1/segments/{station}", s.postSegment)
 	web.Routes(mux, func(id string) bool { _, ok := s.stations[id]; return ok })
 	return mux
 }
@@ -277,6 +279,60 @@ func (s *Server) postLines(kind string) http.HandlerFunc {
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(map[string]any{"accepted": accepted, "rejected": rejected})
 	}
+}
+
+// MaxSegmentBytes bounds one uploaded spool segment.
+const MaxSegmentBytes = 256 << 20
+
+// postSegment takes a segment an agent recorded while it could not reach the
+// server (Matroska, Opus audio), placed on the wall clock by X-Segment-Start.
+func (s *Server) postSegment(w http.ResponseWriter, r *http.Request) {
+	station := r.PathValue("station")
+	if err := s.authorize(station, ingest.BearerToken(r)); err != nil {
+		code := http.StatusUnauthorized
+		if errors.Is(err, ingest.ErrUnknownStation) {
+			code, station = http.StatusNotFound, ""
+		}
+		s.imetrics.AddRejected(station, "segment_auth")
+		http.Error(w, err.Error(), code)
+		return
+	}
+	start, err := time.Parse(time.RFC3339Nano, r.Header.Get("X-Segment-Start"))
+	if err != nil {
+		s.imetrics.AddRejected(station, "segment_start")
+		http.Error(w, "header X-Segment-Start: want the segment's wall-clock start in RFC 3339", http.StatusBadRequest)
+		return
+	}
+	rec, err := s.Recorder(station)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	tmp, err := os.CreateTemp(rec.Dir, ".upload-*.mkv")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, http.MaxBytesReader(w, r.Body, MaxSegmentBytes))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.imetrics.AddRejected(station, "segment_body")
+		http.Error(w, fmt.Sprintf("segment body: %v (at most %d bytes)", err, MaxSegmentBytes), http.StatusRequestEntityTooLarge)
+		return
+	}
+	seg, err := rec.Import(tmp.Name(), start)
+	if err != nil {
+		s.imetrics.AddRejected(station, "segment_media")
+		http.Error(w, "segment: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.Log.Info("spooled segment imported", "station", station, "start", seg.Start, "end", seg.End)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(seg)
 }
 
 func (s *Server) listStations(w http.ResponseWriter, _ *http.Request) {

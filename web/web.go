@@ -4,6 +4,7 @@ package web
 
 import (
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -18,8 +19,7 @@ var pages = template.Must(template.ParseFS(assets, "assets/*.html"))
 
 // Routes registers the pages and their static files.
 func Routes(mux *http.ServeMux, stationKnown func(string) bool) {
-	static, _ := fs.Sub(assets, "assets")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.Handle("GET /static/", Static())
 	mux.HandleFunc("GET /capture/{station}", func(w http.ResponseWriter, r *http.Request) {
 		st := r.PathValue("station")
 		if !contact.ValidStation(st) || !stationKnown(st) {
@@ -35,3 +35,43 @@ func Routes(mux *http.ServeMux, stationKnown func(string) bool) {
 		}
 	})
 }
+
+// Static serves the shared stylesheet and scripts under /static/.
+func Static() http.Handler {
+	static, _ := fs.Sub(assets, "assets")
+	return http.StripPrefix("/static/", http.FileServerFS(static))
+}
+
+type faceButton struct {
+	Value              int
+	Color, Label       string
+	Number             bool
+	MouthY, MouthCurve int
+}
+
+// TerminalPage renders the rating terminal for a scale: faces from unhappy
+// (red) to happy (green), or numbered buttons for NPS.
+func TerminalPage(scale contact.Scale) http.HandlerFunc {
+	max, _ := scale.Max()
+	var buttons []faceButton
+	for v := 0; v <= max; v++ {
+		f := float64(v) / float64(max)
+		// red (#c0392b) to green (#2f9e57) through amber
+		r, g, b := lerp(192, 47, f), lerp(57, 158, f), lerp(43, 87, f)
+		if f > 0.3 && f < 0.7 {
+			r, g, b = 230, 170, 40
+		}
+		buttons = append(buttons, faceButton{Value: v, Color: fmt.Sprintf("rgb(%d,%d,%d)", r, g, b),
+			Label: fmt.Sprintf("%d of %d", v, max), Number: max > 4,
+			MouthY: 70, MouthCurve: int(55 + 30*f)})
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'")
+		if err := pages.ExecuteTemplate(w, "terminal.html", map[string]any{"Scale": scale, "Buttons": buttons}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	}
+}
+
+func lerp(a, b int, f float64) int { return a + int(float64(b-a)*f) }

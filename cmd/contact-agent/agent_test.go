@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"contactd/config"
+	"contactd/contact"
+	"contactd/internal/testenv"
+	"contactd/server"
+	"contactd/storage"
+)
+
+const token = "desk-1-secret-token-0123"
+
+// alsaHome makes a HOME whose .asoundrc turns PortAudio's default input into
+// a raw file of speech (S16_LE, mono, 48 kHz), read in real time.
+func alsaHome(t *testing.T, seconds int) string {
+	t.Helper()
+	home := t.TempDir()
+	wav := filepath.Join(home, "speech.wav")
+	if out, err := exec.Command("espeak-ng", "-w", wav, "Good morning, how can I help you? I have an appointment at ten. Please take a seat.").CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng: %v %s", err, out)
+	}
+	raw := filepath.Join(home, "mic.raw")
+	// Speech and a pause, repeated to the length asked for.
+	if out, err := exec.Command("sox", wav, "-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw", raw,
+		"pad", "0", "1", "repeat", strconv.Itoa(seconds/6+1)).CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v %s", err, out)
+	}
+	rc := fmt.Sprintf("pcm.!default {\n  type file\n  slave.pcm \"null\"\n  file \"/dev/null\"\n  infile %q\n  format \"raw\"\n}\n", raw)
+	if err := os.WriteFile(filepath.Join(home, ".asoundrc"), []byte(rc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+func buildAgent(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "contact-agent")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestDevicesThroughALSAFilePlugin(t *testing.T) {
+	bin := buildAgent(t)
+	cmd := exec.Command(bin, "devices")
+	cmd.Env = append(os.Environ(), "HOME="+alsaHome(t, 6))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^\d+\s+default\s`).Match(out) {
+		t.Fatalf("no default input device listed:\n%s", out)
+	}
+}
+
+// clinicServer is an in-process contactd on a fixed port, restartable.
+type clinicServer struct {
+	t      *testing.T
+	addr   string
+	state  string
+	store  string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (c *clinicServer) start() {
+	cfg := config.Default()
+	cfg.StateDir = c.state
+	cfg.Recorder.SegmentLength = 2 * time.Second
+	cfg.WebRTC.Interfaces = []string{"lo"}
+	cfg.WebRTC.IncludeLoopback = true
+	cfg.Stations = []config.Station{{ID: "desk-1", Token: token}}
+	st, err := storage.OpenLocal(c.store)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	s := &server.Server{Config: cfg, Archive: &storage.Archive{Store: st},
+		Log: slog.New(slog.NewTextHandler(logWriter{c.t, "server"}, nil))}
+	if err := s.Initialize(); err != nil {
+		c.t.Fatal(err)
+	}
+	var ln net.Listener
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if ln, err = net.Listen("tcp", c.addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan error, 1)
+	go func() { c.done <- s.Serve(ctx, ln) }()
+}
+
+func (c *clinicServer) stop() {
+	if c.cancel != nil {
+		c.cancel()
+		<-c.done
+		c.cancel = nil
+	}
+}
+
+type logWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w logWriter) Write(b []byte) (int, error) {
+	w.t.Log(w.name + ": " + strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+func startAgent(t *testing.T, bin, home, serverAddr string) (agentURL string) {
+	t.Helper()
+	port := testenv.FreePort(t)
+	cfgPath := filepath.Join(home, "agent.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`server: http://%s
+station: desk-1
+token: %s
+listen: 127.0.0.1:%d
+spool: {dir: %s, segment_length: 5s}
+reconnect: {min: 500ms, max: 2s}
+webrtc: {interfaces: [lo], include_loopback: true}
+`, serverAddr, token, port, filepath.Join(home, "spool"))), 0o644)
+	cmd := exec.Command(bin, "run", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	cmd.Stdout, cmd.Stderr = logWriter{t, "agent"}, logWriter{t, "agent"}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			return url
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("agent did not come up")
+		}
+	}
+}
+
+func waitConnected(t *testing.T, agentURL string, want bool, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(agentURL + "/healthz")
+		if err != nil {
+			continue
+		}
+		var b [512]byte
+		n, _ := resp.Body.Read(b[:])
+		resp.Body.Close()
+		if strings.Contains(string(b[:n]), fmt.Sprintf(`"connected":%v`, want)) {
+			return
+		}
+	}
+	t.Fatalf("agent connected != %v after %v", want, timeout)
+}
+
+func postJSON(t *testing.T, url, body string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST %s: %s", url, resp.Status)
+	}
+}
+
+func waitContact(t *testing.T, store string, timeout time.Duration) *storage.Sidecar {
+	t.Helper()
+	a := &storage.Archive{Store: mustLocal(t, store)}
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		for k := range a.Store.List(context.Background(), "clips/") {
+			if strings.HasSuffix(k, ".json") {
+				if sc, err := a.ReadSidecar(context.Background(), k); err == nil {
+					return sc
+				}
+			}
+		}
+	}
+	t.Fatal("no contact in the store")
+	return nil
+}
+
+func mustLocal(t *testing.T, dir string) *storage.Local {
+	s, err := storage.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// peakDB is the loudest point of a clip's audio between two offsets (s).
+func peakDB(t *testing.T, path string, from, to float64) float64 {
+	t.Helper()
+	out, _ := exec.Command("ffmpeg", "-nostdin", "-ss", fmt.Sprint(from), "-to", fmt.Sprint(to), "-i", path,
+		"-af", "volumedetect", "-f", "null", "-").CombinedOutput()
+	m := regexp.MustCompile(`max_volume: (-?[\d.]+) dB`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("volumedetect: %s", out)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+// TestAgentMicrophoneToClip: PortAudio reads speech through ALSA's file
+// plugin, the agent encodes it to Opus and publishes it; a sensor posts
+// arrive and leave and the patient presses the terminal; the clip lands.
+func TestAgentMicrophoneToClip(t *testing.T) {
+	bin := buildAgent(t)
+	home := alsaHome(t, 60)
+	srv := &clinicServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), state: t.TempDir(), store: t.TempDir()}
+	srv.start()
+	defer srv.stop()
+	agent := startAgent(t, bin, home, srv.addr)
+	waitConnected(t, agent, true, 20*time.Second)
+	time.Sleep(4 * time.Second)
+	postJSON(t, agent+"/events", `{"type":"arrive"}`)
+	time.Sleep(6 * time.Second)
+	postJSON(t, agent+"/terminal/rating", `{"value":3}`)
+	time.Sleep(2 * time.Second)
+	postJSON(t, agent+"/events", `{"type":"leave"}`)
+	sc := waitContact(t, srv.store, 30*time.Second)
+	if sc.Set != contact.Positive || sc.Rating == nil || sc.Rating.Value != 3 {
+		t.Errorf("contact %+v", sc.Contact)
+	}
+	if d := sc.Leave.Sub(sc.Arrive); d < 7*time.Second || d > 9*time.Second {
+		t.Errorf("contact lasted %v, want about 8 s", d)
+	}
+	if p := peakDB(t, filepath.Join(srv.store, sc.Clip), 0, 30); p < -30 {
+		t.Errorf("clip peaks at %.1f dB: the microphone's speech did not arrive", p)
+	}
+}
+
+// TestAgentSpoolsWhileServerIsDown: the server is down for 60 s while a
+// whole contact happens; the agent spools audio and events, uploads them
+// when the server is back, and the contact lands with its audio.
+func TestAgentSpoolsWhileServerIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes over a minute")
+	}
+	bin := buildAgent(t)
+	home := alsaHome(t, 150)
+	srv := &clinicServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), state: t.TempDir(), store: t.TempDir()}
+	srv.start()
+	agent := startAgent(t, bin, home, srv.addr)
+	waitConnected(t, agent, true, 20*time.Second)
+	time.Sleep(3 * time.Second)
+
+	srv.stop()
+	down := time.Now()
+	waitConnected(t, agent, false, 15*time.Second)
+	time.Sleep(10 * time.Second)
+	postJSON(t, agent+"/events", `{"type":"arrive"}`)
+	arrive := time.Now()
+	time.Sleep(20 * time.Second)
+	postJSON(t, agent+"/terminal/rating", `{"value":0}`)
+	time.Sleep(5 * time.Second)
+	postJSON(t, agent+"/events", `{"type":"leave"}`)
+	leave := time.Now()
+	time.Sleep(time.Until(down.Add(60 * time.Second)))
+
+	srv.start()
+	defer srv.stop()
+	waitConnected(t, agent, true, 30*time.Second)
+	sc := waitContact(t, srv.store, 60*time.Second)
+	if sc.Set != contact.Negative || sc.Rating == nil || sc.Rating.Value != 0 {
+		t.Errorf("contact %+v", sc.Contact)
+	}
+	if sc.Arrive.Sub(arrive).Abs() > time.Second || sc.Leave.Sub(leave).Abs() > time.Second {
+		t.Errorf("contact %s–%s, want about %s–%s", sc.Arrive, sc.Leave, arrive, leave)
+	}
+	clipPath := filepath.Join(srv.store, sc.Clip)
+	// The whole contact was spooled: speech throughout, nothing missing.
+	span := sc.ClipEnd.Sub(sc.ClipStart).Seconds()
+	if want := leave.Sub(arrive).Seconds() + 5.5; span < want {
+		t.Errorf("clip covers %.1f s, want at least %.1f s", span, want)
+	}
+	for from := 0.0; from+6 <= span; from += 6 {
+		if p := peakDB(t, clipPath, from, from+6); p < -30 {
+			t.Errorf("clip is silent from %.0f s to %.0f s (peak %.1f dB): spooled audio missing", from, from+6, p)
+		}
+	}
+}

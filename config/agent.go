@@ -1,0 +1,125 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"contactd/contact"
+)
+
+// AgentEnvPrefix starts every contact-agent environment override.
+const AgentEnvPrefix = "CONTACT_AGENT_"
+
+// Agent is the configuration of contact-agent, the capture agent at a desk.
+type Agent struct {
+	// Server is contactd's base URL, e.g. http://clinic-server:8080.
+	Server  string `yaml:"server"`
+	Station string `yaml:"station"`
+	Token   string `yaml:"token"`
+	Audio   struct {
+		// Device is a PortAudio input device name or index ("default": the
+		// system default input).
+		Device  string `yaml:"device"`
+		Bitrate int    `yaml:"bitrate"`
+	} `yaml:"audio"`
+	Video struct {
+		// File is a VP8 IVF file sent in a loop as the camera (demos, tests).
+		File string `yaml:"file"`
+	} `yaml:"video"`
+	// Listen serves the sensor endpoint (POST /events) and the rating
+	// terminal page (/terminal) for a tablet at the desk.
+	Listen   string `yaml:"listen"`
+	Terminal struct {
+		Scale contact.Scale `yaml:"scale"`
+	} `yaml:"terminal"`
+	Spool struct {
+		Dir           string        `yaml:"dir"`
+		MaxBytes      int64         `yaml:"max_bytes"`
+		SegmentLength time.Duration `yaml:"segment_length"`
+	} `yaml:"spool"`
+	WebRTC struct {
+		Interfaces      []string `yaml:"interfaces"`
+		IncludeLoopback bool     `yaml:"include_loopback"`
+	} `yaml:"webrtc"`
+	Reconnect struct {
+		Min time.Duration `yaml:"min"`
+		Max time.Duration `yaml:"max"`
+	} `yaml:"reconnect"`
+	Log Log `yaml:"log"`
+}
+
+// DefaultAgent is the agent's built-in configuration.
+func DefaultAgent() *Agent {
+	a := &Agent{Server: "http://127.0.0.1:8080", Listen: "127.0.0.1:8090", Log: Log{Level: "info", Format: "text"}}
+	a.Audio.Device = "default"
+	a.Audio.Bitrate = 32000
+	a.Terminal.Scale = contact.Scale4pt
+	a.Spool.Dir = "./spool"
+	a.Spool.MaxBytes = 2 << 30
+	a.Spool.SegmentLength = 10 * time.Second
+	a.Reconnect.Min = time.Second
+	a.Reconnect.Max = 30 * time.Second
+	return a
+}
+
+// AgentEnvVars lists the agent's environment variables.
+func AgentEnvVars() [][2]string { return envVars(DefaultAgent(), AgentEnvPrefix) }
+
+// LoadAgent reads defaults → YAML file → CONTACT_AGENT_* environment → validation.
+func LoadAgent(path string, environ []string) (*Agent, error) {
+	a := DefaultAgent()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeYAML(b, a); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(a, AgentEnvPrefix, environ); err != nil {
+		return nil, err
+	}
+	if err := a.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return a, nil
+}
+
+// Validate names every wrong setting by its path.
+func (a *Agent) Validate() error {
+	var errs []error
+	if u, err := url.Parse(a.Server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("server: %q is not an http(s) URL", a.Server))
+	}
+	if !contact.ValidStation(a.Station) {
+		errs = append(errs, fmt.Errorf("station: %q is not a station id", a.Station))
+	}
+	if len(a.Token) < 16 {
+		errs = append(errs, errors.New("token: the station token (at least 16 characters) is required"))
+	}
+	if a.Audio.Bitrate < 6000 || a.Audio.Bitrate > 510000 {
+		errs = append(errs, fmt.Errorf("audio.bitrate: %d is outside Opus's 6000..510000", a.Audio.Bitrate))
+	}
+	if _, ok := a.Terminal.Scale.Max(); !ok {
+		errs = append(errs, fmt.Errorf("terminal.scale: %q (want 2pt, 3pt, 4pt, 5pt or nps)", a.Terminal.Scale))
+	}
+	if a.Spool.Dir == "" || a.Spool.MaxBytes < 1<<20 {
+		errs = append(errs, errors.New("spool: dir must be set and max_bytes at least 1 MiB"))
+	}
+	if a.Spool.SegmentLength < time.Second {
+		errs = append(errs, fmt.Errorf("spool.segment_length: %v is shorter than 1s", a.Spool.SegmentLength))
+	}
+	if a.Reconnect.Min <= 0 || a.Reconnect.Max < a.Reconnect.Min {
+		errs = append(errs, errors.New("reconnect: want 0 < min <= max"))
+	}
+	switch a.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q", a.Log.Level))
+	}
+	return errors.Join(errs...)
+}
