@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -198,6 +199,11 @@ func (p *Publisher) Close(ctx context.Context) error {
 // StreamOgg sends an Ogg Opus file (one packet per page, e.g. made with
 // ffmpeg -page_duration 20000) in real time, looping, until ctx ends.
 func StreamOgg(ctx context.Context, track *webrtc.TrackLocalStaticSample, path string) error {
+	return StreamOggCounting(ctx, track, path, nil)
+}
+
+// StreamOggCounting is StreamOgg counting the packets sent into sent.
+func StreamOggCounting(ctx context.Context, track *webrtc.TrackLocalStaticSample, path string, sent *atomic.Int64) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -233,6 +239,9 @@ func StreamOgg(ctx context.Context, track *webrtc.TrackLocalStaticSample, path s
 			}
 			if err := track.WriteSample(media.Sample{Data: page, Duration: dur}); err != nil {
 				return err
+			}
+			if sent != nil {
+				sent.Add(1)
 			}
 		}
 	}
