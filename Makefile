@@ -37,15 +37,18 @@ fuzz:
 	$(GO) test ./contact -run '^$$' -fuzz '^FuzzParseMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./storage -run '^$$' -fuzz '^FuzzParseSidecar$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz '^FuzzLoadYAML$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest -run '^$$' -fuzz '^FuzzCheckOffer$$' -fuzztime $(FUZZTIME)
 
 test: setup vet
 	$(GO) test -count=1 -timeout 60m ./...
 	$(MAKE) --no-print-directory fuzz
 
-# Clip cutting against one ffmpeg process per clip, on a generated 2-hour day.
+# Benchmarks beside their baselines, in one go: clip cutting against one
+# ffmpeg process per clip (2-hour day), live ingest against pion's bare loop.
 bench: build
 	@test -f bench/day/day.json || ./$(BIN) testdata day --out bench/day --length 2h --video
 	./$(BIN) bench cut --day bench/day --rounds 3
+	./$(BIN) bench ingest --stations 25,50,100,150 --seconds 20
 
 clean:
 	rm -rf bin demo bench/day

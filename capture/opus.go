@@ -20,7 +20,6 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"time"
 	"unsafe"
 
 	"github.com/asticode/go-astiav"
@@ -114,33 +113,4 @@ func (e *OpusEncoder) Close() {
 		e.cc.Free()
 		e.cc = nil
 	}
-}
-
-// OpusDurationOf reads a packet's duration from its TOC byte (RFC 6716 §3.1).
-func OpusDurationOf(p []byte) time.Duration {
-	if len(p) == 0 {
-		return 0
-	}
-	toc := p[0]
-	cfg := toc >> 3
-	var frame time.Duration
-	switch {
-	case cfg < 12: // SILK: 10, 20, 40, 60 ms
-		frame = []time.Duration{10, 20, 40, 60}[cfg%4] * time.Millisecond
-	case cfg < 16: // hybrid: 10, 20 ms
-		frame = []time.Duration{10, 20}[cfg%2] * time.Millisecond
-	default: // CELT: 2.5, 5, 10, 20 ms
-		frame = []time.Duration{2500, 5000, 10000, 20000}[cfg%4] * time.Microsecond
-	}
-	n := 1
-	switch toc & 3 {
-	case 1, 2:
-		n = 2
-	case 3:
-		if len(p) < 2 {
-			return frame
-		}
-		n = int(p[1] & 0x3f)
-	}
-	return frame * time.Duration(n)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"contactd/recorder"
+	"contactd/rtc"
 )
 
 // TestOpusEncoderRoundTrip encodes a 440 Hz tone, muxes the packets with the
@@ -37,7 +38,7 @@ func TestOpusEncoderRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range pkts {
-			if d := OpusDurationOf(p); d != 20*time.Millisecond {
+			if d := rtc.OpusDuration(p); d != 20*time.Millisecond {
 				t.Fatalf("packet of %v", d)
 			}
 			rec.Push(recorder.Frame{Kind: recorder.Audio, Data: p, RTP: uint32(n * FrameSamples),

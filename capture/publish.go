@@ -15,12 +15,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
+
+	"contactd/rtc"
 )
 
 // Publisher sends a station's audio (Opus), optional video (VP8) and events
@@ -60,24 +60,11 @@ func (p *Publisher) Connect(ctx context.Context) (err error) {
 	if p.Log == nil {
 		p.Log = slog.Default()
 	}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
+	api, err := rtc.NewAPI(rtc.Options{InterfaceFilter: p.InterfaceFilter, IncludeLoopback: p.IncludeLoopback, QuickFailure: true})
+	if err != nil {
 		return err
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-		return err
-	}
-	se := webrtc.SettingEngine{}
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	// Notice a dead server within seconds, so audio goes to the spool soon.
-	se.SetICETimeouts(2*time.Second, 4*time.Second, 500*time.Millisecond)
-	if p.InterfaceFilter != nil {
-		se.SetInterfaceFilter(p.InterfaceFilter)
-	}
-	se.SetIncludeLoopbackCandidate(p.IncludeLoopback)
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)).
-		NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,7 @@
 package clip
 
 import (
-	"encoding/json"
+	"contactd/internal/testenv"
 	"math"
 	"os"
 	"os/exec"
@@ -29,33 +29,6 @@ func makeRecording(t *testing.T, name string, video bool, args ...string) string
 	return out
 }
 
-type probed struct {
-	Format struct {
-		Duration  string `json:"duration"`
-		StartTime string `json:"start_time"`
-	} `json:"format"`
-	Streams []struct {
-		CodecName string `json:"codec_name"`
-	} `json:"streams"`
-}
-
-func ffprobe(t *testing.T, path string) (dur float64, codecs []string) {
-	t.Helper()
-	b, err := exec.Command("ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	var p probed
-	if err := json.Unmarshal(b, &p); err != nil {
-		t.Fatal(err)
-	}
-	dur, _ = strconv.ParseFloat(p.Format.Duration, 64)
-	for _, s := range p.Streams {
-		codecs = append(codecs, s.CodecName)
-	}
-	return dur, codecs
-}
-
 func TestCutAudioVideoWebM(t *testing.T) {
 	rec := makeRecording(t, "rec.webm", true, "-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20",
 		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "20", "-b:v", "50k")
@@ -70,7 +43,7 @@ func TestCutAudioVideoWebM(t *testing.T) {
 	if f, ext := c.Info().Container(); f != "webm" || ext != "webm" {
 		t.Fatalf("container %s", f)
 	}
-	keys := keyframes(t, rec)
+	keys := testenv.Keyframes(t, rec)
 	if len(keys) < 10 {
 		t.Fatalf("keyframes %v", keys)
 	}
@@ -94,7 +67,7 @@ func TestCutAudioVideoWebM(t *testing.T) {
 		if d := span.End.Seconds() - r[1]; d < -0.001 || d > 0.021 {
 			t.Errorf("%v: end %v, want within one audio packet after %v", r, span.End, r[1])
 		}
-		dur, codecs := ffprobe(t, out)
+		dur, codecs := testenv.Probe(t, out)
 		if len(codecs) != 2 {
 			t.Errorf("%v: codecs %v", r, codecs)
 		}
@@ -121,7 +94,7 @@ func TestCutAudioOnlyIsExactToThePacket(t *testing.T) {
 		if ds, de := span.Start.Seconds()-r[0], span.End.Seconds()-wantEnd; ds < -0.021 || ds > 0 || de < -0.001 || de > 0.021 {
 			t.Errorf("%v: span %v", r, span)
 		}
-		dur, _ := ffprobe(t, out)
+		dur, _ := testenv.Probe(t, out)
 		if d := dur - (wantEnd - r[0]); math.Abs(d) > 0.041 {
 			t.Errorf("%v: ffprobe duration %.3f, want %.3f", r, dur, wantEnd-r[0])
 		}
@@ -143,12 +116,12 @@ func TestCutH264IntoMatroska(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dur, codecs := ffprobe(t, out)
+	dur, codecs := testenv.Probe(t, out)
 	if len(codecs) != 2 || codecs[0] != "aac" && codecs[1] != "aac" {
 		t.Fatalf("codecs %v", codecs)
 	}
 	var wantStart float64
-	for _, k := range keyframes(t, rec) {
+	for _, k := range testenv.Keyframes(t, rec) {
 		if k <= 5.5 {
 			wantStart = k
 		}
@@ -166,25 +139,6 @@ func TestOpenErrorsNameTheFile(t *testing.T) {
 }
 
 func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-// keyframes lists the video keyframe times of a file, as ffprobe reads them.
-func keyframes(t *testing.T, path string) []float64 {
-	t.Helper()
-	b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags",
-		"-of", "csv=p=0", path).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []float64
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Split(line, ",")
-		if len(f) == 2 && strings.HasPrefix(f[1], "K") {
-			v, _ := strconv.ParseFloat(f[0], 64)
-			out = append(out, v)
-		}
-	}
-	return out
-}
 
 func TestCutSourcesAcrossSegments(t *testing.T) {
 	rec := makeRecording(t, "rec.webm", true, "-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20",
@@ -213,7 +167,7 @@ func TestCutSourcesAcrossSegments(t *testing.T) {
 	// a little to avoid negative times), so take the keyframes from them.
 	var keys []float64
 	for _, s := range srcs {
-		keys = append(keys, keyframes(t, s.Path)...)
+		keys = append(keys, testenv.Keyframes(t, s.Path)...)
 	}
 	for _, r := range [][2]float64{{7.3, 19.1}, {1, 29}, {12.5, 13.5}} {
 		// The sources a caller would pass: from the last one starting at or before from.
@@ -241,7 +195,7 @@ func TestCutSourcesAcrossSegments(t *testing.T) {
 		if math.Abs(span.Start.Seconds()-want) > 0.002 || span.End.Seconds()-r[1] > 0.021 || span.End.Seconds() < r[1]-0.001 {
 			t.Errorf("%v: span %v, want start %.3f", r, span, want)
 		}
-		dur, codecs := ffprobe(t, p)
+		dur, codecs := testenv.Probe(t, p)
 		if len(codecs) != 2 || math.Abs(dur-(span.End-span.Start).Seconds()) > 0.021 {
 			t.Errorf("%v: ffprobe %.3f s %v, span %v", r, dur, codecs, span)
 		}

@@ -17,17 +17,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
-	"contactd/capture"
 	"contactd/contact"
 	"contactd/recorder"
+	"contactd/rtc"
 )
 
 // MaxSDPBytes bounds a WHIP offer.
@@ -86,28 +84,11 @@ func (s *Server) Initialize() error {
 		s.PLIInterval = 2 * time.Second
 	}
 	// Only what the recorder stores is offered, so browsers pick Opus and VP8.
-	m := &webrtc.MediaEngine{}
-	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
-		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
-		webrtc.RTPCodecTypeAudio); err != nil {
+	api, err := rtc.NewAPI(rtc.Options{RecordedOnly: true, InterfaceFilter: s.InterfaceFilter, IncludeLoopback: s.IncludeLoopback})
+	if err != nil {
 		return err
 	}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
-		MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
-		return err
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-		return err
-	}
-	se := webrtc.SettingEngine{}
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if s.InterfaceFilter != nil {
-		se.SetInterfaceFilter(s.InterfaceFilter)
-	}
-	se.SetIncludeLoopbackCandidate(s.IncludeLoopback)
-	s.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	s.api = api
 	s.sessions = map[string]*session{}
 	s.byStation = map[string]*session{}
 	return nil
@@ -401,7 +382,7 @@ func (ss *session) readAudio(t *webrtc.TrackRemote, clk *clock, log *slog.Logger
 		}
 		wall := clk.wall(p.Timestamp, time.Now())
 		ss.rec.Push(recorder.Frame{Kind: recorder.Audio, Data: append([]byte(nil), p.Payload...), RTP: p.Timestamp,
-			Wall: wall, Dur: capture.OpusDurationOf(p.Payload)})
+			Wall: wall, Dur: rtc.OpusDuration(p.Payload)})
 	}
 }
 

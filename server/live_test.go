@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -149,26 +148,6 @@ func mustLocal(t *testing.T, dir string) *storage.Local {
 	return s
 }
 
-func ffprobe(t *testing.T, path string) (float64, []string) {
-	b, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_name", "-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	var p struct {
-		Format  struct{ Duration string }
-		Streams []struct {
-			CodecName string `json:"codec_name"`
-		}
-	}
-	json.Unmarshal(b, &p)
-	d, _ := strconv.ParseFloat(p.Format.Duration, 64)
-	var cs []string
-	for _, s := range p.Streams {
-		cs = append(cs, s.CodecName)
-	}
-	return d, cs
-}
-
 // TestLiveContactOverWHIP: a publisher on loopback streams speech and a
 // camera; arrive and leave come over the data channel, the rating from a
 // terminal over the API; the contact's clip lands in the store with its set.
@@ -232,7 +211,7 @@ func TestLiveContactOverWHIP(t *testing.T) {
 	if d := c.ClipEnd.Sub(wantTo); d < -40*time.Millisecond || d > 40*time.Millisecond {
 		t.Errorf("clip end %s, want %s", c.ClipEnd, wantTo)
 	}
-	dur, codecs := ffprobe(t, filepath.Join(ts.store, c.Clip))
+	dur, codecs := testenv.Probe(t, filepath.Join(ts.store, c.Clip))
 	if len(codecs) != 2 || math.Abs(dur-c.ClipEnd.Sub(c.ClipStart).Seconds()) > 0.05 {
 		t.Errorf("clip %s: %.3f s %v, sidecar range %v", c.Clip, dur, codecs, c.ClipEnd.Sub(c.ClipStart))
 	}
@@ -288,6 +267,9 @@ func TestWHIPRejectsBadRequests(t *testing.T) {
 	if code, _ := post(t, ts.url+"/api/v1/events", "", "application/json", body); code != 401 {
 		t.Errorf("events without token: %d", code)
 	}
+	if code, _ := post(t, ts.url+"/api/v1/events", "no-station-has-this-token", "application/json", ""); code != 401 {
+		t.Errorf("events with an unknown token: %d", code)
+	}
 	if code, _ := post(t, ts.url+"/api/v1/ratings", token, "application/json", strings.Repeat("x", MaxAPIBody+1)); code != 413 {
 		t.Errorf("oversized ratings: %d", code)
 	}
@@ -337,7 +319,7 @@ func TestChromiumCapturePage(t *testing.T) {
 	if c.Arrive.Sub(arrive).Abs() > time.Second || c.Leave.Sub(leave).Abs() > time.Second || c.Set != contact.Unrated {
 		t.Errorf("contact %+v", c.Contact)
 	}
-	dur, codecs := ffprobe(t, filepath.Join(ts.store, c.Clip))
+	dur, codecs := testenv.Probe(t, filepath.Join(ts.store, c.Clip))
 	if len(codecs) != 2 || dur < leave.Sub(arrive).Seconds()+4 {
 		t.Errorf("clip %.1f s %v for a %.1f s contact", dur, codecs, leave.Sub(arrive).Seconds())
 	}

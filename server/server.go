@@ -168,6 +168,16 @@ func (s *Server) authorize(station, token string) error {
 	return nil
 }
 
+// knownToken reports whether token is some station's, comparing every one in
+// constant time.
+func (s *Server) knownToken(token string) bool {
+	found := 0
+	for _, st := range s.stations {
+		found |= subtle.ConstantTimeCompare([]byte(token), []byte(st.Token))
+	}
+	return token != "" && found == 1
+}
+
 // Recorder returns (creating) a station's recorder.
 func (s *Server) Recorder(id string) (*recorder.Recorder, error) {
 	s.mu.Lock()
@@ -214,10 +224,10 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) postLines(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := ingest.BearerToken(r)
-		if token == "" {
+		if !s.knownToken(token) {
 			s.imetrics.AddRejected("", "bad_token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="contactd"`)
-			http.Error(w, "missing station token (Authorization: Bearer …)", http.StatusUnauthorized)
+			http.Error(w, "missing or unknown station token (Authorization: Bearer …)", http.StatusUnauthorized)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAPIBody))

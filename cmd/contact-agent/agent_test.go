@@ -302,3 +302,28 @@ func TestAgentSpoolsWhileServerIsDown(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSaysWhatIsWrong: check names a refused token in plain words, and
+// is content when all is right.
+func TestCheckSaysWhatIsWrong(t *testing.T) {
+	bin := buildAgent(t)
+	home := alsaHome(t, 6)
+	srv := &clinicServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), state: t.TempDir(), store: t.TempDir()}
+	srv.start()
+	defer srv.stop()
+	for _, tc := range []struct {
+		token, want string
+		ok          bool
+	}{
+		{token, "all good", true},
+		{"someone-elses-token-123", "refused the token", false},
+	} {
+		cmd := exec.Command(bin, "check")
+		cmd.Env = append(os.Environ(), "HOME="+home, "CONTACT_AGENT_SERVER=http://"+srv.addr, "CONTACT_AGENT_STATION=desk-1",
+			"CONTACT_AGENT_TOKEN="+tc.token)
+		out, err := cmd.CombinedOutput()
+		if (err == nil) != tc.ok || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "microphone") {
+			t.Errorf("token %s: err %v, output:\n%s", tc.token, err, out)
+		}
+	}
+}

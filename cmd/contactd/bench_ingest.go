@@ -17,13 +17,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 	"github.com/spf13/cobra"
 
 	"contactd/capture"
 	"contactd/recorder"
+	"contactd/rtc"
 )
 
 const benchToken = "bench-station-token-%04d"
@@ -299,18 +299,10 @@ func (a *app) benchBareCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m := &webrtc.MediaEngine{}
-			if err := m.RegisterDefaultCodecs(); err != nil {
+			api, err := rtc.NewAPI(rtc.Options{IncludeLoopback: true, InterfaceFilter: func(s string) bool { return s == "lo" }})
+			if err != nil {
 				return err
 			}
-			ir := &interceptor.Registry{}
-			if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-				return err
-			}
-			se := webrtc.SettingEngine{}
-			se.SetIncludeLoopbackCandidate(true)
-			se.SetInterfaceFilter(func(s string) bool { return s == "lo" })
-			api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 			var packets atomic.Int64
 			var mu sync.Mutex
 			var pcs []*webrtc.PeerConnection

@@ -170,31 +170,13 @@ func checkAgainstExpected(t *testing.T, got *report, want *daygen.Expected) {
 	}
 }
 
-// keyframes lists the video keyframe times of a file, as ffprobe reads them.
-func keyframes(t *testing.T, path string) []float64 {
-	b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags",
-		"-of", "csv=p=0", path).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []float64
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Split(line, ",")
-		if len(f) == 2 && strings.HasPrefix(f[1], "K") {
-			v, _ := strconv.ParseFloat(f[0], 64)
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // checkClips verifies every clip with ffprobe: both streams, duration equal to
 // the reported clip range within one audio packet, start at the keyframe at
 // or before arrive - pre_roll, end at leave + post_roll (within a packet).
 func checkClips(t *testing.T, f *daygen.Files, got *report, fetch func(key string) string) {
 	t.Helper()
 	cfg := segmenter.DefaultConfig()
-	keys := keyframes(t, f.Recording)
+	keys := testenv.Keyframes(t, f.Recording)
 	recEnd := f.Start.Add(time.Duration(readExpected(t, f).Length * float64(time.Second)))
 	for i, c := range got.Contacts {
 		if c.Clip == "" {

@@ -195,3 +195,41 @@ stations:
 		t.Errorf("%d clips in the store, want 1", n)
 	}
 }
+
+// TestServeSIGTERMFinishesClosedContacts: a leave arrives and SIGTERM follows
+// at once; the server cuts that contact's clip before it exits.
+func TestServeSIGTERMFinishesClosedContacts(t *testing.T) {
+	bin := buildBinary(t)
+	ogg := speechOgg(t)
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg := filepath.Join(dir, "contactd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("store: %s\nstate_dir: %s\nlisten: %s\nwebrtc: {interfaces: [lo], include_loopback: true}\nstations:\n  - {id: desk-1, token: %s}\n",
+		store, filepath.Join(dir, "state"), addr, liveToken)), 0o644)
+	logPath := filepath.Join(dir, "serve.log")
+	srv := startServe(t, bin, cfg, addr, logPath)
+	pub, stop := publish(t, srv.url, ogg)
+	defer stop()
+	time.Sleep(4 * time.Second)
+	pub.Send(map[string]any{"type": "arrive", "at": time.Now().UTC()})
+	time.Sleep(5 * time.Second)
+	pub.Send(map[string]any{"type": "leave", "at": time.Now().UTC()})
+	time.Sleep(200 * time.Millisecond) // the message is on its way
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv.cmd.Wait(); err != nil {
+		b, _ := os.ReadFile(logPath)
+		t.Fatalf("exit: %v\n%s", err, b)
+	}
+	n := 0
+	filepath.WalkDir(filepath.Join(store, "clips"), func(p string, _ os.DirEntry, _ error) error {
+		if strings.HasSuffix(p, ".webm") {
+			n++
+		}
+		return nil
+	})
+	if n != 1 {
+		b, _ := os.ReadFile(logPath)
+		t.Fatalf("%d clips after SIGTERM, want 1\n%s", n, b)
+	}
+}
