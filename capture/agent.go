@@ -124,7 +124,7 @@ func (a *Agent) connectLoop(ctx context.Context) {
 	cfg := a.Config
 	backoff := cfg.Reconnect.Min
 	for ctx.Err() == nil {
-		pub := &Publisher{URL: cfg.Server + "/whip/" + cfg.Station, Token: cfg.Token, Video: cfg.Video.File != "",
+		pub := &Publisher{URL: cfg.Server + "/whip/" + cfg.Station, Token: cfg.Token, Video: cfg.Video.Input != "",
 			InterfaceFilter: a.InterfaceFilter, IncludeLoopback: a.IncludeLoopback, Log: a.Log, OnReply: a.outbox.reply}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := pub.Connect(cctx)
@@ -145,12 +145,16 @@ func (a *Agent) connectLoop(ctx context.Context) {
 		a.mu.Unlock()
 		var vwg sync.WaitGroup
 		vctx, vstop := context.WithCancel(ctx)
-		if cfg.Video.File != "" {
+		if cfg.Video.Input != "" {
 			vwg.Add(1)
 			go func() {
 				defer vwg.Done()
-				if err := StreamIVF(vctx, pub.VideoTr, cfg.Video.File); err != nil {
-					a.Log.Error("video", "error", err)
+				cam := &Camera{Input: cfg.Video.Input, Width: cfg.Video.Width, Height: cfg.Video.Height, FPS: cfg.Video.FPS, Bitrate: cfg.Video.Bitrate}
+				err := cam.Run(vctx, func(frame []byte, dur time.Duration, _ bool) {
+					_ = pub.VideoTr.WriteSample(media.Sample{Data: frame, Duration: dur})
+				})
+				if err != nil && vctx.Err() == nil {
+					a.Log.Error("camera", "input", cfg.Video.Input, "error", err)
 				}
 			}()
 		}

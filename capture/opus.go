@@ -23,6 +23,8 @@ import (
 	"unsafe"
 
 	"github.com/asticode/go-astiav"
+
+	"contactd/clip"
 )
 
 // FrameSamples is one 20 ms Opus frame of mono 48 kHz audio.
@@ -39,6 +41,7 @@ type OpusEncoder struct {
 
 // NewOpusEncoder opens libopus at the given bit rate (bit/s).
 func NewOpusEncoder(bitrate int) (*OpusEncoder, error) {
+	clip.QuietFFmpeg()
 	codec := astiav.FindEncoderByName("libopus")
 	if codec == nil {
 		return nil, errors.New("libopus encoder not found in FFmpeg")

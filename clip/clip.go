@@ -18,8 +18,8 @@ var usec = astiav.NewRational(1, 1_000_000) // FFmpeg's AV_TIME_BASE
 
 var logOnce sync.Once
 
-// quietFFmpeg routes FFmpeg's own log lines (errors only) into slog.
-func quietFFmpeg() {
+// QuietFFmpeg routes FFmpeg's own log lines (errors only) into slog.
+func QuietFFmpeg() {
 	logOnce.Do(func() {
 		astiav.SetLogLevel(astiav.LogLevelError)
 		astiav.SetLogCallback(func(_ astiav.Classer, l astiav.LogLevel, _, msg string) {
@@ -91,7 +91,7 @@ type Cutter struct {
 
 // Open opens and probes a recording.
 func Open(path string) (*Cutter, error) {
-	quietFFmpeg()
+	QuietFFmpeg()
 	c := &Cutter{path: path, video: -1}
 	c.in = astiav.AllocFormatContext()
 	if c.in == nil {
@@ -189,6 +189,10 @@ func (c *Cutter) Cut(from, to time.Duration, out string) (Span, error) {
 		return Span{}, err
 	}
 	defer j.free()
+	format, _ := c.info.Container()
+	if j.w, err = newWriter(out, format, c.streams); err != nil {
+		return Span{}, err
+	}
 	if err := j.feed(c, -c.start, true); err != nil {
 		return Span{}, err
 	}
@@ -214,14 +218,41 @@ func CutSources(srcs []Source, from, to time.Duration, out string) (Span, error)
 		return Span{}, err
 	}
 	defer j.free()
-	for i, src := range srcs {
+	cutters := make([]*Cutter, 0, len(srcs))
+	defer func() {
+		for _, c := range cutters {
+			c.Close()
+		}
+	}()
+	// The clip has audio and video if any segment has them: a camera may
+	// come on after the first segment of the range.
+	var audio, video *astiav.Stream
+	var codecs []Stream
+	for _, src := range srcs {
 		c, err := Open(src.Path)
 		if err != nil {
 			return Span{}, err
 		}
-		err = j.feed(c, src.Offset.Microseconds(), i == 0)
-		c.Close()
-		if err != nil {
+		cutters = append(cutters, c)
+		for _, st := range c.streams {
+			if st == nil {
+				continue
+			}
+			if kindOf(st) == "video" && video == nil {
+				video = st
+				codecs = append(codecs, Stream{Type: "video", Codec: st.CodecParameters().CodecID().Name()})
+			} else if kindOf(st) == "audio" && audio == nil {
+				audio = st
+				codecs = append(codecs, Stream{Type: "audio", Codec: st.CodecParameters().CodecID().Name()})
+			}
+		}
+	}
+	format, _ := (&Info{Streams: codecs}).Container()
+	if j.w, err = newWriter(out, format, []*astiav.Stream{audio, video}); err != nil {
+		return Span{}, err
+	}
+	for i, c := range cutters {
+		if err := j.feed(c, srcs[i].Offset.Microseconds(), i == 0); err != nil {
 			return Span{}, err
 		}
 		if j.complete {
@@ -237,7 +268,7 @@ type job struct {
 	fromUS, endUS int64 // timeline range
 	startUS       int64 // clip start on the timeline, -1 until known
 	w             *writer
-	video         bool // the clip has a video stream
+	sawKey        bool // a video keyframe has been written
 	pending       []pendingPacket
 	lastEnd       int64
 	complete      bool             // every stream has passed the end
@@ -274,14 +305,9 @@ func (j *job) free() {
 // ones read from the start.
 func (j *job) feed(c *Cutter, shift int64, first bool) error {
 	if first {
-		format, _ := c.info.Container()
-		w, err := newWriter(j.out, format, c.streams)
-		if err != nil {
-			return err
-		}
-		j.w = w
-		j.video = c.video >= 0
-		if !j.video {
+		// With video from the start, the clip starts at its keyframe; a
+		// clip whose first segment has none starts exactly at from.
+		if c.video < 0 {
 			j.startUS = j.fromUS
 		}
 		// A Cutter may have read elsewhere before: always seek.
@@ -347,6 +373,13 @@ func (j *job) feed(c *Cutter, shift int64, first bool) error {
 				}
 			}
 			j.pending = nil
+		}
+		if kind == "video" && !j.sawKey {
+			if !c.pkt.Flags().Has(astiav.PacketFlagKey) {
+				c.pkt.Unref()
+				continue // video that joins later starts at a keyframe
+			}
+			j.sawKey = true
 		}
 		err := j.write(c.pkt, s, shift)
 		c.pkt.Unref()

@@ -212,3 +212,36 @@ func TestCutSourcesAcrossSegments(t *testing.T) {
 		}
 	}
 }
+
+// TestCutSourcesVideoJoinsLater: the camera came on in the second segment;
+// the clip has both streams, audio from the exact start, video from its
+// first keyframe.
+func TestCutSourcesVideoJoinsLater(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.mkv")
+	av := filepath.Join(dir, "av.mkv")
+	for _, args := range [][]string{
+		{"-f", "lavfi", "-i", "sine=f=440:r=48000:d=6", "-c:a", "libopus", "-frame_duration", "20", a},
+		{"-f", "lavfi", "-i", "sine=f=440:r=48000:d=6", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=6",
+			"-c:a", "libopus", "-frame_duration", "20", "-c:v", "libvpx", "-deadline", "realtime", "-g", "10", av},
+	} {
+		if out, err := exec.Command("ffmpeg", append([]string{"-v", "error", "-y"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+	}
+	out := filepath.Join(dir, "clip.webm")
+	span, err := CutSources([]Source{{Path: a}, {Path: av, Offset: 6 * time.Second}}, sec(2.5), sec(10), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(span.Start.Seconds()-2.5) > 0.021 || math.Abs(span.End.Seconds()-10) > 0.021 {
+		t.Errorf("span %v, want 2.5 s – 10 s", span)
+	}
+	dur, codecs := testenv.Probe(t, out)
+	if len(codecs) != 2 || math.Abs(dur-7.5) > 0.05 {
+		t.Errorf("clip %.3f s %v, want 7.5 s with audio and video", dur, codecs)
+	}
+	if k := testenv.Keyframes(t, out); len(k) == 0 || math.Abs(k[0]-3.5) > 0.05 {
+		t.Errorf("video keyframes %v, want the first at 3.5 s (6 s on the timeline)", k)
+	}
+}

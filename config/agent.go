@@ -26,8 +26,13 @@ type Agent struct {
 		Bitrate int    `yaml:"bitrate"`
 	} `yaml:"audio"`
 	Video struct {
-		// File is a VP8 IVF file sent in a loop as the camera (demos, tests).
-		File string `yaml:"file"`
+		// Input is the camera: a V4L2 device (/dev/video0), an RTSP URL, or a
+		// file played in a loop (demos, tests); empty for audio only.
+		Input   string `yaml:"input"`
+		Width   int    `yaml:"width"`
+		Height  int    `yaml:"height"`
+		FPS     int    `yaml:"fps"`
+		Bitrate int    `yaml:"bitrate"`
 	} `yaml:"video"`
 	// Listen serves the sensor endpoint (POST /events) and the rating
 	// terminal page (/terminal) for a tablet at the desk.
@@ -56,6 +61,7 @@ func DefaultAgent() *Agent {
 	a := &Agent{Server: "http://127.0.0.1:8080", Listen: "127.0.0.1:8090", Log: Log{Level: "info", Format: "text"}}
 	a.Audio.Device = "default"
 	a.Audio.Bitrate = 32000
+	a.Video.Width, a.Video.Height, a.Video.FPS, a.Video.Bitrate = 640, 360, 10, 300000
 	a.Terminal.Scale = contact.Scale4pt
 	a.Spool.Dir = "./spool"
 	a.Spool.MaxBytes = 2 << 30
@@ -103,6 +109,12 @@ func (a *Agent) Validate() error {
 	}
 	if a.Audio.Bitrate < 6000 || a.Audio.Bitrate > 510000 {
 		errs = append(errs, fmt.Errorf("audio.bitrate: %d is outside Opus's 6000..510000", a.Audio.Bitrate))
+	}
+	if a.Video.Width < 16 || a.Video.Height < 16 || a.Video.Width%2 != 0 || a.Video.Height%2 != 0 {
+		errs = append(errs, fmt.Errorf("video: %dx%d: width and height must be even and at least 16", a.Video.Width, a.Video.Height))
+	}
+	if a.Video.FPS < 1 || a.Video.FPS > 30 {
+		errs = append(errs, fmt.Errorf("video.fps: %d is outside 1..30", a.Video.FPS))
 	}
 	if _, ok := a.Terminal.Scale.Max(); !ok {
 		errs = append(errs, fmt.Errorf("terminal.scale: %q (want 2pt, 3pt, 4pt, 5pt or nps)", a.Terminal.Scale))

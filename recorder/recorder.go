@@ -95,6 +95,7 @@ func (r *Recorder) Initialize() error {
 	if r.Log == nil {
 		r.Log = slog.Default()
 	}
+	clip.QuietFFmpeg()
 	if r.SegmentLength <= 0 {
 		r.SegmentLength = 10 * time.Second
 	}
@@ -236,7 +237,7 @@ func (r *Recorder) write(f Frame) {
 	}
 	r.mu.Unlock()
 	if f.Kind == Video && f.Key {
-		if w, h, ok := vp8Size(f.Data); ok {
+		if w, h, ok := VP8Size(f.Data); ok {
 			r.vp8W, r.vp8H = w, h
 		}
 	}
@@ -439,8 +440,8 @@ func opusHead(channels int) []byte {
 	return b
 }
 
-// vp8Size reads the picture size of a VP8 keyframe (RFC 6386 §9.1).
-func vp8Size(b []byte) (w, h int, ok bool) {
+// VP8Size reads the picture size of a VP8 keyframe (RFC 6386 §9.1).
+func VP8Size(b []byte) (w, h int, ok bool) {
 	if len(b) < 10 || b[0]&1 != 0 || b[3] != 0x9d || b[4] != 0x01 || b[5] != 0x2a {
 		return 0, 0, false
 	}

@@ -126,7 +126,7 @@ func (w logWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func startAgent(t *testing.T, bin, home, serverAddr string) (agentURL string) {
+func startAgent(t *testing.T, bin, home, serverAddr string, extra ...string) (agentURL string) {
 	t.Helper()
 	port := testenv.FreePort(t)
 	cfgPath := filepath.Join(home, "agent.yaml")
@@ -137,7 +137,7 @@ listen: 127.0.0.1:%d
 spool: {dir: %s, segment_length: 5s}
 reconnect: {min: 500ms, max: 2s}
 webrtc: {interfaces: [lo], include_loopback: true}
-`, serverAddr, token, port, filepath.Join(home, "spool"))), 0o644)
+%s`, serverAddr, token, port, filepath.Join(home, "spool"), strings.Join(extra, "\n"))), 0o644)
 	cmd := exec.Command(bin, "run", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "HOME="+home)
 	cmd.Stdout, cmd.Stderr = logWriter{t, "agent"}, logWriter{t, "agent"}
@@ -224,15 +224,21 @@ func peakDB(t *testing.T, path string, from, to float64) float64 {
 }
 
 // TestAgentMicrophoneToClip: PortAudio reads speech through ALSA's file
-// plugin, the agent encodes it to Opus and publishes it; a sensor posts
-// arrive and leave and the patient presses the terminal; the clip lands.
+// plugin, the agent encodes it to Opus and publishes it with a camera (an
+// H.264 file, decoded and re-encoded to VP8); a sensor posts arrive and
+// leave and the patient presses the terminal; the clip lands with both.
 func TestAgentMicrophoneToClip(t *testing.T) {
 	bin := buildAgent(t)
 	home := alsaHome(t, 60)
+	cam := filepath.Join(home, "camera.mp4")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=10", "-c:v", "libx264",
+		"-preset", "ultrafast", "-pix_fmt", "yuv420p", cam).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
 	srv := &clinicServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), state: t.TempDir(), store: t.TempDir()}
 	srv.start()
 	defer srv.stop()
-	agent := startAgent(t, bin, home, srv.addr)
+	agent := startAgent(t, bin, home, srv.addr, fmt.Sprintf("video: {input: %s, width: 320, height: 240, fps: 10}", cam))
 	waitConnected(t, agent, true, 20*time.Second)
 	time.Sleep(4 * time.Second)
 	postJSON(t, agent+"/events", `{"type":"arrive"}`)
@@ -249,6 +255,9 @@ func TestAgentMicrophoneToClip(t *testing.T) {
 	}
 	if p := peakDB(t, filepath.Join(srv.store, sc.Clip), 0, 30); p < -30 {
 		t.Errorf("clip peaks at %.1f dB: the microphone's speech did not arrive", p)
+	}
+	if _, codecs := testenv.Probe(t, filepath.Join(srv.store, sc.Clip)); strings.Join(codecs, ",") != "opus,vp8" && strings.Join(codecs, ",") != "vp8,opus" {
+		t.Errorf("clip codecs %v, want opus and vp8", codecs)
 	}
 }
 
