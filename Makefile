@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test ./storage -run '^$$' -fuzz '^FuzzParseSidecar$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz '^FuzzLoadYAML$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz '^FuzzCheckOffer$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./capture -run '^$$' -fuzz '^FuzzReadKeys$$' -fuzztime $(FUZZTIME)
 
 test: setup vet
 	$(GO) test -count=1 -timeout 60m ./...

@@ -84,6 +84,10 @@ func (a *Agent) Run(ctx context.Context, mic interface {
 	wg.Add(2)
 	go func() { defer wg.Done(); httpSrv.Serve(ln) }()
 	go func() { defer wg.Done(); a.connectLoop(ctx) }()
+	if cfg.Buttons.Device != "" {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.buttons(ctx) }()
+	}
 	a.Log.Info("agent running", "station", cfg.Station, "server", cfg.Server, "listen", ln.Addr().String())
 
 	err = mic.Run(ctx, func(pcm []int16, at time.Time) {
@@ -262,6 +266,38 @@ func (a *Agent) evict() {
 			total -= sizes[s.Path]
 			sizes[s.Path] = 0
 			a.Log.Warn("spool full: oldest audio evicted", "segment", s.Path, "covers_contact", near(s))
+		}
+	}
+}
+
+// buttons turns key presses of a USB button box into events and ratings,
+// reopening the device when it is unplugged and plugged back.
+func (a *Agent) buttons(ctx context.Context) {
+	cfg := a.Config
+	for ctx.Err() == nil {
+		err := ReadKeys(ctx, cfg.Buttons.Device, func(k KeyPress) {
+			typ, value, err := cfg.ButtonAction(int(k.Code))
+			if err != nil {
+				a.Log.Debug("unmapped key", "code", k.Code)
+				return
+			}
+			m := map[string]any{"at": k.At.Format(time.RFC3339Nano)}
+			if typ != "" {
+				m["type"], m["source"] = typ, "button"
+			} else {
+				m["value"], m["scale"] = value, cfg.Terminal.Scale
+			}
+			if err := a.message(m); err != nil {
+				a.Log.Error("button", "error", err)
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		a.Log.Warn("button device unavailable; retrying", "device", cfg.Buttons.Device, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
 		}
 	}
 }

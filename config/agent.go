@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"contactd/contact"
@@ -40,6 +42,14 @@ type Agent struct {
 	Terminal struct {
 		Scale contact.Scale `yaml:"scale"`
 	} `yaml:"terminal"`
+	// Buttons is a USB button box (a Linux input device) whose keys mean
+	// arrive, leave or a rating.
+	Buttons struct {
+		Device string `yaml:"device"` // e.g. /dev/input/by-id/usb-…-event-kbd
+		// Keys maps key codes (linux/input-event-codes.h) to "arrive",
+		// "leave" or "rating:N" (N on terminal.scale).
+		Keys map[int]string `yaml:"keys"`
+	} `yaml:"buttons"`
 	Spool struct {
 		Dir           string        `yaml:"dir"`
 		MaxBytes      int64         `yaml:"max_bytes"`
@@ -119,6 +129,14 @@ func (a *Agent) Validate() error {
 	if _, ok := a.Terminal.Scale.Max(); !ok {
 		errs = append(errs, fmt.Errorf("terminal.scale: %q (want 2pt, 3pt, 4pt, 5pt or nps)", a.Terminal.Scale))
 	}
+	for code, what := range a.Buttons.Keys {
+		if _, _, err := a.ButtonAction(code); err != nil {
+			errs = append(errs, fmt.Errorf("buttons.keys.%d: %q: %w", code, what, err))
+		}
+	}
+	if a.Buttons.Device != "" && len(a.Buttons.Keys) == 0 {
+		errs = append(errs, errors.New("buttons.keys: a button device needs its key map"))
+	}
 	if a.Spool.Dir == "" || a.Spool.MaxBytes < 1<<20 {
 		errs = append(errs, errors.New("spool: dir must be set and max_bytes at least 1 MiB"))
 	}
@@ -134,4 +152,24 @@ func (a *Agent) Validate() error {
 		errs = append(errs, fmt.Errorf("log.level: %q", a.Log.Level))
 	}
 	return errors.Join(errs...)
+}
+
+// ButtonAction decodes what a key means: an event type, or a rating value.
+func (a *Agent) ButtonAction(code int) (event contact.EventType, rating int, err error) {
+	what, ok := a.Buttons.Keys[code]
+	if !ok {
+		return "", 0, fmt.Errorf("key %d is not mapped", code)
+	}
+	switch {
+	case what == string(contact.Arrive) || what == string(contact.Leave):
+		return contact.EventType(what), 0, nil
+	case strings.HasPrefix(what, "rating:"):
+		v, err := strconv.Atoi(strings.TrimPrefix(what, "rating:"))
+		max, _ := a.Terminal.Scale.Max()
+		if err != nil || v < 0 || v > max {
+			return "", 0, fmt.Errorf("want rating:0..%d for scale %s", max, a.Terminal.Scale)
+		}
+		return "", v, nil
+	}
+	return "", 0, errors.New(`want "arrive", "leave" or "rating:N"`)
 }

@@ -12,9 +12,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"contactd/capture"
 	"contactd/config"
 	"contactd/contact"
 	"contactd/internal/testenv"
@@ -238,14 +240,26 @@ func TestAgentMicrophoneToClip(t *testing.T) {
 	srv := &clinicServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), state: t.TempDir(), store: t.TempDir()}
 	srv.start()
 	defer srv.stop()
-	agent := startAgent(t, bin, home, srv.addr, fmt.Sprintf("video: {input: %s, width: 320, height: 240, fps: 10}", cam))
+	// A USB button box (a FIFO standing in for /dev/input/eventN): KEY_L (38) is leave.
+	buttons := filepath.Join(home, "buttons")
+	if err := syscall.Mkfifo(buttons, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agent := startAgent(t, bin, home, srv.addr, fmt.Sprintf("video: {input: %s, width: 320, height: 240, fps: 10}", cam),
+		fmt.Sprintf("buttons: {device: %s, keys: {30: arrive, 38: leave}}", buttons))
+	box, err := os.OpenFile(buttons, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
 	waitConnected(t, agent, true, 20*time.Second)
 	time.Sleep(4 * time.Second)
-	postJSON(t, agent+"/events", `{"type":"arrive"}`)
+	postJSON(t, agent+"/events", `{"type":"arrive"}`) // the presence sensor
 	time.Sleep(6 * time.Second)
-	postJSON(t, agent+"/terminal/rating", `{"value":3}`)
+	postJSON(t, agent+"/terminal/rating", `{"value":3}`) // the tablet
 	time.Sleep(2 * time.Second)
-	postJSON(t, agent+"/events", `{"type":"leave"}`)
+	box.Write(capture.KeyEvent(time.Now(), 38, 1)) // the button
+	box.Write(capture.KeyEvent(time.Now(), 38, 0))
 	sc := waitContact(t, srv.store, 30*time.Second)
 	if sc.Set != contact.Positive || sc.Rating == nil || sc.Rating.Value != 3 {
 		t.Errorf("contact %+v", sc.Contact)
