@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"contactd/config"
@@ -127,8 +128,28 @@ func (a *Agent) audio(pkt []byte, at time.Time) {
 func (a *Agent) connectLoop(ctx context.Context) {
 	cfg := a.Config
 	backoff := cfg.Reconnect.Min
+	cam := &Camera{Input: cfg.Video.Input, Width: cfg.Video.Width, Height: cfg.Video.Height, FPS: cfg.Video.FPS, Bitrate: cfg.Video.Bitrate}
+	decided := false
 	for ctx.Err() == nil {
-		pub := &Publisher{URL: cfg.Server + "/whip/" + cfg.Station, Token: cfg.Token, Video: cfg.Video.Input != "",
+		if cam.Input != "" && cfg.Video.Passthrough && !decided {
+			// Once the camera answers, decide for good whether its H.264 goes as it is.
+			ok, why, err := cam.CanPassthrough()
+			switch {
+			case err != nil:
+				a.Log.Warn("camera not readable yet; video as VP8 for now", "input", cam.Input, "error", err)
+			case ok:
+				decided, cam.Passthrough = true, true
+				a.Log.Info("camera H.264 sent as it is", "input", cam.Input)
+			default:
+				decided = true
+				a.Log.Info("camera encoded to VP8", "input", cam.Input, "reason", why)
+			}
+		}
+		mime := webrtc.MimeTypeVP8
+		if cam.Passthrough {
+			mime = webrtc.MimeTypeH264
+		}
+		pub := &Publisher{URL: cfg.Server + "/whip/" + cfg.Station, Token: cfg.Token, Video: cfg.Video.Input != "", VideoMime: mime,
 			InterfaceFilter: a.InterfaceFilter, IncludeLoopback: a.IncludeLoopback, Log: a.Log, OnReply: a.outbox.reply}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := pub.Connect(cctx)
@@ -153,7 +174,6 @@ func (a *Agent) connectLoop(ctx context.Context) {
 			vwg.Add(1)
 			go func() {
 				defer vwg.Done()
-				cam := &Camera{Input: cfg.Video.Input, Width: cfg.Video.Width, Height: cfg.Video.Height, FPS: cfg.Video.FPS, Bitrate: cfg.Video.Bitrate}
 				err := cam.Run(vctx, func(frame []byte, dur time.Duration, _ bool) {
 					_ = pub.VideoTr.WriteSample(media.Sample{Data: frame, Duration: dur})
 				})

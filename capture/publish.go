@@ -29,6 +29,9 @@ type Publisher struct {
 	URL   string // http(s)://server/whip/{station}
 	Token string
 	Video bool
+	// VideoMime is the video codec sent (default VP8; H.264 for cameras
+	// that encode it themselves).
+	VideoMime string
 	// InterfaceFilter and IncludeLoopback limit ICE like the server's options.
 	InterfaceFilter func(string) bool
 	IncludeLoopback bool
@@ -89,7 +92,11 @@ func (p *Publisher) Connect(ctx context.Context) (err error) {
 		return err
 	}
 	if p.Video {
-		p.VideoTr, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "contact-agent")
+		mime := p.VideoMime
+		if mime == "" {
+			mime = webrtc.MimeTypeVP8
+		}
+		p.VideoTr, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "contact-agent")
 		if err != nil {
 			return err
 		}
@@ -268,5 +275,44 @@ func StreamIVF(ctx context.Context, track *webrtc.TrackLocalStaticSample, path s
 			}
 		}
 		tick.Stop()
+	}
+}
+
+// StreamH264 sends an Annex B H.264 file (one slice per picture) in real
+// time at fps, looping, until ctx ends: an IP camera that sends H.264.
+func StreamH264(ctx context.Context, track *webrtc.TrackLocalStaticSample, path string, fps int) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var aus [][]byte
+	var cur []byte
+	for _, n := range rtc.SplitAnnexB(data) {
+		if len(n) == 0 {
+			continue
+		}
+		cur = append(append(cur, 0, 0, 0, 1), n...)
+		if t := n[0] & 0x1f; t == rtc.NALSlice || t == rtc.NALIDR {
+			aus = append(aus, cur)
+			cur = nil
+		}
+	}
+	if len(aus) == 0 {
+		return fmt.Errorf("%s: no H.264 pictures", path)
+	}
+	dur := time.Second / time.Duration(fps)
+	tick := time.NewTicker(dur)
+	defer tick.Stop()
+	for {
+		for _, au := range aus {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+			if err := track.WriteSample(media.Sample{Data: au, Duration: dur}); err != nil {
+				return err
+			}
+		}
 	}
 }

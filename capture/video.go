@@ -21,6 +21,9 @@ type Camera struct {
 	// Width, Height and FPS of the VP8 stream (defaults 640×360, 10 fps).
 	Width, Height, FPS int
 	Bitrate            int // bit/s, default 300000
+	// Passthrough sends the camera's own H.264 unchanged (no decoding, its
+	// size and rate); set it only when CanPassthrough says yes.
+	Passthrough bool
 }
 
 // Run reads and encodes until ctx ends (a file loops), handing each VP8
@@ -36,11 +39,14 @@ func (c *Camera) Run(ctx context.Context, fn func(frame []byte, dur time.Duratio
 	if c.Bitrate == 0 {
 		c.Bitrate = 300000
 	}
-	enc, err := newVP8Encoder(c.Width, c.Height, c.FPS, c.Bitrate)
-	if err != nil {
-		return err
+	var enc *vp8Encoder
+	if !c.Passthrough {
+		var err error
+		if enc, err = newVP8Encoder(c.Width, c.Height, c.FPS, c.Bitrate); err != nil {
+			return err
+		}
+		defer enc.close()
 	}
-	defer enc.close()
 	live := strings.HasPrefix(c.Input, "/dev/") || strings.Contains(c.Input, "://")
 	for ctx.Err() == nil {
 		if err := c.once(ctx, enc, live, fn); err != nil {
@@ -53,10 +59,9 @@ func (c *Camera) Run(ctx context.Context, fn func(frame []byte, dur time.Duratio
 	return nil
 }
 
-// once reads the input from the start to its end (or ctx).
-func (c *Camera) once(ctx context.Context, enc *vp8Encoder, live bool, fn func([]byte, time.Duration, bool)) error {
+// open opens the input and finds its video stream; the caller closes in.
+func (c *Camera) open() (*astiav.FormatContext, *astiav.Stream, error) {
 	in := astiav.AllocFormatContext()
-	defer in.Free()
 	var inFmt *astiav.InputFormat
 	opts := astiav.NewDictionary()
 	defer opts.Free()
@@ -68,21 +73,34 @@ func (c *Camera) once(ctx context.Context, enc *vp8Encoder, live bool, fn func([
 		_ = opts.Set("rtsp_transport", "tcp", astiav.NewDictionaryFlags())
 	}
 	if err := in.OpenInput(c.Input, inFmt, opts); err != nil {
-		return fmt.Errorf("camera %s: %w", c.Input, err)
+		in.Free()
+		return nil, nil, fmt.Errorf("camera %s: %w", c.Input, err)
 	}
-	defer in.CloseInput()
 	if err := in.FindStreamInfo(nil); err != nil {
-		return fmt.Errorf("camera %s: %w", c.Input, err)
+		in.CloseInput()
+		in.Free()
+		return nil, nil, fmt.Errorf("camera %s: %w", c.Input, err)
 	}
-	var vs *astiav.Stream
 	for _, s := range in.Streams() {
 		if s.CodecParameters().MediaType() == astiav.MediaTypeVideo {
-			vs = s
-			break
+			return in, s, nil
 		}
 	}
-	if vs == nil {
-		return fmt.Errorf("camera %s: no video stream", c.Input)
+	in.CloseInput()
+	in.Free()
+	return nil, nil, fmt.Errorf("camera %s: no video stream", c.Input)
+}
+
+// once reads the input from the start to its end (or ctx).
+func (c *Camera) once(ctx context.Context, enc *vp8Encoder, live bool, fn func([]byte, time.Duration, bool)) error {
+	in, vs, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer in.Free()
+	defer in.CloseInput()
+	if c.Passthrough {
+		return c.copyH264(ctx, in, vs, live, fn)
 	}
 	codec := astiav.FindDecoder(vs.CodecParameters().CodecID())
 	if codec == nil {

@@ -174,6 +174,8 @@ func (c *Cutter) Close() {
 // timeline the range was given in.
 type Span struct {
 	Start, End time.Duration
+	// Streams of the clip written (from every source for CutSources).
+	Streams []Stream
 }
 
 // Cut writes the part [from, to) of the recording (offsets from its start)
@@ -259,7 +261,9 @@ func CutSources(srcs []Source, from, to time.Duration, out string) (Span, error)
 			break
 		}
 	}
-	return j.finish()
+	span, err := j.finish()
+	span.Streams = codecs
+	return span, err
 }
 
 // job is one clip being cut, fed from one or more open recordings.

@@ -35,6 +35,9 @@ type Agent struct {
 		Height  int    `yaml:"height"`
 		FPS     int    `yaml:"fps"`
 		Bitrate int    `yaml:"bitrate"`
+		// Passthrough sends an H.264 camera's own stream unchanged (no
+		// decoding, the camera's size and rate) when it has no B-frames.
+		Passthrough bool `yaml:"passthrough"`
 	} `yaml:"video"`
 	// Listen serves the sensor endpoint (POST /events) and the rating
 	// terminal page (/terminal) for a tablet at the desk.
@@ -72,6 +75,7 @@ func DefaultAgent() *Agent {
 	a.Audio.Device = "default"
 	a.Audio.Bitrate = 32000
 	a.Video.Width, a.Video.Height, a.Video.FPS, a.Video.Bitrate = 640, 360, 10, 300000
+	a.Video.Passthrough = true
 	a.Terminal.Scale = contact.Scale4pt
 	a.Spool.Dir = "./spool"
 	a.Spool.MaxBytes = 2 << 30

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -352,13 +353,13 @@ func (ss *session) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		log.Info("audio track")
 		ss.wg.Add(1)
 		go ss.readAudio(t, clk, log)
-	case strings.ToLower(webrtc.MimeTypeVP8):
+	case strings.ToLower(webrtc.MimeTypeVP8), strings.ToLower(webrtc.MimeTypeH264):
 		log.Info("video track")
 		ss.wg.Add(2)
-		go ss.readVP8(t, clk, log)
+		go ss.readVideo(t, clk, codec == strings.ToLower(webrtc.MimeTypeH264))
 		go ss.askKeyframes(t)
 	default:
-		log.Warn("track ignored: only Opus audio and VP8 video are recorded")
+		log.Warn("track ignored: only Opus audio and VP8 or H.264 video are recorded")
 	}
 }
 
@@ -386,9 +387,16 @@ func (ss *session) readAudio(t *webrtc.TrackRemote, clk *clock, log *slog.Logger
 	}
 }
 
-func (ss *session) readVP8(t *webrtc.TrackRemote, clk *clock, log *slog.Logger) {
+// readVideo reassembles frames (VP8, or H.264 access units in Annex B) and
+// hands them to the recorder, stream copy.
+func (ss *session) readVideo(t *webrtc.TrackRemote, clk *clock, h264 bool) {
 	defer ss.wg.Done()
-	sb := samplebuilder.New(128, &codecs.VP8Packet{}, 90000)
+	var dep rtp.Depacketizer = &codecs.VP8Packet{}
+	name := "vp8"
+	if h264 {
+		dep, name = &codecs.H264Packet{}, "h264"
+	}
+	sb := samplebuilder.New(256, dep, 90000)
 	for {
 		p, _, err := t.ReadRTP()
 		if err != nil {
@@ -399,8 +407,12 @@ func (ss *session) readVP8(t *webrtc.TrackRemote, clk *clock, log *slog.Logger) 
 			if len(s.Data) == 0 {
 				continue
 			}
-			ss.rec.Push(recorder.Frame{Kind: recorder.Video, Data: s.Data, RTP: s.PacketTimestamp,
-				Wall: clk.wall(s.PacketTimestamp, time.Now()), Dur: s.Duration, Key: s.Data[0]&1 == 0})
+			key := s.Data[0]&1 == 0
+			if h264 {
+				key = rtc.H264Keyframe(s.Data)
+			}
+			ss.rec.Push(recorder.Frame{Kind: recorder.Video, Codec: name, Data: s.Data, RTP: s.PacketTimestamp,
+				Wall: clk.wall(s.PacketTimestamp, time.Now()), Dur: s.Duration, Key: key})
 		}
 	}
 }

@@ -45,9 +45,30 @@ func TestClockMapsRTPToWallClock(t *testing.T) {
 		t.Fatalf("after the report: %s", got)
 	}
 	// RTP time wraps around 2^32.
-	c.senderReport(ntp, 0xffffff00)
-	if got := c.wall(0x00000100, arrival); !got.Equal(arrival.Add(10e9).Add(512 * time.Second / 48000)) {
+	w := &clock{rate: 48000}
+	w.senderReport(ntp, 0xffffff00)
+	if got := w.wall(0x00000100, arrival); !got.Equal(arrival.Add(10e9).Add(512 * time.Second / 48000)) {
 		t.Fatalf("across the wrap: %s", got)
+	}
+}
+
+// TestClockSlewsSmallCorrections: a report that moves the mapping by 100 ms
+// is taken gradually, and the times never go backwards.
+func TestClockSlewsSmallCorrections(t *testing.T) {
+	c := &clock{rate: 90000}
+	arrival := mustTime("2026-03-02T09:00:00Z")
+	prev := c.wall(0, arrival)
+	// The sender's clock says frame 0 was 100 ms earlier than it arrived.
+	c.senderReport(uint64(ntpEpochOffset+arrival.Unix()-1)<<32|uint64(3865470566), 0)
+	for i := uint32(1); i <= 30; i++ { // 3 s of 10 fps video
+		got := c.wall(i*9000, arrival)
+		if !got.After(prev) {
+			t.Fatalf("frame %d at %s, not after %s", i, got, prev)
+		}
+		prev = got
+	}
+	if want := arrival.Add(3 * time.Second).Add(-100 * time.Millisecond); !prev.Equal(want) {
+		t.Fatalf("after 3 s the correction is %s, want all of it (%s)", prev, want)
 	}
 }
 

@@ -423,17 +423,14 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 		return e.Archive.SaveContact(ctx, c, "", storage.MediaInfo{})
 	}
 	t0 := time.Now()
-	info, err := clip.Probe(segs[0].Path)
-	if err != nil {
-		return nil, err
-	}
-	format, ext := info.Container()
 	zero := segs[0].Start
 	var srcs []clip.Source
 	for _, s := range segs {
 		srcs = append(srcs, clip.Source{Path: s.Path, Offset: s.Start.Sub(zero)})
 	}
-	tmp, err := os.CreateTemp("", "contactd-clip-*."+ext)
+	// The container follows from the streams of all the segments (CutSources
+	// picks it), so the temporary file's name carries no extension.
+	tmp, err := os.CreateTemp("", "contactd-clip-*")
 	if err != nil {
 		return nil, err
 	}
@@ -444,6 +441,8 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 		return nil, err
 	}
 	c.ClipStart, c.ClipEnd = zero.Add(span.Start), zero.Add(span.End)
+	info := clip.Info{Streams: span.Streams}
+	format, ext := info.Container()
 	c.Clip = e.Archive.ClipKey(c, ext)
 	sc, err := e.Archive.SaveContact(ctx, c, tmp.Name(), storage.MediaInfo{Container: format, Codecs: info.Codecs()})
 	if err == nil && e.Metrics != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"contactd/clip"
+	"contactd/rtc"
 )
 
 // Kind is the kind of a frame.
@@ -39,15 +40,19 @@ type Frame struct {
 	Wall time.Time
 	Dur  time.Duration
 	Key  bool // video keyframe
+	// Codec of a video frame: "vp8" (default) or "h264" (Annex B access unit).
+	Codec string
 }
 
 // Segment is one closed segment file on the wall clock.
 type Segment struct {
-	Path   string    `json:"path"`
-	Start  time.Time `json:"start"` // wall time of the file's timestamp zero
-	End    time.Time `json:"end"`
-	Video  bool      `json:"video"`
-	Frames int       `json:"frames"`
+	Path  string    `json:"path"`
+	Start time.Time `json:"start"` // wall time of the file's timestamp zero
+	End   time.Time `json:"end"`
+	Video bool      `json:"video"`
+	// VideoCodec is "vp8" or "h264" when Video.
+	VideoCodec string `json:"video_codec,omitempty"`
+	Frames     int    `json:"frames"`
 	// FirstRTP maps the segment to the RTP clocks: the RTP time of its first
 	// audio and video frame.
 	FirstRTP map[string]uint32 `json:"first_rtp"`
@@ -78,10 +83,34 @@ type Recorder struct {
 	high     time.Time // wall time up to which media was received
 
 	// owned by run()
-	cur      *segWriter
-	vp8W     int
-	vp8H     int
-	lastVKey bool
+	cur   *segWriter
+	video videoParams // of the latest keyframe; zero until one came
+}
+
+// videoParams is what a segment's video stream header needs.
+type videoParams struct {
+	codec string // "vp8", "h264"
+	w, h  int
+	extra string // H.264 SPS and PPS, Annex B
+}
+
+// paramsOf reads the stream parameters from a keyframe.
+func paramsOf(f Frame) (videoParams, bool) {
+	if f.Codec == "h264" {
+		sps, pps := rtc.H264ParamSets(f.Data)
+		if sps == nil || pps == nil {
+			return videoParams{}, false
+		}
+		w, h, err := rtc.H264Size(sps)
+		if err != nil {
+			return videoParams{}, false
+		}
+		start := []byte{0, 0, 0, 1}
+		extra := append(append(append(append([]byte{}, start...), sps...), start...), pps...)
+		return videoParams{codec: "h264", w: w, h: h, extra: string(extra)}, true
+	}
+	w, h, ok := VP8Size(f.Data)
+	return videoParams{codec: "vp8", w: w, h: h}, ok
 }
 
 type flushReq struct {
@@ -237,17 +266,18 @@ func (r *Recorder) write(f Frame) {
 	}
 	r.mu.Unlock()
 	if f.Kind == Video && f.Key {
-		if w, h, ok := VP8Size(f.Data); ok {
-			r.vp8W, r.vp8H = w, h
+		if p, ok := paramsOf(f); ok {
+			r.video = p
 		}
 	}
 	if r.cur != nil {
 		// Rotate on length (at a keyframe when there is video), when a
-		// camera's first keyframe comes to an audio-only segment, or when
-		// the wall clock jumped (sender clock mapping changed).
+		// camera's first keyframe comes to an audio-only segment or its
+		// stream changed, or when the wall clock jumped (sender clock
+		// mapping changed).
 		long := f.Wall.Sub(r.cur.seg.Start) >= r.SegmentLength
 		switch {
-		case f.Kind == Video && f.Key && !r.cur.seg.Video && r.vp8W > 0:
+		case f.Kind == Video && f.Key && r.video.codec != "" && r.video != r.cur.video:
 			r.rotate()
 		case long && (!r.cur.seg.Video || (f.Kind == Video && f.Key)):
 			r.rotate()
@@ -261,8 +291,8 @@ func (r *Recorder) write(f Frame) {
 		if f.Kind == Video && !f.Key {
 			return // a segment's video starts at a keyframe
 		}
-		video := r.vp8W > 0
-		w, err := openSegment(r.Dir, f.Wall, video, r.vp8W, r.vp8H)
+		video := r.video.codec != ""
+		w, err := openSegment(r.Dir, f.Wall, r.video)
 		if err != nil {
 			r.Log.Error("opening segment", "station", r.Station, "error", err)
 			return
@@ -273,7 +303,7 @@ func (r *Recorder) write(f Frame) {
 		}
 	}
 	if f.Kind == Video {
-		if !r.cur.seg.Video {
+		if !r.cur.seg.Video || f.codec() != r.cur.video.codec {
 			return
 		}
 		if !r.cur.sawVKey && !f.Key {
@@ -366,13 +396,21 @@ func Scan(dir string) ([]Segment, error) {
 	return out, nil
 }
 
+func (f Frame) codec() string {
+	if f.Codec == "" {
+		return "vp8"
+	}
+	return f.Codec
+}
+
 // segWriter is the open segment.
 type segWriter struct {
 	seg     Segment
+	video   videoParams
 	ctx     *astiav.FormatContext
 	io      *astiav.IOContext
 	audio   *astiav.Stream
-	video   *astiav.Stream
+	vstream *astiav.Stream
 	pkt     *astiav.Packet
 	last    map[Kind]int64 // last pts µs, to keep them rising
 	sawVKey bool
@@ -381,15 +419,16 @@ type segWriter struct {
 var usec = astiav.NewRational(1, 1_000_000)
 
 // openSegment creates {dir}/{start unix ns}.mkv with an Opus stream and,
-// with video, a VP8 stream of the given size.
-func openSegment(dir string, start time.Time, video bool, w, h int) (*segWriter, error) {
+// when vp names a codec, a video stream.
+func openSegment(dir string, start time.Time, vp videoParams) (*segWriter, error) {
+	video := vp.codec != ""
 	path := filepath.Join(dir, fmt.Sprintf("%d.mkv", start.UnixNano()))
 	ctx, err := astiav.AllocOutputFormatContext(nil, "matroska", path)
 	if err != nil {
 		return nil, err
 	}
-	sw := &segWriter{seg: Segment{Path: path, Start: start, End: start, Video: video, FirstRTP: map[string]uint32{}},
-		ctx: ctx, last: map[Kind]int64{Audio: -1, Video: -1}}
+	sw := &segWriter{seg: Segment{Path: path, Start: start, End: start, Video: video, VideoCodec: vp.codec, FirstRTP: map[string]uint32{}},
+		ctx: ctx, video: vp, last: map[Kind]int64{Audio: -1, Video: -1}}
 	sw.audio = ctx.NewStream(nil)
 	cp := sw.audio.CodecParameters()
 	cp.SetMediaType(astiav.MediaTypeAudio)
@@ -402,13 +441,23 @@ func openSegment(dir string, start time.Time, video bool, w, h int) (*segWriter,
 	}
 	sw.audio.SetTimeBase(astiav.NewRational(1, 48000))
 	if video {
-		sw.video = ctx.NewStream(nil)
-		vp := sw.video.CodecParameters()
-		vp.SetMediaType(astiav.MediaTypeVideo)
-		vp.SetCodecID(astiav.CodecIDVp8)
-		vp.SetWidth(w)
-		vp.SetHeight(h)
-		sw.video.SetTimeBase(astiav.NewRational(1, 90000))
+		sw.vstream = ctx.NewStream(nil)
+		cp := sw.vstream.CodecParameters()
+		cp.SetMediaType(astiav.MediaTypeVideo)
+		cp.SetWidth(vp.w)
+		cp.SetHeight(vp.h)
+		if vp.codec == "h264" {
+			// Annex B parameter sets: the Matroska muxer turns them (and the
+			// frames) into the avcC form it stores.
+			cp.SetCodecID(astiav.CodecIDH264)
+			if err := cp.SetExtraData([]byte(vp.extra)); err != nil {
+				sw.free()
+				return nil, err
+			}
+		} else {
+			cp.SetCodecID(astiav.CodecIDVp8)
+		}
+		sw.vstream.SetTimeBase(astiav.NewRational(1, 90000))
 	}
 	if sw.io, err = astiav.OpenIOContext(path, astiav.NewIOContextFlags(astiav.IOContextFlagWrite)); err != nil {
 		sw.free()
@@ -454,7 +503,7 @@ func (sw *segWriter) write(f Frame) error {
 	st := sw.audio
 	name := "audio"
 	if f.Kind == Video {
-		st, name = sw.video, "video"
+		st, name = sw.vstream, "video"
 	}
 	if _, ok := sw.seg.FirstRTP[name]; !ok {
 		sw.seg.FirstRTP[name] = f.RTP

@@ -12,8 +12,9 @@ import (
 
 // Options shape a pion API.
 type Options struct {
-	// RecordedOnly registers just the codecs contactd records (Opus, VP8),
-	// so that a browser's offer settles on them; otherwise pion's defaults.
+	// RecordedOnly registers just the codecs contactd records (Opus; VP8,
+	// then H.264 for cameras that send it), so that a browser's offer
+	// settles on them; otherwise pion's defaults.
 	RecordedOnly bool
 	// InterfaceFilter limits ICE to some network interfaces (nil: all).
 	InterfaceFilter func(string) bool
@@ -38,6 +39,14 @@ func NewAPI(o Options) (*webrtc.API, error) {
 		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
 			return nil, err
+		}
+		for i, profile := range []string{"42e01f", "42001f", "4d001f", "640c1f", "64001f"} {
+			if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: fb,
+				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profile},
+				PayloadType: webrtc.PayloadType(102 + 2*i)}, webrtc.RTPCodecTypeVideo); err != nil {
+				return nil, err
+			}
 		}
 	} else if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err

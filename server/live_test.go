@@ -333,3 +333,62 @@ func TestChromiumCapturePage(t *testing.T) {
 		t.Errorf("clip audio peaks at %v dB: the fake microphone did not come through", v)
 	}
 }
+
+// TestLiveH264Camera: a camera that sends H.264 is recorded by stream copy;
+// its clip is Matroska with H.264 and Opus, cut at an IDR picture.
+func TestLiveH264Camera(t *testing.T) {
+	ogg, _ := media(t)
+	h264 := filepath.Join(t.TempDir(), "camera.h264")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=10:d=10", "-c:v", "libx264",
+		"-profile:v", "baseline", "-preset", "ultrafast", "-g", "10", "-x264-params", "repeat-headers=1", "-pix_fmt", "yuv420p",
+		"-f", "h264", h264).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	ts := startServer(t, t.TempDir(), t.TempDir())
+	pub := &capture.Publisher{URL: ts.url + "/whip/desk-1", Token: token, Video: true, VideoMime: "video/H264",
+		InterfaceFilter: loopbackOnly, IncludeLoopback: true}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := pub.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(context.Background())
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); capture.StreamOgg(sctx, pub.Audio, ogg) }()
+	go func() { defer wg.Done(); capture.StreamH264(sctx, pub.VideoTr, h264, 10) }()
+	defer func() { stop(); wg.Wait() }()
+	time.Sleep(4 * time.Second)
+	pub.Send(map[string]any{"type": "arrive", "at": time.Now().UTC()})
+	time.Sleep(6 * time.Second)
+	pub.Send(map[string]any{"type": "leave", "at": time.Now().UTC()})
+	scs := waitSidecars(t, ts.store, 1, 30*time.Second)
+	if len(scs) != 1 {
+		t.Fatalf("%d contacts", len(scs))
+	}
+	c := scs[0]
+	if !strings.HasSuffix(c.Clip, ".mkv") || c.Media.Container != "matroska" {
+		t.Errorf("clip %s in %s, want Matroska", c.Clip, c.Media.Container)
+	}
+	dur, codecs := testenv.Probe(t, filepath.Join(ts.store, c.Clip))
+	if strings.Join(codecs, ",") != "opus,h264" || math.Abs(dur-c.ClipEnd.Sub(c.ClipStart).Seconds()) > 0.05 {
+		t.Errorf("clip %.3f s %v, sidecar range %v", dur, codecs, c.ClipEnd.Sub(c.ClipStart))
+	}
+	// The picture decodes: every packet of the clip gives a frame, with no
+	// decoder error (ffprobe decodes without re-timing for an encoder).
+	out := mustRun(t, "ffprobe", "-v", "error", "-count_frames", "-count_packets", "-select_streams", "v:0",
+		"-show_entries", "stream=nb_read_frames,nb_read_packets", "-of", "csv=p=0", filepath.Join(ts.store, c.Clip))
+	var frames, packets int
+	if _, err := fmt.Sscanf(strings.TrimSpace(out), "%d,%d", &frames, &packets); err != nil || frames < 50 || frames != packets {
+		t.Errorf("decoding the clip: %q (want one frame a packet, at least 5 s at 10 fps)", out)
+	}
+}
+
+func mustRun(t *testing.T, name string, args ...string) string {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v %s", name, err, out)
+	}
+	return string(out)
+}
