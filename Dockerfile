@@ -3,8 +3,9 @@
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY scripts/setup.sh scripts/setup.sh
-# Build dependencies only: the MinIO server is for tests, not the image.
-RUN SETUP_SKIP_MINIO=1 bash scripts/setup.sh
+COPY tools/ortref/package.json tools/ortref/package-lock.json tools/ortref/
+# Build dependencies and model files only: MinIO and the onnxruntime harness are for tests.
+RUN CONTACTD_MODEL_DIR=/usr/local/share/contactd/models SETUP_SKIP_TEST_TOOLS=1 bash scripts/setup.sh
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
@@ -15,6 +16,7 @@ COPY scripts/setup.sh /tmp/setup.sh
 RUN bash /tmp/setup.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/setup.sh \
  && useradd --system --uid 10001 --home /var/lib/contactd --create-home contactd
 COPY --from=build /out/contactd /usr/local/bin/contactd
+COPY --from=build /usr/local/share/contactd/models /usr/local/share/contactd/models
 COPY contactd.example.yaml /etc/contactd/contactd.yaml
 USER contactd
 WORKDIR /var/lib/contactd

@@ -39,17 +39,20 @@ fuzz:
 	$(GO) test ./config -run '^$$' -fuzz '^FuzzLoadYAML$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz '^FuzzCheckOffer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./capture -run '^$$' -fuzz '^FuzzReadKeys$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./classifier/onnx -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 test: setup vet
 	$(GO) test -count=1 -timeout 60m ./...
 	$(MAKE) --no-print-directory fuzz
 
 # Benchmarks beside their baselines, in one go: clip cutting against one
-# ffmpeg process per clip (2-hour day), live ingest against pion's bare loop.
+# ffmpeg process per clip (2-hour day), live ingest against pion's bare loop,
+# the Go Silero VAD against onnxruntime.
 bench: build
 	@test -f bench/day/day.json || ./$(BIN) testdata day --out bench/day --length 2h --video
 	./$(BIN) bench cut --day bench/day --rounds 3
 	./$(BIN) bench ingest --stations 25,50,100,150 --seconds 20
+	./$(BIN) bench vad --seconds 600
 
 clean:
 	rm -rf bin demo bench/day

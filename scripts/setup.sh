@@ -4,9 +4,16 @@
 # Used by README.md, .ci/run and the Dockerfile alike.
 #   scripts/setup.sh            build + test dependencies (apt packages, MinIO server)
 #   scripts/setup.sh --runtime  only what the server needs to run (Dockerfile runtime stage)
+# Model files come from npm registry packages, checked against pinned sha256 sums, into
+# $CONTACTD_MODEL_DIR (default /usr/local/share/contactd/models as root, else
+# ~/.local/share/contactd/models), where contactd looks for them.
+# SETUP_SKIP_TEST_TOOLS=1 leaves out what only the tests need (MinIO, the onnxruntime harness).
 set -euo pipefail
 
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+VAD_PACKAGE="@ricky0123/vad-web@0.0.31"
+VAD_TGZ_SHA256="d1a211cf1a2ed26297da52cc08de79e75d79838a274bfc6de546feb1f828c940"
+VAD_ONNX_SHA256="2623a2953f6ff3d2c1e61740c6cdb7168133479b267dfef114a4a3cc5bdd788f"
 
 BUILD_PKGS=(libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev libswresample-dev
   libswscale-dev libavdevice-dev portaudio19-dev pkg-config ffmpeg espeak-ng sox prometheus chromium fonts-dejavu-core gcc git ca-certificates)
@@ -34,8 +41,39 @@ fi
 
 [ "$mode" = --runtime ] && exit 0
 
+# Node.js and npm fetch the model packages (a Node.js that ships npm may already be here).
+if ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs and npm"
+  sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
+# Silero VAD v5 weights (MIT), from the npm package that ships them.
+if [ "$(id -u)" = 0 ]; then model_dir="${CONTACTD_MODEL_DIR:-/usr/local/share/contactd/models}"
+else model_dir="${CONTACTD_MODEL_DIR:-$HOME/.local/share/contactd/models}"; fi
+if ! echo "$VAD_ONNX_SHA256  $model_dir/silero_vad_v5.onnx" | sha256sum -c --status 2>/dev/null; then
+  echo "setup: installing silero_vad_v5.onnx from $VAD_PACKAGE into $model_dir"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "$VAD_PACKAGE" >/dev/null 2>&1)
+  tgz="$(ls "$tmp"/*.tgz)"
+  echo "$VAD_TGZ_SHA256  $tgz" | sha256sum -c --status || { echo "setup: $VAD_PACKAGE: checksum mismatch" >&2; exit 1; }
+  tar -xzf "$tgz" -C "$tmp" package/dist/silero_vad_v5.onnx
+  echo "$VAD_ONNX_SHA256  $tmp/package/dist/silero_vad_v5.onnx" | sha256sum -c --status || { echo "setup: silero_vad_v5.onnx: checksum mismatch" >&2; exit 1; }
+  mkdir -p "$model_dir"
+  install -m 0644 "$tmp/package/dist/silero_vad_v5.onnx" "$model_dir/silero_vad_v5.onnx"
+fi
+
+[ "${SETUP_SKIP_TEST_TOOLS:-}" = 1 ] && exit 0
+
+# onnxruntime (npm onnxruntime-node), only as the reference the VAD test and benchmark compare with.
+ortref="$(cd "$(dirname "$0")/.." && pwd)/tools/ortref"
+if ! [ -f "$ortref/node_modules/onnxruntime-node/package.json" ] || ! cmp -s "$ortref/package-lock.json" "$ortref/node_modules/.contactd-lock" 2>/dev/null; then
+  echo "setup: installing the onnxruntime reference harness (tools/ortref)"
+  (cd "$ortref" && npm ci --ignore-scripts --no-audit --no-fund --silent && cp package-lock.json node_modules/.contactd-lock)
+fi
+
 # MinIO server for the S3 tests. It builds from source in about 5 minutes, so skip when present.
-[ "${SETUP_SKIP_MINIO:-}" = 1 ] && exit 0
 gobin="$(go env GOPATH)/bin"
 if ! [ -x "$gobin/minio" ] || ! go version -m "$gobin/minio" 2>/dev/null | grep -q "$MINIO_VERSION"; then
   echo "setup: building MinIO server $MINIO_VERSION (takes a few minutes)"

@@ -1,0 +1,47 @@
+// Package f32 has the float32 vector kernels the classifiers spend their
+// time in, with AVX2/FMA assembly on amd64 and a portable Go version
+// everywhere else (and for checking the assembly).
+package f32
+
+// Dot returns the sum of a[i]*b[i]; b must be at least as long as a.
+func Dot(a, b []float32) float32 {
+	if len(b) < len(a) {
+		panic("f32.Dot: b shorter than a")
+	}
+	if len(a) == 0 {
+		return 0
+	}
+	return dot(a, b)
+}
+
+// MatVec sets out[r] = bias[r] + w[r,:]·x for a row-major rows×len(x)
+// matrix w; bias may be nil.
+func MatVec(out, w, x, bias []float32) {
+	cols := len(x)
+	if len(w) < len(out)*cols {
+		panic("f32.MatVec: matrix too small")
+	}
+	for r := range out {
+		var s float32
+		if bias != nil {
+			s = bias[r]
+		}
+		out[r] = s + dot(w[r*cols:(r+1)*cols], x)
+	}
+}
+
+func dotGeneric(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
