@@ -39,6 +39,7 @@ type Config struct {
 	WebRTC   WebRTC   `yaml:"webrtc"`
 	// Stations may stream to and post events for this server.
 	Stations  []Station        `yaml:"stations"`
+	Emotion   Emotion          `yaml:"emotion"`
 	Log       Log              `yaml:"log"`
 	Segmenter segmenter.Config `yaml:"segmenter"`
 	// Scales maps each rating scale's values to sets and boxes.
@@ -68,6 +69,14 @@ type WebRTC struct {
 	Interfaces []string `yaml:"interfaces"`
 	// IncludeLoopback offers loopback candidates: agents on the server itself.
 	IncludeLoopback bool `yaml:"include_loopback"`
+}
+
+// Emotion locates the emotion models.
+type Emotion struct {
+	// VADModel is silero_vad_v5.onnx (empty: the one scripts/setup.sh installed).
+	VADModel string `yaml:"vad_model"`
+	// VoiceModel is a model from `contactd emotion train` (empty: built in).
+	VoiceModel string `yaml:"voice_model"`
 }
 
 // Log configures structured logging.
