@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -102,4 +103,17 @@ func StartMinIO(t testing.TB) *MinIO {
 	return &MinIO{Endpoint: addr, cmd: cmd, Config: storage.S3Config{
 		Endpoint: addr, AccessKey: "contactd-test", SecretKey: "contactd-test-secret", Region: "us-east-1",
 	}}
+}
+
+// Datasets returns the shared emotion corpora beside the checkout
+// (../shared/datasets), failing the test when they are missing.
+func Datasets(t testing.TB) string {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	d := filepath.Join(filepath.Dir(self), "..", "..", "..", "shared", "datasets")
+	if _, err := os.Stat(filepath.Join(d, "ravdess", "labels.csv")); err != nil {
+		t.Fatalf("the shared datasets are not beside the checkout (%s): %v", d, err)
+	}
+	abs, _ := filepath.Abs(d)
+	return abs
 }

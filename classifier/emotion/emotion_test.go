@@ -1,0 +1,200 @@
+package emotion
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"contactd/classifier/features"
+	"contactd/classifier/models"
+	"contactd/classifier/vad"
+	"contactd/internal/testenv"
+)
+
+// synthetic makes labelled vectors of len(features.Names): each class
+// shifts a few features; speakers add their own offset to everything.
+func synthetic(n int, seed uint64) ([]Item, [][]float64) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	d := len(features.Names)
+	var items []Item
+	var vecs [][]float64
+	emos := []string{"neutral", "happy", "sad", "angry", "fearful"}
+	for s := 0; s < 4; s++ {
+		off := make([]float64, d)
+		for i := range off {
+			off[i] = r.NormFloat64() * 3
+		}
+		for i := 0; i < n; i++ {
+			e := emos[i%len(emos)]
+			l, _ := ParseEmotion(e)
+			v := make([]float64, d)
+			for j := range v {
+				v[j] = off[j] + r.NormFloat64()
+			}
+			if l.Class >= 0 {
+				v[l.Class] += 5
+			}
+			if l.Arousal == 1 {
+				v[10] += 5
+			}
+			if l.Valence == 1 {
+				v[11] += 5
+			}
+			items = append(items, Item{Path: e, Speaker: string(rune('a' + s)), Label: l})
+			vecs = append(vecs, v)
+		}
+	}
+	return items, vecs
+}
+
+// TestFitIsSeededAndLearns: the same seed gives the same model; on held-out
+// speakers of separable data it is accurate; another seed differs.
+func TestFitIsSeededAndLearns(t *testing.T) {
+	items, vecs := synthetic(60, 1)
+	cfg := DefaultTrainConfig
+	cfg.Epochs = 30
+	train := func(seed uint64) *Model {
+		c := cfg
+		c.Seed = seed
+		m, err := Fit(items[:180], vecs[:180], c, []string{"synthetic"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b, c := train(1), train(1), train(2)
+	if !slices.Equal(a.Nets[0].W2, b.Nets[0].W2) || !slices.Equal(a.Nets[4].W1, b.Nets[4].W1) {
+		t.Error("the same seed gave different models")
+	}
+	if slices.Equal(a.Nets[0].W2, c.Nets[0].W2) {
+		t.Error("another seed gave the same model")
+	}
+	s := a.Evaluate(items[180:], vecs[180:]) // the fourth speaker, unseen
+	if s.UA4 < 0.85 || s.ArousalAcc < 0.85 || s.ValenceAcc < 0.85 { // chance: 0.25, 0.5, 0.5
+		t.Errorf("held-out speaker: %+v", s)
+	}
+	// Cross-validation by speaker: four folds, none sharing a speaker.
+	folds, err := CrossValidate(items, vecs, cfg, func(s string) string { return s }, nil)
+	if err != nil || len(folds) != 4 {
+		t.Fatalf("%d folds, %v", len(folds), err)
+	}
+	for _, f := range folds {
+		if len(f.Speakers) != 1 || f.N != 60 || f.UA4 < 0.8 {
+			t.Errorf("fold %s: %v n=%d UA %.2f", f.Name, f.Speakers, f.N, f.UA4)
+		}
+	}
+	if p := Pool([]Scores{folds[0].Scores, folds[1].Scores}); p.N != 120 || p.N4 != folds[0].N4+folds[1].N4 {
+		t.Errorf("pooled %+v", p)
+	}
+}
+
+// TestModelFile: a saved model loads and predicts the same; files for
+// other features or versions are refused with what to do.
+func TestModelFile(t *testing.T) {
+	items, vecs := synthetic(30, 2)
+	cfg := DefaultTrainConfig
+	cfg.Epochs = 5
+	m, err := Fit(items, vecs, cfg, []string{"synthetic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.json")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := m.Population.Apply(vecs[7])
+	p, q := m.Predict(z), back.Predict(z)
+	for _, c := range Classes {
+		if math.Abs(p.Probs[c]-q.Probs[c]) > 1e-4 {
+			t.Errorf("%s: %v before saving, %v after", c, p.Probs[c], q.Probs[c])
+		}
+	}
+	if p.Arousal < -1 || p.Arousal > 1 || p.Valence < -1 || p.Valence > 1 || p.Confidence < 0 || p.Confidence > 1 {
+		t.Errorf("prediction out of range: %+v", p)
+	}
+	b, _ := os.ReadFile(path)
+	for _, tc := range []struct{ from, to, want string }{
+		{`"version":1`, `"version":99`, "retrain"},
+		{`"f0_st_mean"`, `"pitch"`, "other features"},
+		{`"nets":[`, `"nets":[{"In":3,"Hidden":0,"w2":[],"b2":[]},`, "wrong shape"},
+	} {
+		bad := strings.Replace(string(b), tc.from, tc.to, 1)
+		if bad == string(b) {
+			t.Fatalf("%q not in the file", tc.from)
+		}
+		if _, err := Parse([]byte(bad), "m.json"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s → %s: %v", tc.from, tc.to, err)
+		}
+	}
+	if _, err := Default(); err != nil {
+		t.Errorf("built-in model: %v", err)
+	}
+	if st, _ := os.Stat("voice_model.json"); st == nil || st.Size() > 1<<20 {
+		t.Errorf("the built-in model file must exist and stay under 1 MB")
+	}
+}
+
+// TestBuiltInModelIsReproducible retrains the shipped model from the
+// shared corpora with its recorded configuration and checks that it
+// predicts what the shipped one does.
+func TestBuiltInModelIsReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("featurises 4000 recordings")
+	}
+	ship, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := testenv.Datasets(t)
+	var items []Item
+	for _, c := range ship.TrainedOn {
+		it, err := LoadCorpus(filepath.Join(ds, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, it...)
+	}
+	p, err := models.Find(models.SileroVAD, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := vad.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vecs, _, err := (&Featurizer{VAD: vm}).Vectors(context.Background(), items, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Fit(items, vecs, ship.Config, ship.TrainedOn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Samples != ship.Samples {
+		t.Fatalf("%d usable recordings, the shipped model had %d", m.Samples, ship.Samples)
+	}
+	worst := 0.0
+	for i := 0; i < len(vecs); i += 17 {
+		if vecs[i] == nil {
+			continue
+		}
+		z := ship.Population.Apply(vecs[i])
+		a, b := m.Predict(z), ship.Predict(z)
+		for _, c := range Classes {
+			worst = math.Max(worst, math.Abs(a.Probs[c]-b.Probs[c]))
+		}
+	}
+	t.Logf("max |Δp| retrained vs shipped: %.2g", worst)
+	if worst > 0.02 {
+		t.Errorf("retrained model differs from the shipped one by up to %.3f", worst)
+	}
+}
