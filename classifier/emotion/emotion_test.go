@@ -74,7 +74,7 @@ func TestFitIsSeededAndLearns(t *testing.T) {
 	if slices.Equal(a.Nets[0].W2, c.Nets[0].W2) {
 		t.Error("another seed gave the same model")
 	}
-	s := a.Evaluate(items[180:], vecs[180:]) // the fourth speaker, unseen
+	s := a.Evaluate(items[180:], vecs[180:])                        // the fourth speaker, unseen
 	if s.UA4 < 0.85 || s.ArousalAcc < 0.85 || s.ValenceAcc < 0.85 { // chance: 0.25, 0.5, 0.5
 		t.Errorf("held-out speaker: %+v", s)
 	}

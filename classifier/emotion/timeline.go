@@ -7,7 +7,7 @@ import (
 
 // Second is the model's reading of one second of a recording.
 type Second struct {
-	Start  float64 `json:"start"` // seconds from the start
+	Start  float64 `json:"start"`  // seconds from the start
 	Speech float64 `json:"speech"` // seconds of speech in this second
 	*Prediction
 }
