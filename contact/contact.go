@@ -118,6 +118,8 @@ type Contact struct {
 	ExtraRatings []Press `json:"extra_ratings,omitempty"`
 	Set          Set     `json:"set"`
 	Clip         string  `json:"clip"`
+	// Voice is the contact's emotion timeline (live capture only).
+	Voice *Voice `json:"voice,omitempty"`
 }
 
 // Duration is the time between arrive and leave.
@@ -158,4 +160,36 @@ func (e *InputError) Error() string {
 		return fmt.Sprintf("%s: field %q: %s", loc, e.Field, e.Msg)
 	}
 	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// Voice is what the voice path heard during a contact: the employee's and
+// the patient's speech second by second, each with a summary. Without an
+// enrolled employee voice the speech cannot be told apart and is all under
+// Unattributed.
+type Voice struct {
+	Employee     *VoiceSide `json:"employee,omitempty"`
+	Patient      *VoiceSide `json:"patient,omitempty"`
+	Unattributed *VoiceSide `json:"unattributed,omitempty"`
+}
+
+// VoiceSide is one speaker's speech in a contact.
+type VoiceSide struct {
+	SpeechSeconds float64 `json:"speech_seconds"`
+	// EmotionSeconds: seconds of speech by emotion class.
+	EmotionSeconds map[string]float64 `json:"emotion_seconds"`
+	MeanArousal    float64            `json:"mean_arousal"`
+	MeanValence    float64            `json:"mean_valence"`
+	// NegativeShare is the share of classified speech that is sad or angry.
+	NegativeShare float64       `json:"negative_share"`
+	Timeline      []VoiceSecond `json:"timeline"`
+}
+
+// VoiceSecond is one second of one speaker's speech.
+type VoiceSecond struct {
+	At         time.Time `json:"at"`
+	Speech     float64   `json:"speech"`
+	Emotion    string    `json:"emotion"`
+	Arousal    float64   `json:"arousal"`
+	Valence    float64   `json:"valence"`
+	Confidence float64   `json:"confidence"`
 }

@@ -44,6 +44,9 @@ type Sink interface {
 	Recorder(station string) (*recorder.Recorder, error)
 	Event(contact.Event) error
 	Rating(contact.Rating) error
+	// Audio hands every Opus packet, on the sender's clock, to the voice
+	// path; it must not block.
+	Audio(station string, opus []byte, wall time.Time)
 }
 
 // Stats are the ingest counters the server exports.
@@ -382,8 +385,9 @@ func (ss *session) readAudio(t *webrtc.TrackRemote, clk *clock, log *slog.Logger
 			continue
 		}
 		wall := clk.wall(p.Timestamp, time.Now())
-		ss.rec.Push(recorder.Frame{Kind: recorder.Audio, Data: append([]byte(nil), p.Payload...), RTP: p.Timestamp,
-			Wall: wall, Dur: rtc.OpusDuration(p.Payload)})
+		data := append([]byte(nil), p.Payload...)
+		ss.rec.Push(recorder.Frame{Kind: recorder.Audio, Data: data, RTP: p.Timestamp, Wall: wall, Dur: rtc.OpusDuration(p.Payload)})
+		ss.srv.Sink.Audio(ss.station, data, wall)
 	}
 }
 

@@ -38,8 +38,11 @@ type Engine struct {
 	// JournalDir keeps every accepted event and rating on disk until its
 	// contact is done, so a restart (even after SIGKILL) loses nothing.
 	JournalDir string
-	Tick       time.Duration
-	Now        func() time.Time
+	// Voice, if set, returns what the voice path heard in [from, to) at a
+	// station; it may wait a few seconds for the path to catch up.
+	Voice func(station string, from, to time.Time) *contact.Voice
+	Tick  time.Duration
+	Now   func() time.Time
 
 	mu       sync.Mutex
 	stations map[string]*station
@@ -279,7 +282,7 @@ func (e *Engine) processStation(id string, now time.Time) {
 			if !changed(&prev.c, c) {
 				continue
 			}
-			c.Clip, c.ClipStart, c.ClipEnd = prev.c.Clip, prev.c.ClipStart, prev.c.ClipEnd
+			c.Clip, c.ClipStart, c.ClipEnd, c.Voice = prev.c.Clip, prev.c.ClipStart, prev.c.ClipEnd, prev.c.Voice
 			sc, err = e.Archive.SaveSidecar(ctx, c, prev.media)
 		}
 		if err != nil {
@@ -409,6 +412,9 @@ func (e *Engine) compact(st *station) error {
 func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*storage.Sidecar, error) {
 	cfg := e.Segmenter
 	c.ClipStart, c.ClipEnd = c.Arrive.Add(-cfg.PreRoll), c.Leave.Add(cfg.PostRoll)
+	if e.Voice != nil {
+		c.Voice = e.Voice(id, c.Arrive, c.Leave)
+	}
 	var rec *recorder.Recorder
 	if e.Recorder != nil {
 		rec = e.Recorder(id)

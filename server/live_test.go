@@ -57,13 +57,16 @@ type testServer struct {
 	done   chan error
 }
 
-func startServer(t *testing.T, state, store string) *testServer {
+func startServer(t *testing.T, state, store string, opts ...func(*config.Config)) *testServer {
 	t.Helper()
 	cfg := config.Default()
 	cfg.StateDir = state
 	cfg.Recorder.SegmentLength = 2 * time.Second
 	cfg.WebRTC.Interfaces = []string{"lo"}
 	cfg.Stations = []config.Station{{ID: "desk-1", Token: token}, {ID: "desk-2", Token: "desk-2-secret-token-0123"}}
+	for _, o := range opts {
+		o(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

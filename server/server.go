@@ -24,6 +24,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"contactd/classifier/emotion"
+	"contactd/classifier/models"
+	"contactd/classifier/speaker"
+	"contactd/classifier/vad"
+	"contactd/classifier/voice"
 	"contactd/config"
 	"contactd/contact"
 	"contactd/ingest"
@@ -48,6 +53,8 @@ type Server struct {
 
 	ingest   *ingest.Server
 	engine   *live.Engine
+	voice    *voice.Hub
+	voices   map[string]*speaker.Voice // enrolled employees by id
 	pipeline *metrics.Pipeline
 	imetrics *metrics.Ingest
 	stations map[string]config.Station
@@ -85,7 +92,13 @@ func (s *Server) Initialize() error {
 			return err
 		}
 	}
+	if err := s.startVoice(); err != nil {
+		return err
+	}
 	s.engine = &live.Engine{
+		Voice: func(station string, from, to time.Time) *contact.Voice {
+			return voice.ContactVoice(s.voice.Readings(station, from, to, 3*time.Second))
+		},
 		Site: cfg.Site, Segmenter: cfg.Segmenter, Rules: cfg.Scales, Archive: s.Archive, Metrics: s.pipeline, Log: s.Log,
 		JournalDir: filepath.Join(cfg.StateDir, "journal"),
 		Recorder: func(id string) *recorder.Recorder {
@@ -121,6 +134,7 @@ func (s *Server) Close() {
 	<-s.done
 	s.engine.Close()
 	s.ingest.Close()
+	s.voice.Close()
 	s.mu.Lock()
 	recs := s.recorders
 	s.recorders = map[string]*recorder.Recorder{}
@@ -202,6 +216,64 @@ type sink struct{ s *Server }
 func (k sink) Recorder(id string) (*recorder.Recorder, error) { return k.s.Recorder(id) }
 func (k sink) Event(e contact.Event) error                    { return k.s.engine.Event(e) }
 func (k sink) Rating(r contact.Rating) error                  { return k.s.engine.Rating(r) }
+func (k sink) Audio(station string, opus []byte, wall time.Time) {
+	k.s.voice.Push(station, opus, wall)
+}
+
+// startVoice loads the models and starts the voice path; employees'
+// enrolled voices are read from {state_dir}/voices/{employee}.json.
+func (s *Server) startVoice() error {
+	cfg := s.Config
+	p, err := models.Find(models.SileroVAD, cfg.Emotion.VADModel)
+	if err != nil {
+		return err
+	}
+	vm, err := vad.Load(p)
+	if err != nil {
+		return err
+	}
+	em := (*emotion.Model)(nil)
+	if cfg.Emotion.VoiceModel != "" {
+		em, err = emotion.Load(cfg.Emotion.VoiceModel)
+	} else {
+		em, err = emotion.Default()
+	}
+	if err != nil {
+		return err
+	}
+	bg, err := speaker.DefaultBackground()
+	if err != nil {
+		return err
+	}
+	s.voices = map[string]*speaker.Voice{}
+	for _, st := range cfg.Stations {
+		if st.Employee == "" {
+			continue
+		}
+		path := filepath.Join(cfg.StateDir, "voices", st.Employee+".json")
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			s.Log.Info("no enrolled voice: speech at the station is not attributed", "station", st.ID, "employee", st.Employee,
+				"enrol", "contactd speaker enroll --name "+st.Employee+" --out "+path+" RECORDING…")
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var v speaker.Voice
+		if err := json.Unmarshal(b, &v); err != nil || v.GMM == nil {
+			return fmt.Errorf("%s: not an enrolled voice (%v)", path, err)
+		}
+		s.voices[st.Employee] = &v
+	}
+	s.voice = &voice.Hub{
+		Models: &voice.Models{VAD: vm, Emotion: em, Background: bg},
+		Voices: func(station string) *speaker.Voice { return s.voices[s.stations[station].Employee] },
+		OnDrop: func(station string) { s.imetrics.AddDropped(station, "voice") },
+		Log:    s.Log,
+	}
+	return nil
+}
 
 // Handler serves every endpoint.
 func (s *Server) Handler() http.Handler {
@@ -214,6 +286,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/ratings", s.postLines("ratings"))
 	mux.HandleFunc("GET /api/v1/stations", s.listStations)
 	mux.HandleFunc("POST /api/v1/segments/{station}", s.postSegment)
+	mux.HandleFunc("GET /api/v1/stations/{station}/voice", s.voiceFeed)
 	web.Routes(mux, func(id string) bool { _, ok := s.stations[id]; return ok })
 	return mux
 }
@@ -288,6 +361,51 @@ func (s *Server) postLines(kind string) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(map[string]any{"accepted": accepted, "rejected": rejected})
+	}
+}
+
+// voiceFeed streams a station's voice readings as server-sent events, one
+// a second: the live emotion mirror of whoever works there. It takes the
+// station's token.
+func (s *Server) voiceFeed(w http.ResponseWriter, r *http.Request) {
+	station := r.PathValue("station")
+	token := ingest.BearerToken(r)
+	if token == "" {
+		token = r.URL.Query().Get("token") // EventSource cannot set headers
+	}
+	if err := s.authorize(station, token); err != nil {
+		code := http.StatusUnauthorized
+		if errors.Is(err, ingest.ErrUnknownStation) {
+			code = http.StatusNotFound
+		}
+		http.Error(w, err.Error(), code)
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	c, stop := s.voice.Subscribe(station)
+	defer stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.terminate:
+			return
+		case rd, ok := <-c:
+			if !ok {
+				return
+			}
+			b, _ := json.Marshal(rd)
+			fmt.Fprintf(w, "event: reading\ndata: %s\n\n", b)
+			fl.Flush()
+		}
 	}
 }
 

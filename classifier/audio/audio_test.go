@@ -99,3 +99,32 @@ func TestDecodeFile(t *testing.T) {
 		t.Errorf("video without audio: %v, want ErrNoAudio", err)
 	}
 }
+
+// TestDecimatorStreams: feeding a tone in uneven pieces gives the same
+// output as one piece, at a third of the rate, with the tone intact.
+func TestDecimatorStreams(t *testing.T) {
+	x := make([]float32, 48000)
+	for i := range x {
+		x[i] = float32(0.5 * math.Sin(2*math.Pi*440*float64(i)/48000))
+	}
+	whole := NewDecimator(3).Process(x, nil)
+	d := NewDecimator(3)
+	var parts []float32
+	for i, n := 0, 1; i < len(x); i, n = i+n, n%997+7 {
+		parts = d.Process(x[i:min(i+n, len(x))], parts)
+	}
+	if len(parts) != len(whole) {
+		t.Fatalf("%d samples in pieces, %d whole", len(parts), len(whole))
+	}
+	for i := range whole {
+		if parts[i] != whole[i] {
+			t.Fatalf("sample %d: %v in pieces, %v whole", i, parts[i], whole[i])
+		}
+	}
+	if n := len(whole); n < 15900 || n > 16000 {
+		t.Errorf("%d output samples for 1 s", n)
+	}
+	if a := tone(whole[1000:15000], 16000, 440); math.Abs(a-0.5) > 0.01 {
+		t.Errorf("440 Hz amplitude %.4f", a)
+	}
+}

@@ -125,7 +125,7 @@ func TestModelFile(t *testing.T) {
 	for _, tc := range []struct{ from, to, want string }{
 		{`"version":1`, `"version":99`, "retrain"},
 		{`"f0_st_mean"`, `"pitch"`, "other features"},
-		{`"nets":[`, `"nets":[{"In":3,"Hidden":0,"w2":[],"b2":[]},`, "wrong shape"},
+		{`"nets":[`, `"nets":[{"in":3,"hidden":0,"w2":[],"b2":[]},`, "wrong shape"},
 	} {
 		bad := strings.Replace(string(b), tc.from, tc.to, 1)
 		if bad == string(b) {
@@ -196,5 +196,28 @@ func TestBuiltInModelIsReproducible(t *testing.T) {
 	t.Logf("max |Δp| retrained vs shipped: %.2g", worst)
 	if worst > 0.02 {
 		t.Errorf("retrained model differs from the shipped one by up to %.3f", worst)
+	}
+}
+
+// TestRunningBaseline: it starts at the population, converges to the
+// speaker's own statistics, and forgets old ones at its half-life.
+func TestRunningBaseline(t *testing.T) {
+	pop := Baseline{Mean: []float64{0}, Std: []float64{1}}
+	r := NewRunningBaseline(1, 100, 10)
+	if b := r.Baseline(pop); b.Mean[0] != 0 || b.Std[0] != 1 {
+		t.Fatalf("empty: %+v", b)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		r.Update([]float64{5 + 2*rng.NormFloat64()})
+	}
+	if b := r.Baseline(pop); math.Abs(b.Mean[0]-5) > 0.3 || math.Abs(b.Std[0]-2) > 0.3 {
+		t.Errorf("after 2000 windows of N(5, 2): %+v", b)
+	}
+	for i := 0; i < 100; i++ { // one half-life of a new voice
+		r.Update([]float64{-5})
+	}
+	if m := r.Baseline(pop).Mean[0]; math.Abs(m) > 1 {
+		t.Errorf("after one half-life at -5 the mean is %.2f, want about 0", m)
 	}
 }

@@ -17,31 +17,10 @@ type Featurizer struct {
 	VAD *vad.Model
 }
 
-// SpeechMask runs the VAD over x (16 kHz) and marks the 10 ms frames
-// (features.Hop) that hold speech: probability ≥ threshold, widened by
-// 30 ms on each side so word edges are kept.
-func SpeechMask(det *vad.Detector, x []float32, threshold float32) []bool {
-	n := len(x) / features.Hop
-	mask := make([]bool, n)
-	raw := make([]bool, n)
-	chunk := make([]float32, vad.ChunkSize)
-	for i := 0; i < len(x); i += vad.ChunkSize {
-		clear(chunk)
-		copy(chunk, x[i:min(i+vad.ChunkSize, len(x))])
-		if det.Step(chunk) >= threshold {
-			for f := i / features.Hop; f < min((i+vad.ChunkSize+features.Hop-1)/features.Hop, n); f++ {
-				raw[f] = true
-			}
-		}
-	}
-	for i, v := range raw {
-		if v {
-			for j := max(i-3, 0); j <= min(i+3, n-1); j++ {
-				mask[j] = true
-			}
-		}
-	}
-	return mask
+// SpeechMask marks the 10 ms feature frames of x that hold speech (see
+// vad.Mask).
+func SpeechMask(det *vad.Detector, x []float32, threshold float32) (mask []bool, gated int) {
+	return vad.Mask(det, x, threshold, features.Hop)
 }
 
 // Utterance computes the functionals of a whole recording (16 kHz). ok is
@@ -51,7 +30,7 @@ func (fz *Featurizer) Utterance(ext *features.Extractor, det *vad.Detector, x []
 	var mask []bool
 	if det != nil {
 		det.Reset()
-		mask = SpeechMask(det, x, 0.5)
+		mask, _ = SpeechMask(det, x, 0.5)
 		n := 0
 		for _, m := range mask {
 			if m {

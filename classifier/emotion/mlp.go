@@ -9,11 +9,12 @@ import (
 // over the four classes, and sigmoids for high arousal and for positive
 // valence. Hidden == 0 makes it a (multi-task) logistic regression.
 type Network struct {
-	In, Hidden int
-	W1         []float64 `json:"w1,omitempty"` // [Hidden][In]
-	B1         []float64 `json:"b1,omitempty"`
-	W2         []float64 `json:"w2"` // [outs][width]
-	B2         []float64 `json:"b2"`
+	In     int       `json:"in"`
+	Hidden int       `json:"hidden"`
+	W1     []float64 `json:"w1,omitempty"` // [Hidden][In]
+	B1     []float64 `json:"b1,omitempty"`
+	W2     []float64 `json:"w2"` // [outs][width]
+	B2     []float64 `json:"b2"`
 }
 
 const outs = 4 + 2 // class logits, arousal, valence
@@ -82,13 +83,13 @@ func (n *Network) Predict(x []float64) Output {
 
 // TrainConfig sets the optimiser.
 type TrainConfig struct {
-	Hidden       int
-	Epochs       int
-	Batch        int
-	LearningRate float64
-	L2           float64
-	InputDropout float64
-	Seed         uint64
+	Hidden       int     `json:"hidden"`
+	Epochs       int     `json:"epochs"`
+	Batch        int     `json:"batch"`
+	LearningRate float64 `json:"learning_rate"`
+	L2           float64 `json:"l2"`
+	InputDropout float64 `json:"input_dropout"`
+	Seed         uint64  `json:"seed"`
 }
 
 // Sample is one training example; targets < 0 are unknown.

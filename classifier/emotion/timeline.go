@@ -37,7 +37,7 @@ type Timeline struct {
 func (m *Model) Analyze(ext *features.Extractor, det *vad.Detector, x []float32) *Timeline {
 	a := ext.Analyze(x)
 	det.Reset()
-	mask := SpeechMask(det, x, 0.5)
+	mask, _ := SpeechMask(det, x, 0.5)
 	n := len(a.Frames)
 	tl := &Timeline{Seconds: []Second{}, Segments: []Segment{}}
 	type pending struct {
@@ -64,23 +64,12 @@ func (m *Model) Analyze(ext *features.Extractor, det *vad.Detector, x []float32)
 			todo = append(todo, pending{v, func(p *Prediction) { tl.Seconds[i].Prediction = p }})
 		}
 	}
-	for f := 0; f < n; {
-		if !mask[f] {
-			f++
-			continue
+	for _, seg := range vad.Segments(mask, 30, 50) {
+		if v, ok := features.Summarize(a, seg[0], seg[1], mask); ok {
+			i := len(tl.Segments)
+			tl.Segments = append(tl.Segments, Segment{Start: float64(seg[0]) / 100, End: float64(seg[1]) / 100})
+			todo = append(todo, pending{v, func(p *Prediction) { tl.Segments[i].Prediction = p }})
 		}
-		g := f
-		for g < n && (mask[g] || (g+30 < n && anyTrue(mask[g:g+30]))) {
-			g++
-		}
-		if g-f >= 50 {
-			if v, ok := features.Summarize(a, f, g, mask); ok {
-				i := len(tl.Segments)
-				tl.Segments = append(tl.Segments, Segment{Start: float64(f) / 100, End: float64(g) / 100})
-				todo = append(todo, pending{v, func(p *Prediction) { tl.Segments[i].Prediction = p }})
-			}
-		}
-		f = g
 	}
 	base := m.Population
 	tl.Baseline = "population"
@@ -93,13 +82,4 @@ func (m *Model) Analyze(ext *features.Extractor, det *vad.Detector, x []float32)
 		p.apply(&pred)
 	}
 	return tl
-}
-
-func anyTrue(b []bool) bool {
-	for _, v := range b {
-		if v {
-			return true
-		}
-	}
-	return false
 }

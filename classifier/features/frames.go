@@ -19,10 +19,10 @@ const (
 	// Hop is the frame step: 10 ms.
 	Hop = 160
 
-	specWin  = 400  // 25 ms spectral window
-	specFFT  = 512  // its transform
-	pitchWin = 384  // 48 ms at 8 kHz for pitch
-	pitchFFT = 1024 // room for lags up to the window without wrap-around
+	specWin  = 400 // 25 ms spectral window
+	specFFT  = 512 // its transform
+	pitchWin = 384 // 48 ms at 8 kHz for pitch
+	pitchFFT = 512 // window + longest lag (123 at 65 Hz) fits: no wrap-around
 	pitchSR  = 8000
 	minF0    = 65.0
 	maxF0    = 500.0
@@ -44,7 +44,8 @@ type Frame struct {
 	// the dB spectrum 0–500 Hz and 500–1500 Hz (dB per kHz).
 	Alpha, Hammarberg, Slope0_500, Slope500_1500 float64
 	Flux, Centroid, ZCR                          float64
-	F1, F2, F3, B1                               float64 // formants in Hz (voiced frames), F1 bandwidth
+	F1, F2, F3, B1                               float64       // formants in Hz (voiced frames), F1 bandwidth
+	LogMel                                       [nMel]float64 // log mel band powers (pre-emphasised)
 }
 
 // Period is one glottal cycle found by the pitch-synchronous pass.
@@ -202,6 +203,7 @@ func (e *Extractor) spectral(x []float32, c int, f *Frame, havePrev bool) {
 	e.mel.Apply(e.buf[:len(p)], e.bands)
 	for b, v := range e.bands {
 		e.logBands[b] = math.Log(v + 1e-10)
+		f.LogMel[b] = e.logBands[b]
 	}
 	var cep [nMFCC + 1]float64
 	e.dct.Apply(e.logBands, cep[:])
@@ -259,6 +261,9 @@ func decimate2(x []float32) []float64 {
 // pitch estimates F0 by the normalised autocorrelation (Boersma 1993) of a
 // 48 ms Hann window of the 8 kHz signal centred at c.
 func (e *Extractor) pitch(low []float64, c int, f *Frame) {
+	if f.Energy < -55 { // silence: no pitch, and no transforms spent on it
+		return
+	}
 	start := c - pitchWin/2
 	var mean float64
 	for i := 0; i < pitchWin; i++ {
@@ -286,7 +291,7 @@ func (e *Extractor) pitch(low []float64, c int, f *Frame) {
 	}
 	e.pitchFFT.Spectrum(e.ac, e.re, e.im)
 	r0 := e.re[0]
-	if r0 <= 1e-9 || f.Energy < -55 {
+	if r0 <= 1e-9 {
 		return
 	}
 	minLag, maxLag := int(pitchSR/maxF0), int(math.Ceil(pitchSR/minF0))

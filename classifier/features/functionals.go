@@ -211,6 +211,17 @@ func (c *collector) run(a *Analysis, from, to int, active []bool) bool {
 		_, s := meanStd(d)
 		c.add("mfcc"+itoa(k+1)+"_delta_std", s)
 	}
+	// Spectral envelope: log mel band powers, relative to the frame's mean
+	// band power so loudness does not count twice.
+	for b := 0; b < nMel; b += 2 {
+		c.stats("logmel"+itoa(b+1)+"_"+itoa(b+2), pick(func(f Frame) float64 {
+			var m float64
+			for _, v := range f.LogMel {
+				m += v
+			}
+			return (f.LogMel[b]+f.LogMel[b+1])/2 - m/nMel
+		}, false, false))
+	}
 	// Rhythm: voiced segments and pauses.
 	secs := float64(len(fr)) / 100
 	var voicedLens, pauseLens []float64

@@ -162,6 +162,9 @@ type Detector struct {
 	gates  [4 * hidden]float32
 	patch  [bins * 3]float32
 	fftBuf fftScratch
+	quiet  int // consecutive gated chunks
+	// NoGate runs the network on every chunk (to measure what the gate saves).
+	NoGate bool
 	// DisableFFT forces the matrix STFT (for testing the FFT path).
 	DisableFFT bool
 }
@@ -173,6 +176,7 @@ func (m *Model) NewDetector() *Detector {
 
 // Reset clears the state, as at the start of a stream.
 func (d *Detector) Reset() {
+	d.quiet = 0
 	d.context = [ContextSize]float32{}
 	d.h = [hidden]float32{}
 	d.c = [hidden]float32{}

@@ -108,3 +108,45 @@ func BenchmarkStep(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Seconds())/(float64(b.N)*ChunkSize/Rate), "cpu_s/audio_s")
 }
+
+func TestSegments(t *testing.T) {
+	m := func(s string) []bool {
+		b := make([]bool, len(s))
+		for i, c := range s {
+			b[i] = c == '#'
+		}
+		return b
+	}
+	got := Segments(m("..###.##....####..#"), 2, 2)
+	want := [][2]int{{2, 8}, {12, 16}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("%v, want %v", got, want)
+	}
+}
+
+// TestMaskGate: the fixture's speech is found; digital silence is gated
+// without running the network.
+func TestMaskGate(t *testing.T) {
+	m := loadModel(t)
+	x := fixtureAudio(t)
+	mask, gated := Mask(m.NewDetector(), x, 0.5, 160)
+	speech := 0
+	for _, v := range mask {
+		if v {
+			speech++
+		}
+	}
+	if frac := float64(speech) / float64(len(mask)); frac < 0.4 || frac > 0.8 {
+		t.Errorf("%.0f%% of the fixture marked as speech", 100*frac)
+	}
+	silence := make([]float32, 2*Rate)
+	mask, gated = Mask(m.NewDetector(), silence, 0.5, 160)
+	if gated != (len(silence)+ChunkSize-1)/ChunkSize {
+		t.Errorf("%d of %d silent chunks gated", gated, len(silence)/ChunkSize)
+	}
+	for _, v := range mask {
+		if v {
+			t.Fatal("speech found in silence")
+		}
+	}
+}

@@ -140,6 +140,7 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 	var out string
 	var cv bool
 	var seed uint64
+	cfg := emotion.DefaultTrainConfig
 	cmd := &cobra.Command{
 		Use:   "train --corpus DIR [--corpus DIR…] --out FILE",
 		Short: "Train the voice emotion model (seeded, reproducible); --cv first reports speaker-independent cross-validation",
@@ -152,7 +153,6 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg := emotion.DefaultTrainConfig
 			cfg.Seed = seed
 			if cv {
 				folds, err := emotion.CrossValidate(items, vecs, cfg, foldOf(items), func(f string) {
@@ -185,6 +185,10 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "model file to write")
 	cmd.Flags().BoolVar(&cv, "cv", false, "report speaker-independent cross-validation per fold first")
 	cmd.Flags().Uint64Var(&seed, "seed", emotion.DefaultTrainConfig.Seed, "random seed (the same seed and data give the same model)")
+	cmd.Flags().IntVar(&cfg.Hidden, "hidden", cfg.Hidden, "hidden units (0: logistic regression)")
+	cmd.Flags().IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs")
+	cmd.Flags().Float64Var(&cfg.InputDropout, "dropout", cfg.InputDropout, "input dropout")
+	cmd.Flags().Float64Var(&cfg.L2, "l2", cfg.L2, "L2 weight decay")
 	return cmd
 }
 

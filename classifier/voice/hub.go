@@ -1,0 +1,220 @@
+package voice
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"contactd/classifier/audio"
+	"contactd/classifier/speaker"
+)
+
+// Hub runs the voice path of every station: each has a goroutine that
+// decodes its Opus packets, reads them second by second, and keeps the
+// readings of the last Keep for contacts, live feeds and metrics. A
+// station whose queue is full drops packets (OnDrop) rather than slowing
+// ingest.
+type Hub struct {
+	Models *Models
+	// Voices returns the enrolled voice of a station's employee (nil: none).
+	Voices func(station string) *speaker.Voice
+	// OnReading is called for each reading (metrics), on the station's goroutine.
+	OnReading func(station string, r Reading)
+	// OnDrop counts packets dropped by a full queue.
+	OnDrop    func(station string)
+	QueueSize int
+	Keep      time.Duration
+	Log       *slog.Logger
+
+	mu       sync.Mutex
+	sendMu   sync.RWMutex // held for sending, taken by Close before closing queues
+	stations map[string]*hubStation
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+type packet struct {
+	data []byte
+	wall time.Time
+}
+
+type hubStation struct {
+	in   chan packet
+	mu   sync.Mutex
+	log  []Reading // oldest first
+	done time.Time // readings are complete up to here
+	subs map[chan Reading]struct{}
+	cond *sync.Cond
+}
+
+// Push hands a station's Opus packet (20 ms, 48 kHz) to its goroutine,
+// starting it on first use. It never blocks.
+func (h *Hub) Push(station string, opus []byte, wall time.Time) {
+	h.sendMu.RLock()
+	defer h.sendMu.RUnlock()
+	st := h.station(station)
+	if st == nil {
+		return
+	}
+	select {
+	case st.in <- packet{opus, wall}:
+	default:
+		if h.OnDrop != nil {
+			h.OnDrop(station)
+		}
+	}
+}
+
+func (h *Hub) station(id string) *hubStation {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	if h.stations == nil {
+		h.stations = map[string]*hubStation{}
+	}
+	if st, ok := h.stations[id]; ok {
+		return st
+	}
+	q := h.QueueSize
+	if q <= 0 {
+		q = 500 // 10 s of 20 ms packets
+	}
+	st := &hubStation{in: make(chan packet, q), subs: map[chan Reading]struct{}{}}
+	st.cond = sync.NewCond(&st.mu)
+	h.stations[id] = st
+	h.wg.Add(1)
+	go h.run(id, st)
+	return st
+}
+
+func (h *Hub) run(id string, st *hubStation) {
+	defer h.wg.Done()
+	log := h.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	dec, err := audio.NewOpusDecoder()
+	if err != nil {
+		log.Error("voice: no Opus decoder; station not analysed", "station", id, "error", err)
+		for range st.in {
+		}
+		return
+	}
+	defer dec.Close()
+	var voice *speaker.Voice
+	if h.Voices != nil {
+		voice = h.Voices(id)
+	}
+	reader := NewStation(h.Models, voice, nil)
+	deci := audio.NewDecimator(3)
+	pkt := astiav.AllocPacket()
+	defer pkt.Free()
+	var pcm48, pcm16 []float32
+	keep := h.Keep
+	if keep <= 0 {
+		keep = 2 * time.Hour
+	}
+	for p := range st.in {
+		if err := pkt.FromData(p.data); err != nil {
+			continue
+		}
+		pcm48, _ = dec.Decode(pkt, pcm48[:0])
+		pkt.Unref()
+		if len(pcm48) == 0 {
+			continue
+		}
+		pcm16 = deci.Process(pcm48, pcm16[:0])
+		// The decimator's output lags its input by its filter delay.
+		at := p.wall.Add(-time.Duration(deci.Delay() * float64(time.Second) / 16000))
+		rs := reader.Push(pcm16, at)
+		end := p.wall.Add(20 * time.Millisecond)
+		st.mu.Lock()
+		for _, r := range rs {
+			st.log = append(st.log, r)
+			for c := range st.subs {
+				select {
+				case c <- r:
+				default: // a slow viewer misses a reading, ingest does not wait
+				}
+			}
+		}
+		cut := 0
+		for cut < len(st.log) && end.Sub(st.log[cut].Start) > keep {
+			cut++
+		}
+		st.log = append(st.log[:0], st.log[cut:]...)
+		st.done = end
+		st.cond.Broadcast()
+		st.mu.Unlock()
+		if h.OnReading != nil {
+			for _, r := range rs {
+				h.OnReading(id, r)
+			}
+		}
+	}
+}
+
+// Readings returns a station's readings with Start in [from, to), waiting
+// up to wait for the station to have read past `to` (the voice path runs
+// about a second behind the audio).
+func (h *Hub) Readings(station string, from, to time.Time, wait time.Duration) []Reading {
+	h.mu.Lock()
+	st := h.stations[station]
+	h.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	deadline := time.Now().Add(wait)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for st.done.Before(to.Add(time.Second)) && time.Now().Before(deadline) {
+		// Wake at least every 100 ms to check the deadline.
+		t := time.AfterFunc(100*time.Millisecond, st.cond.Broadcast)
+		st.cond.Wait()
+		t.Stop()
+	}
+	var out []Reading
+	for _, r := range st.log {
+		if !r.Start.Before(from) && r.Start.Before(to) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Subscribe returns a channel of a station's readings as they come, and a
+// function to stop them.
+func (h *Hub) Subscribe(station string) (<-chan Reading, func()) {
+	st := h.station(station)
+	c := make(chan Reading, 16)
+	if st == nil {
+		close(c)
+		return c, func() {}
+	}
+	st.mu.Lock()
+	st.subs[c] = struct{}{}
+	st.mu.Unlock()
+	return c, func() {
+		st.mu.Lock()
+		delete(st.subs, c)
+		st.mu.Unlock()
+	}
+}
+
+// Close stops every station's goroutine after its queue drains.
+func (h *Hub) Close() {
+	h.sendMu.Lock()
+	h.mu.Lock()
+	h.closed = true
+	sts := h.stations
+	h.mu.Unlock()
+	h.sendMu.Unlock()
+	for _, st := range sts {
+		close(st.in)
+	}
+	h.wg.Wait()
+}

@@ -1,0 +1,145 @@
+package voice
+
+import (
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"contactd/classifier/audio"
+	"contactd/classifier/emotion"
+	"contactd/classifier/features"
+	"contactd/classifier/models"
+	"contactd/classifier/speaker"
+	"contactd/classifier/vad"
+	"contactd/internal/testenv"
+)
+
+func loadModels(t *testing.T) *Models {
+	t.Helper()
+	p, err := models.Find(models.SileroVAD, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := vad.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := emotion.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, err := speaker.DefaultBackground()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Models{VAD: vm, Emotion: em, Background: bg}
+}
+
+func actorFiles(t *testing.T, actor string) []string {
+	files, _ := filepath.Glob(filepath.Join(testenv.Datasets(t), "ravdess", "03-01-*-"+actor+".ogg"))
+	sort.Strings(files)
+	if len(files) < 40 {
+		t.Fatalf("actor %s: %d recordings", actor, len(files))
+	}
+	return files
+}
+
+// TestStationDialogue streams a dialogue between an enrolled employee
+// (RAVDESS actor 15) and a patient (actor 16) in 20 ms packets: a reading
+// every second, speech found where it is, most speech seconds attributed
+// to the right speaker, and an emotion on each.
+func TestStationDialogue(t *testing.T) {
+	m := loadModels(t)
+	emp, pat := actorFiles(t, "15"), actorFiles(t, "16")
+	decode := func(p string) []float32 {
+		x, err := audio.DecodeFile(p, features.Rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	// Enrol on 20 of the employee's recordings.
+	ext, det := features.NewExtractor(), m.VAD.NewDetector()
+	var frames [][]float64
+	for _, p := range emp[:20] {
+		x := decode(p)
+		a := ext.Analyze(x)
+		det.Reset()
+		mask, _ := vad.Mask(det, x, 0.5, features.Hop)
+		frames = append(frames, speaker.Frames(a, mask, 0, len(a.Frames))...)
+	}
+	v, err := m.Background.Enroll("emp", frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dialogue: alternating turns with a second of silence between.
+	var x []float32
+	var truth []string // per 10 ms
+	add := func(a []float32, who string) {
+		x = append(x, a...)
+		for i := 0; i < len(a)/features.Hop; i++ {
+			truth = append(truth, who)
+		}
+		// keep truth aligned with x at frame resolution
+		x = x[:len(truth)*features.Hop]
+	}
+	for i := 0; i < 12; i++ {
+		add(make([]float32, features.Rate), "")
+		add(decode(emp[20+i]), Employee)
+		add(make([]float32, features.Rate), "")
+		add(decode(pat[20+i]), Patient)
+	}
+	// Where the speech is: the VAD over the whole dialogue at once.
+	offline, _ := vad.Mask(m.VAD.NewDetector(), x, 0.5, features.Hop)
+	st := NewStation(m, v, nil)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 250e6, time.UTC)
+	var rs []Reading
+	for i := 0; i < len(x); i += 320 {
+		rs = append(rs, st.Push(x[i:min(i+320, len(x))], t0.Add(time.Duration(i)*time.Second/features.Rate))...)
+	}
+	secs := len(x) / features.Rate
+	if len(rs) < secs-2 || len(rs) > secs {
+		t.Fatalf("%d readings for %d s", len(rs), secs)
+	}
+	right, judged, withEmotion := 0, 0, 0
+	for i, r := range rs {
+		if i > 0 && !r.Start.Equal(rs[i-1].Start.Add(time.Second)) {
+			t.Fatalf("reading %d at %s after %s", i, r.Start, rs[i-1].Start)
+		}
+		// The truth of the second: the speaker of most of its frames.
+		f0 := int(r.Start.Sub(t0).Seconds()*100 + 0.5)
+		count := map[string]int{}
+		for f := max(f0, 0); f < min(f0+100, len(truth)); f++ {
+			if offline[f] {
+				count[truth[f]]++
+			}
+		}
+		who := Employee
+		if count[Patient] > count[Employee] {
+			who = Patient
+		}
+		// Streaming finds the same speech as the VAD over the whole file.
+		if d := r.Speech - float64(count[Employee]+count[Patient])/100; d > 0.15 || d < -0.15 {
+			t.Errorf("second at %.0f s: %.2f s of speech streamed, %.2f s offline", r.Start.Sub(t0).Seconds(), r.Speech,
+				float64(count[Employee]+count[Patient])/100)
+		}
+		if count[who] < 60 { // mostly silence or a turn change
+			continue
+		}
+		judged++
+		if r.Who == who {
+			right++
+		}
+		if r.Prediction != nil {
+			withEmotion++
+		}
+	}
+	t.Logf("%d readings; %d/%d speech seconds attributed right; %d with an emotion", len(rs), right, judged, withEmotion)
+	if judged < 20 || float64(right) < 0.8*float64(judged) || withEmotion < judged*9/10 {
+		t.Errorf("%d/%d seconds attributed right, %d with an emotion", right, judged, withEmotion)
+	}
+	if st.EmployeeBaseline().Seen == 0 {
+		t.Error("the employee's baseline learnt nothing")
+	}
+}
