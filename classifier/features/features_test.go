@@ -209,3 +209,38 @@ func TestSummarize(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeFromMatchesAnalyze: analysing a stream in pieces, reusing all
+// but the last four frames of each earlier analysis, gives the frames a
+// single analysis of the whole gives.
+func TestAnalyzeFromMatchesAnalyze(t *testing.T) {
+	per, amp := make([]float64, 300), make([]float64, 300)
+	for i := range per {
+		per[i] = 0.006 + 0.002*math.Sin(float64(i)/20) // a gliding voice
+		amp[i] = 0.4
+	}
+	x := pulses(per, amp)
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := len(x) / 2; i < len(x)*2/3; i++ { // a stretch of noise
+		x[i] = float32(r.NormFloat64() * 0.05)
+	}
+	e := NewExtractor()
+	whole := NewExtractor().Analyze(x)
+	var prev []Frame
+	for end := 7000; ; end += 5300 {
+		end = min(end, len(x))
+		a := e.AnalyzeFrom(x[:end], prev, len(prev)-4)
+		prev = a.Frames
+		if end == len(x) {
+			break
+		}
+	}
+	if len(prev) != len(whole.Frames) {
+		t.Fatalf("%d frames in pieces, %d whole", len(prev), len(whole.Frames))
+	}
+	for i := range prev {
+		if prev[i] != whole.Frames[i] {
+			t.Fatalf("frame %d differs:\n pieces %+v\n whole  %+v", i, prev[i], whole.Frames[i])
+		}
+	}
+}

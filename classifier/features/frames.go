@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"contactd/classifier/dsp"
+	"contactd/classifier/internal/f32"
 )
 
 const (
@@ -46,6 +47,8 @@ type Frame struct {
 	Flux, Centroid, ZCR                          float64
 	F1, F2, F3, B1                               float64       // formants in Hz (voiced frames), F1 bandwidth
 	LogMel                                       [nMel]float64 // log mel band powers (pre-emphasised)
+
+	rawF0, rawHNR float64 // before smoothing
 }
 
 // Period is one glottal cycle found by the pitch-synchronous pass.
@@ -105,25 +108,46 @@ func NewExtractor() *Extractor {
 }
 
 // Analyze computes the frames of x (16 kHz mono) and its glottal periods.
-func (e *Extractor) Analyze(x []float32) *Analysis {
+func (e *Extractor) Analyze(x []float32) *Analysis { return e.AnalyzeFrom(x, nil, 0) }
+
+// AnalyzeFrom is Analyze reusing frames: prev holds the frames of an
+// earlier analysis of the same samples (aligned with x), of which the
+// first keep are taken as they are; the rest are computed. A live stream
+// re-analyses only its newest audio this way. Frames near the end of an
+// earlier analysis saw a window cut short by the end of the audio: keep
+// should stop 4 frames (40 ms) before it.
+func (e *Extractor) AnalyzeFrom(x []float32, prev []Frame, keep int) *Analysis {
 	n := len(x) / Hop
+	keep = max(0, min(keep, len(prev), n))
 	a := &Analysis{Frames: make([]Frame, n)}
 	if n == 0 {
 		return a
 	}
-	low := decimate2(x)
-	for i := range n {
+	copy(a.Frames, prev[:keep])
+	// Decimate only what the new frames' pitch windows cover.
+	s0 := max(0, keep*Hop+Hop/2-pitchWin) &^ 1
+	low := decimate2(x, s0)
+	if keep > 0 {
+		var scratch Frame
+		e.spectral(x, (keep-1)*Hop+Hop/2, &scratch, false) // the spectral flux's previous frame
+	}
+	for i := keep; i < n; i++ {
 		f := &a.Frames[i]
 		centre := i*Hop + Hop/2
 		e.spectral(x, centre, f, i > 0)
-		e.pitch(low, centre/2, f)
+		e.pitch(low, (centre-s0)/2, f)
+		f.rawF0, f.rawHNR = f.F0, f.HNR
 	}
-	smoothPitch(a.Frames)
-	for i := range a.Frames {
-		if a.Frames[i].F0 > 0 {
-			e.formants(x, i*Hop+Hop/2, &a.Frames[i])
+	lo := max(keep-2, 0) // smoothing reaches two frames back
+	smoothPitch(a.Frames, lo)
+	for i := lo; i < n; i++ {
+		f := &a.Frames[i]
+		if f.F0 > 0 {
+			if i >= keep || f.F1 == 0 {
+				e.formants(x, i*Hop+Hop/2, f)
+			}
 		} else {
-			a.Frames[i].HNR = 0
+			f.HNR, f.F1, f.F2, f.F3, f.B1 = 0, 0, 0, 0, 0
 		}
 	}
 	a.Periods = periods(x, a.Frames)
@@ -230,8 +254,9 @@ func dbSlope(p []float64, binHz, lo, hi float64) float64 {
 	return (n*sxy - sx*sy) / d
 }
 
-// decimate2 low-passes x below 3.6 kHz and keeps every second sample.
-func decimate2(x []float32) []float64 {
+// halfband is the low-pass for decimate2: 31 taps, Hamming-windowed
+// sinc at 0.45 of the input Nyquist, normalised to unit gain.
+var halfband = func() []float32 {
 	const taps = 31
 	h := make([]float64, taps)
 	var s float64
@@ -244,13 +269,29 @@ func decimate2(x []float32) []float64 {
 		h[i] = v * (0.54 - 0.46*math.Cos(2*math.Pi*float64(i)/(taps-1)))
 		s += h[i]
 	}
-	out := make([]float64, len(x)/2)
+	out := make([]float32, taps)
+	for i := range h {
+		out[i] = float32(h[i] / s)
+	}
+	return out
+}()
+
+// decimate2 low-passes x below 3.6 kHz and keeps every second sample,
+// from sample s0 (even) on.
+func decimate2(x []float32, s0 int) []float64 {
+	taps := len(halfband)
+	out := make([]float64, (len(x)-s0)/2)
 	for i := range out {
-		c := 2 * i
+		c := s0 + 2*i
+		lo := c - taps/2
+		if lo >= 0 && lo+taps <= len(x) {
+			out[i] = float64(f32.Dot(halfband, x[lo:lo+taps]))
+			continue
+		}
 		var acc float64
-		for j, hv := range h {
-			if k := c + j - taps/2; k >= 0 && k < len(x) {
-				acc += hv / s * float64(x[k])
+		for j, hv := range halfband {
+			if k := lo + j; k >= 0 && k < len(x) {
+				acc += float64(hv) * float64(x[k])
 			}
 		}
 		out[i] = acc
@@ -326,31 +367,34 @@ func (e *Extractor) pitch(low []float64, c int, f *Frame) {
 }
 
 // smoothPitch removes isolated voiced frames and median-filters F0 over
-// five frames inside voiced runs, folding octave jumps onto the run.
-func smoothPitch(fr []Frame) {
-	for i := range fr {
-		if fr[i].F0 > 0 && (i == 0 || fr[i-1].F0 == 0) && (i+1 >= len(fr) || fr[i+1].F0 == 0) {
-			fr[i].F0, fr[i].HNR = 0, 0
+// five frames inside voiced runs, folding octave jumps onto the run; it
+// recomputes frames [lo, len) from their unsmoothed values.
+func smoothPitch(fr []Frame, lo int) {
+	// iso is the raw F0 with isolated voiced frames removed.
+	iso := func(i int) float64 {
+		v := fr[i].rawF0
+		if v > 0 && (i == 0 || fr[i-1].rawF0 == 0) && (i+1 >= len(fr) || fr[i+1].rawF0 == 0) {
+			return 0
 		}
-	}
-	f0 := make([]float64, len(fr))
-	for i := range fr {
-		f0[i] = fr[i].F0
+		return v
 	}
 	win := make([]float64, 0, 5)
-	for i := range fr {
-		if f0[i] == 0 {
+	for i := lo; i < len(fr); i++ {
+		f0 := iso(i)
+		fr[i].F0, fr[i].HNR = f0, fr[i].rawHNR
+		if f0 == 0 {
+			fr[i].HNR = 0
 			continue
 		}
 		win = win[:0]
 		for j := max(i-2, 0); j <= min(i+2, len(fr)-1); j++ {
-			if f0[j] > 0 {
-				win = append(win, f0[j])
+			if v := iso(j); v > 0 {
+				win = append(win, v)
 			}
 		}
 		slices.Sort(win)
 		med := win[len(win)/2]
-		v := f0[i]
+		v := f0
 		if r := v / med; r > 1.8 && r < 2.2 {
 			v /= 2
 		} else if r > 0.45 && r < 0.55 {

@@ -51,9 +51,10 @@ type Station struct {
 	det   *vad.Detector
 	ext   *features.Extractor
 
-	buf     []float32 // the last window of audio, 16 kHz
-	bufT    time.Time // time of buf[0]
-	speech  []bool    // VAD decision per 32 ms chunk of buf
+	buf     []float32        // the last window of audio, 16 kHz
+	bufT    time.Time        // time of buf[0]
+	speech  []bool           // VAD decision per 32 ms chunk of buf
+	frames  []features.Frame // analysed frames of buf, reused by the next read
 	started bool
 	next    time.Time // end of the next second to read
 
@@ -92,7 +93,7 @@ func (s *Station) NewContact() {
 func (s *Station) Push(pcm []float32, at time.Time) []Reading {
 	end := s.bufT.Add(time.Duration(len(s.buf)) * time.Second / features.Rate)
 	if !s.started || at.Sub(end).Abs() > 200*time.Millisecond {
-		s.buf, s.speech, s.bufT, s.started = s.buf[:0], s.speech[:0], at, true
+		s.buf, s.speech, s.frames, s.bufT, s.started = s.buf[:0], s.speech[:0], nil, at, true
 		s.det.Reset()
 		s.next = at.Truncate(time.Second).Add(time.Second)
 		if s.next.Sub(at) < 500*time.Millisecond { // too little of the first second
@@ -127,6 +128,7 @@ func (s *Station) append(x []float32) {
 		over -= over % align
 		s.buf = append(s.buf[:0], s.buf[over:]...)
 		s.speech = append(s.speech[:0], s.speech[over/vad.ChunkSize:]...)
+		s.frames = s.frames[min(over/features.Hop, len(s.frames)):]
 		s.bufT = s.bufT.Add(time.Duration(over) * time.Second / features.Rate)
 	}
 }
@@ -150,7 +152,10 @@ func (s *Station) read() Reading {
 	if speech < 30 {
 		return r
 	}
-	a := s.ext.Analyze(s.buf)
+	// Only the audio since the last read is new: its frames are computed,
+	// the others (but the last 40 ms, which saw a cut-short window) reused.
+	a := s.ext.AnalyzeFrom(s.buf, s.frames, len(s.frames)-4)
+	s.frames = a.Frames
 	base := s.patientBase
 	r.Who = Unknown
 	if s.voice != nil {
