@@ -53,6 +53,9 @@ bench: build
 	./$(BIN) bench cut --day bench/day --rounds 3
 	./$(BIN) bench ingest --stations 25,50,100,150 --seconds 20
 	./$(BIN) bench vad --seconds 600
+	@mkdir -p bench; test -f bench/dense.wav || { ls ../shared/datasets/ravdess/*.ogg | head -40 | sed "s/.*/file '&'/; s#'\.\./#'$(CURDIR)/../#" > bench/ravdess40.txt && \
+	  ffmpeg -v error -f concat -safe 0 -i bench/ravdess40.txt -af silenceremove=stop_periods=-1:stop_duration=0.4:stop_threshold=-45dB -ar 16000 -ac 1 bench/dense.wav; }
+	./$(BIN) bench voice --audio bench/dense.wav --seconds 300 --stations 100
 
 clean:
-	rm -rf bin demo bench/day
+	rm -rf bin demo bench/day bench/dense.wav bench/ravdess40.txt

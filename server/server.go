@@ -25,7 +25,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"contactd/classifier/emotion"
-	"contactd/classifier/models"
 	"contactd/classifier/speaker"
 	"contactd/classifier/vad"
 	"contactd/classifier/voice"
@@ -214,8 +213,13 @@ func (s *Server) Recorder(id string) (*recorder.Recorder, error) {
 type sink struct{ s *Server }
 
 func (k sink) Recorder(id string) (*recorder.Recorder, error) { return k.s.Recorder(id) }
-func (k sink) Event(e contact.Event) error                    { return k.s.engine.Event(e) }
-func (k sink) Rating(r contact.Rating) error                  { return k.s.engine.Rating(r) }
+func (k sink) Event(e contact.Event) error {
+	if e.Type == contact.Arrive {
+		k.s.voice.NewContact(e.Station)
+	}
+	return k.s.engine.Event(e)
+}
+func (k sink) Rating(r contact.Rating) error { return k.s.engine.Rating(r) }
 func (k sink) Audio(station string, opus []byte, wall time.Time) {
 	k.s.voice.Push(station, opus, wall)
 }
@@ -224,11 +228,7 @@ func (k sink) Audio(station string, opus []byte, wall time.Time) {
 // enrolled voices are read from {state_dir}/voices/{employee}.json.
 func (s *Server) startVoice() error {
 	cfg := s.Config
-	p, err := models.Find(models.SileroVAD, cfg.Emotion.VADModel)
-	if err != nil {
-		return err
-	}
-	vm, err := vad.Load(p)
+	vm, err := vad.LoadInstalled(cfg.Emotion.VADModel)
 	if err != nil {
 		return err
 	}
@@ -336,7 +336,7 @@ func (s *Server) postLines(kind string) http.HandlerFunc {
 			var evs []contact.Event
 			evs, bad, _ = contact.ParseEvents(strings.NewReader(string(body)), "body")
 			for i, e := range evs {
-				deliver(i+1, e.Station, func() error { return s.engine.Event(e) })
+				deliver(i+1, e.Station, func() error { return sink{s}.Event(e) })
 			}
 		} else {
 			var rs []contact.Rating

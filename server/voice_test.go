@@ -17,7 +17,6 @@ import (
 	"contactd/capture"
 	"contactd/classifier/audio"
 	"contactd/classifier/features"
-	"contactd/classifier/models"
 	"contactd/classifier/speaker"
 	"contactd/classifier/vad"
 	"contactd/classifier/voice"
@@ -39,11 +38,7 @@ func TestLiveVoice(t *testing.T) {
 	emp, pat := files("17"), files("18")
 	state, dir := t.TempDir(), t.TempDir()
 	// Enrol the employee as an administrator would.
-	p, err := models.Find(models.SileroVAD, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := vad.Load(p)
+	vm, err := vad.LoadInstalled("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +53,7 @@ func TestLiveVoice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := ext.Analyze(x)
-		det.Reset()
-		mask, _ := vad.Mask(det, x, 0.5, features.Hop)
-		frames = append(frames, speaker.Frames(a, mask, 0, len(a.Frames))...)
+		frames = append(frames, speaker.SpeechFrames(ext, det, x)...)
 	}
 	v, err := bg.Enroll("anna", frames)
 	if err != nil {

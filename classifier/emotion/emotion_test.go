@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"contactd/classifier/features"
-	"contactd/classifier/models"
 	"contactd/classifier/vad"
 	"contactd/internal/testenv"
 )
@@ -163,11 +162,7 @@ func TestBuiltInModelIsReproducible(t *testing.T) {
 		}
 		items = append(items, it...)
 	}
-	p, err := models.Find(models.SileroVAD, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := vad.Load(p)
+	vm, err := vad.LoadInstalled("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ type Scores struct {
 // Score compares predictions with labels.
 func Score(labels []Label, preds []Output) Scores {
 	s := Scores{N: len(labels), PerClass: map[string]float64{}}
-	var aOK, vOK, correct int
+	var aOK, vOK int
 	for i, l := range labels {
 		p := preds[i]
 		if l.Class >= 0 {
@@ -29,9 +29,6 @@ func Score(labels []Label, preds []Output) Scores {
 			}
 			s.Confusion[l.Class][best]++
 			s.N4++
-			if best == l.Class {
-				correct++
-			}
 		}
 		if l.Arousal >= 0 {
 			s.NArousal++
@@ -46,53 +43,15 @@ func Score(labels []Label, preds []Output) Scores {
 			}
 		}
 	}
-	k := 0
-	for c, name := range Classes {
-		tot := 0
-		for _, v := range s.Confusion[c] {
-			tot += v
-		}
-		if tot > 0 {
-			r := float64(s.Confusion[c][c]) / float64(tot)
-			s.PerClass[name] = r
-			s.UA4 += r
-			k++
-		}
-	}
-	if k > 0 {
-		s.UA4 /= float64(k)
-	}
-	if s.N4 > 0 {
-		s.WA4 = float64(correct) / float64(s.N4)
-	}
-	if s.NArousal > 0 {
-		s.ArousalAcc = float64(aOK) / float64(s.NArousal)
-	}
-	if s.NValence > 0 {
-		s.ValenceAcc = float64(vOK) / float64(s.NValence)
-	}
+	s.finish(float64(aOK), float64(vOK))
 	return s
 }
 
-// Pool combines the scores of disjoint test sets (cross-validation folds)
-// as if they had been scored together.
-func Pool(parts []Scores) Scores {
-	var s Scores
+// finish derives the accuracies from the confusion matrix and the counts
+// of correct arousal and valence decisions.
+func (s *Scores) finish(aOK, vOK float64) {
 	s.PerClass = map[string]float64{}
-	var aOK, vOK float64
-	for _, p := range parts {
-		s.N += p.N
-		s.N4 += p.N4
-		s.NArousal += p.NArousal
-		s.NValence += p.NValence
-		aOK += p.ArousalAcc * float64(p.NArousal)
-		vOK += p.ValenceAcc * float64(p.NValence)
-		for i := range p.Confusion {
-			for j := range p.Confusion[i] {
-				s.Confusion[i][j] += p.Confusion[i][j]
-			}
-		}
-	}
+	s.UA4, s.WA4, s.ArousalAcc, s.ValenceAcc = 0, 0, 0, 0
 	correct, k := 0, 0
 	for c, name := range Classes {
 		tot := 0
@@ -119,5 +78,26 @@ func Pool(parts []Scores) Scores {
 	if s.NValence > 0 {
 		s.ValenceAcc = vOK / float64(s.NValence)
 	}
+}
+
+// Pool combines the scores of disjoint test sets (cross-validation folds)
+// as if they had been scored together.
+func Pool(parts []Scores) Scores {
+	var s Scores
+	var aOK, vOK float64
+	for _, p := range parts {
+		s.N += p.N
+		s.N4 += p.N4
+		s.NArousal += p.NArousal
+		s.NValence += p.NValence
+		aOK += p.ArousalAcc * float64(p.NArousal)
+		vOK += p.ValenceAcc * float64(p.NValence)
+		for i := range p.Confusion {
+			for j := range p.Confusion[i] {
+				s.Confusion[i][j] += p.Confusion[i][j]
+			}
+		}
+	}
+	s.finish(aOK, vOK)
 	return s
 }

@@ -198,14 +198,7 @@ const Ensemble = 5
 // Fit trains a model on featurised, labelled items: vectors are z-scored
 // per speaker (label-free), then an ensemble is trained.
 func Fit(items []Item, vecs [][]float64, cfg TrainConfig, corpora []string) (*Model, error) {
-	var its []Item
-	var raw [][]float64
-	for i, v := range vecs {
-		if v != nil {
-			its = append(its, items[i])
-			raw = append(raw, v)
-		}
-	}
+	its, raw := usable(items, vecs)
 	if len(raw) < 20 {
 		return nil, errors.New("fewer than 20 usable recordings to train on")
 	}
@@ -222,6 +215,19 @@ func Fit(items []Item, vecs [][]float64, cfg TrainConfig, corpora []string) (*Mo
 		m.Nets = append(m.Nets, Train(samples, c))
 	}
 	return m, nil
+}
+
+// usable drops the items that could not be featurised.
+func usable(items []Item, vecs [][]float64) ([]Item, [][]float64) {
+	var its []Item
+	var raw [][]float64
+	for i, v := range vecs {
+		if v != nil {
+			its = append(its, items[i])
+			raw = append(raw, v)
+		}
+	}
+	return its, raw
 }
 
 // MinSpeakerRecordings is how many recordings a speaker needs for a
@@ -269,14 +275,7 @@ func normalizeItems(items []Item, raw [][]float64, population Baseline) [][]floa
 // Evaluate scores the model on featurised, labelled items, normalising
 // them the same way as in training.
 func (m *Model) Evaluate(items []Item, vecs [][]float64) Scores {
-	var its []Item
-	var raw [][]float64
-	for i, v := range vecs {
-		if v != nil {
-			its = append(its, items[i])
-			raw = append(raw, v)
-		}
-	}
+	its, raw := usable(items, vecs)
 	z := normalizeItems(its, raw, m.Population)
 	labels := make([]Label, len(its))
 	preds := make([]Output, len(its))

@@ -60,10 +60,7 @@ func EvalDialogue(bg *Background, vm *vad.Model, employee, other string, enrol, 
 		if float64(len(frames))/100 >= 30 {
 			break
 		}
-		a := ext.Analyze(x)
-		det.Reset()
-		mask, _ := vad.Mask(det, x, 0.5, features.Hop)
-		frames = append(frames, Frames(a, mask, 0, len(a.Frames))...)
+		frames = append(frames, SpeechFrames(ext, det, x)...)
 	}
 	voice, err := bg.Enroll(employee, frames)
 	if err != nil {

@@ -131,26 +131,9 @@ func TrainGMM(frames [][]float64, k, iters int, seed uint64) (*GMM, error) {
 		g.Weights[c] = 1 / float64(k)
 		g.Vars[c] = append([]float64(nil), gvar...)
 	}
-	post := make([]float64, k)
 	for it := 0; it < iters; it++ {
 		g.prepare()
-		nk := make([]float64, k)
-		sx := make([][]float64, k)
-		sxx := make([][]float64, k)
-		for c := range sx {
-			sx[c], sxx[c] = make([]float64, d), make([]float64, d)
-		}
-		for _, x := range frames {
-			tot := g.logComponents(x, post)
-			for c := range post {
-				p := math.Exp(post[c] - tot)
-				nk[c] += p
-				for i, v := range x {
-					sx[c][i] += p * v
-					sxx[c][i] += p * v * v
-				}
-			}
-		}
+		nk, sx, sxx := g.posteriorStats(frames, true)
 		for c := 0; c < k; c++ {
 			if nk[c] < 1e-3 { // a dead component: restart it on a random frame
 				g.Means[c] = append([]float64(nil), frames[r.IntN(len(frames))]...)
@@ -177,14 +160,17 @@ func TrainGMM(frames [][]float64, k, iters int, seed uint64) (*GMM, error) {
 	return g, nil
 }
 
-// Adapt returns a copy of g with its means moved towards frames by MAP
-// adaptation with relevance factor r (weights and variances kept).
-func (g *GMM) Adapt(frames [][]float64, r float64) *GMM {
+// posteriorStats are the zeroth, first and (if second) second order
+// statistics of frames weighted by each component's posterior: the E step.
+func (g *GMM) posteriorStats(frames [][]float64, second bool) (nk []float64, sx, sxx [][]float64) {
 	k, d := len(g.Weights), len(g.Means[0])
-	nk := make([]float64, k)
-	sx := make([][]float64, k)
+	nk = make([]float64, k)
+	sx, sxx = make([][]float64, k), make([][]float64, k)
 	for c := range sx {
 		sx[c] = make([]float64, d)
+		if second {
+			sxx[c] = make([]float64, d)
+		}
 	}
 	post := make([]float64, k)
 	for _, x := range frames {
@@ -194,9 +180,20 @@ func (g *GMM) Adapt(frames [][]float64, r float64) *GMM {
 			nk[c] += p
 			for i, v := range x {
 				sx[c][i] += p * v
+				if second {
+					sxx[c][i] += p * v * v
+				}
 			}
 		}
 	}
+	return nk, sx, sxx
+}
+
+// Adapt returns a copy of g with its means moved towards frames by MAP
+// adaptation with relevance factor r (weights and variances kept).
+func (g *GMM) Adapt(frames [][]float64, r float64) *GMM {
+	k, d := len(g.Weights), len(g.Means[0])
+	nk, sx, _ := g.posteriorStats(frames, false)
 	out := &GMM{Weights: append([]float64(nil), g.Weights...), Means: make([][]float64, k), Vars: g.Vars}
 	for c := 0; c < k; c++ {
 		a := nk[c] / (nk[c] + r)

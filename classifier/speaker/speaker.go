@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"contactd/classifier/features"
+	"contactd/classifier/vad"
 )
 
 // Dims of a frame vector: MFCC 1–13 and their deltas.
@@ -110,4 +111,13 @@ func (b *Background) Score(v *Voice, frames [][]float64) (float64, error) {
 		return 0, errors.New("no speech frames to attribute")
 	}
 	return v.GMM.LogLikelihood(frames) - b.GMM.LogLikelihood(frames), nil
+}
+
+// SpeechFrames analyses a recording (16 kHz) and returns the cepstral
+// vectors of its speech frames, as enrolment and scoring use them.
+func SpeechFrames(ext *features.Extractor, det *vad.Detector, x []float32) [][]float64 {
+	a := ext.Analyze(x)
+	det.Reset()
+	mask, _ := vad.Mask(det, x, 0.5, features.Hop)
+	return Frames(a, mask, 0, len(a.Frames))
 }

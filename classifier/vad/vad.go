@@ -13,6 +13,7 @@ import (
 	"math"
 
 	"contactd/classifier/internal/f32"
+	"contactd/classifier/models"
 	"contactd/classifier/onnx"
 )
 
@@ -272,3 +273,13 @@ func (c *conv1d) apply(in []float32, T int, out []float32, patch []float32) int 
 }
 
 func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+
+// LoadInstalled loads the model at path, or (path empty) the one the setup
+// step installed (see models.Find).
+func LoadInstalled(path string) (*Model, error) {
+	p, err := models.Find(models.SileroVAD, path)
+	if err != nil {
+		return nil, err
+	}
+	return Load(p)
+}

@@ -1,6 +1,7 @@
 package voice
 
 import (
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -36,8 +37,9 @@ type Hub struct {
 }
 
 type packet struct {
-	data []byte
-	wall time.Time
+	data       []byte // nil: a new contact begins
+	wall       time.Time
+	newContact bool
 }
 
 type hubStation struct {
@@ -59,7 +61,7 @@ func (h *Hub) Push(station string, opus []byte, wall time.Time) {
 		return
 	}
 	select {
-	case st.in <- packet{opus, wall}:
+	case st.in <- packet{data: opus, wall: wall}:
 	default:
 		if h.OnDrop != nil {
 			h.OnDrop(station)
@@ -110,6 +112,10 @@ func (h *Hub) run(id string, st *hubStation) {
 		voice = h.Voices(id)
 	}
 	reader := NewStation(h.Models, voice, nil)
+	// Spread the stations' seconds over the second by their id.
+	f := fnv.New32a()
+	f.Write([]byte(id))
+	reader.Phase = time.Duration(f.Sum32()%1000) * time.Millisecond
 	deci := audio.NewDecimator(3)
 	pkt := astiav.AllocPacket()
 	defer pkt.Free()
@@ -119,6 +125,10 @@ func (h *Hub) run(id string, st *hubStation) {
 		keep = 2 * time.Hour
 	}
 	for p := range st.in {
+		if p.newContact {
+			reader.NewContact()
+			continue
+		}
 		if err := pkt.FromData(p.data); err != nil {
 			continue
 		}
@@ -154,6 +164,21 @@ func (h *Hub) run(id string, st *hubStation) {
 			for _, r := range rs {
 				h.OnReading(id, r)
 			}
+		}
+	}
+}
+
+// NewContact tells a station's reader that a patient arrived, so the next
+// patient speech is read against a fresh baseline. It is queued behind
+// the audio already pushed; a full queue drops it (the old baseline then
+// fades within minutes).
+func (h *Hub) NewContact(station string) {
+	h.sendMu.RLock()
+	defer h.sendMu.RUnlock()
+	if st := h.station(station); st != nil {
+		select {
+		case st.in <- packet{newContact: true}:
+		default:
 		}
 	}
 }

@@ -60,6 +60,10 @@ type Station struct {
 
 	employeeBase *emotion.RunningBaseline
 	patientBase  *emotion.RunningBaseline
+
+	// Phase shifts this station's seconds off the wall clock's, so that
+	// many stations do not all read a second at the same instant.
+	Phase time.Duration
 }
 
 const (
@@ -95,7 +99,7 @@ func (s *Station) Push(pcm []float32, at time.Time) []Reading {
 	if !s.started || at.Sub(end).Abs() > 200*time.Millisecond {
 		s.buf, s.speech, s.frames, s.bufT, s.started = s.buf[:0], s.speech[:0], nil, at, true
 		s.det.Reset()
-		s.next = at.Truncate(time.Second).Add(time.Second)
+		s.next = at.Add(-s.Phase).Truncate(time.Second).Add(s.Phase + time.Second)
 		if s.next.Sub(at) < 500*time.Millisecond { // too little of the first second
 			s.next = s.next.Add(time.Second)
 		}

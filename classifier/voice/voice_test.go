@@ -9,7 +9,6 @@ import (
 	"contactd/classifier/audio"
 	"contactd/classifier/emotion"
 	"contactd/classifier/features"
-	"contactd/classifier/models"
 	"contactd/classifier/speaker"
 	"contactd/classifier/vad"
 	"contactd/internal/testenv"
@@ -17,11 +16,7 @@ import (
 
 func loadModels(t *testing.T) *Models {
 	t.Helper()
-	p, err := models.Find(models.SileroVAD, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := vad.Load(p)
+	vm, err := vad.LoadInstalled("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +58,7 @@ func TestStationDialogue(t *testing.T) {
 	ext, det := features.NewExtractor(), m.VAD.NewDetector()
 	var frames [][]float64
 	for _, p := range emp[:20] {
-		x := decode(p)
-		a := ext.Analyze(x)
-		det.Reset()
-		mask, _ := vad.Mask(det, x, 0.5, features.Hop)
-		frames = append(frames, speaker.Frames(a, mask, 0, len(a.Frames))...)
+		frames = append(frames, speaker.SpeechFrames(ext, det, decode(p))...)
 	}
 	v, err := m.Background.Enroll("emp", frames)
 	if err != nil {

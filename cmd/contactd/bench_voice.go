@@ -18,7 +18,6 @@ import (
 	"contactd/classifier/audio"
 	"contactd/classifier/features"
 	"contactd/classifier/speaker"
-	"contactd/classifier/vad"
 	"contactd/classifier/voice"
 )
 
@@ -79,7 +78,7 @@ func (a *app) benchVoiceCmd() *cobra.Command {
 			}
 			defer os.RemoveAll(tmp)
 			ogg := tmp + "/in.ogg"
-			if out, err := exec.Command("ffmpeg", "-v", "error", "-i", audioPath, "-ac", "1", "-ar", "48000", "-c:a", "libopus",
+			if out, err := exec.Command("ffmpeg", "-v", "error", "-i", audioPath, "-vn", "-ac", "1", "-ar", "48000", "-c:a", "libopus",
 				"-b:a", "32k", "-frame_duration", "20", "-page_duration", "20000", ogg).CombinedOutput(); err != nil {
 				return fmt.Errorf("encoding %s to Opus: %v %s", audioPath, err, out)
 			}
@@ -109,12 +108,13 @@ func (a *app) benchVoiceCmd() *cobra.Command {
 			decodeCPU := cpuTime() - c0
 			dec.Close()
 			pkt.Free()
-			// Enrol the first 30 s as the employee, as a clinic would.
+			// Enrol from the first 30 s of speech in the audio, as a clinic would.
+			var frames [][]float64
 			ext, det := features.NewExtractor(), vm.NewDetector()
-			enrol := all16[:min(len(all16), 30*16000)]
-			an := ext.Analyze(enrol)
-			mask, _ := vad.Mask(det, enrol, 0.5, features.Hop)
-			v, err := bg.Enroll("bench", speaker.Frames(an, mask, 0, len(an.Frames)))
+			for i := 0; i < len(all16) && len(frames) < 3000; i += 30 * 16000 {
+				frames = append(frames, speaker.SpeechFrames(ext, det, all16[i:min(i+30*16000, len(all16))])...)
+			}
+			v, err := bg.Enroll("bench", frames)
 			if err != nil {
 				return err
 			}

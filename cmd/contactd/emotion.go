@@ -18,7 +18,6 @@ import (
 	"contactd/classifier/audio"
 	"contactd/classifier/emotion"
 	"contactd/classifier/features"
-	"contactd/classifier/models"
 	"contactd/classifier/vad"
 )
 
@@ -29,11 +28,7 @@ func (a *app) emotionCmd() *cobra.Command {
 }
 
 func (a *app) vadModel() (*vad.Model, error) {
-	p, err := models.Find(models.SileroVAD, a.cfg.Emotion.VADModel)
-	if err != nil {
-		return nil, err
-	}
-	return vad.Load(p)
+	return vad.LoadInstalled(a.cfg.Emotion.VADModel)
 }
 
 func (a *app) voiceModel(path string) (*emotion.Model, error) {

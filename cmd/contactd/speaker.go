@@ -29,10 +29,7 @@ func speechFrames(ext *features.Extractor, det *vad.Detector, path string) ([][]
 	if err != nil {
 		return nil, err
 	}
-	an := ext.Analyze(x)
-	det.Reset()
-	mask, _ := vad.Mask(det, x, 0.5, features.Hop)
-	return speaker.Frames(an, mask, 0, len(an.Frames)), nil
+	return speaker.SpeechFrames(ext, det, x), nil
 }
 
 func (a *app) speakerUBMCmd() *cobra.Command {
