@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test ./ingest -run '^$$' -fuzz '^FuzzCheckOffer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./capture -run '^$$' -fuzz '^FuzzReadKeys$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./classifier/onnx -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./classifier/emotion -run '^$$' -fuzz '^FuzzParseLabels$$' -fuzztime $(FUZZTIME)
 
 test: setup vet
 	$(GO) test -count=1 -timeout 60m ./...

@@ -24,7 +24,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"contactd/classifier/audio"
 	"contactd/classifier/emotion"
+	"contactd/classifier/features"
 	"contactd/classifier/speaker"
 	"contactd/classifier/vad"
 	"contactd/classifier/voice"
@@ -458,6 +460,12 @@ func (s *Server) postSegment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Log.Info("spooled segment imported", "station", station, "start", seg.Start, "end", seg.End)
+	// Its speech is heard as if it had come live.
+	if x, err := audio.DecodeFile(seg.Path, features.Rate); err != nil {
+		s.Log.Warn("spooled segment not analysed", "station", station, "error", err)
+	} else {
+		s.voice.Replay(station, x, seg.Start)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(seg)

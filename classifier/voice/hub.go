@@ -3,6 +3,7 @@ package voice
 import (
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -49,6 +50,9 @@ type hubStation struct {
 	done time.Time // readings are complete up to here
 	subs map[chan Reading]struct{}
 	cond *sync.Cond
+
+	replayMu sync.Mutex
+	replay   *Station // reads spooled audio
 }
 
 // Push hands a station's Opus packet (20 ms, 48 kHz) to its goroutine,
@@ -181,6 +185,59 @@ func (h *Hub) NewContact(station string) {
 		default:
 		}
 	}
+}
+
+// Replay reads audio that arrives late — recorded by an agent while the
+// server was unreachable — and files its readings among the station's live
+// ones, so the contacts in it get their timelines too. x is 16 kHz from
+// start. It runs on the caller's goroutine with fresh baselines.
+func (h *Hub) Replay(station string, x []float32, start time.Time) int {
+	st := h.station(station)
+	if st == nil {
+		return 0
+	}
+	// One replay reader per station, so consecutive spooled segments read
+	// on as one stream.
+	st.replayMu.Lock()
+	defer st.replayMu.Unlock()
+	if st.replay == nil {
+		var voice *speaker.Voice
+		if h.Voices != nil {
+			voice = h.Voices(station)
+		}
+		st.replay = NewStation(h.Models, voice, nil)
+	}
+	reader := st.replay
+	var rs []Reading
+	for i := 0; i < len(x); i += 320 {
+		rs = append(rs, reader.Push(x[i:min(i+320, len(x))], start.Add(time.Duration(i)*time.Second/16000))...)
+	}
+	st.mu.Lock()
+	// Seconds already read live (the agent spools its last seconds again
+	// after a disconnect) keep their live reading.
+	kept := rs[:0]
+	for _, r := range rs {
+		dup := false
+		for _, l := range st.log {
+			if d := r.Start.Sub(l.Start); d > -time.Second && d < time.Second {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			kept = append(kept, r)
+		}
+	}
+	rs = kept
+	st.log = append(st.log, rs...)
+	slices.SortStableFunc(st.log, func(a, b Reading) int { return a.Start.Compare(b.Start) })
+	st.mu.Unlock()
+	if h.OnReading != nil {
+		for _, r := range rs {
+			h.OnReading(station, r)
+		}
+	}
+	return len(rs)
 }
 
 // Readings returns a station's readings with Start in [from, to), waiting

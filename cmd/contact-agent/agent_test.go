@@ -339,6 +339,13 @@ func TestAgentSpoolsWhileServerIsDown(t *testing.T) {
 			t.Errorf("clip is silent from %.0f s to %.0f s (peak %.1f dB): spooled audio missing", from, from+6, p)
 		}
 	}
+	// The spooled speech was heard too: the contact has its voice timeline.
+	if v := sc.Voice; v == nil || v.Unattributed == nil || v.Unattributed.SpeechSeconds < 0.3*leave.Sub(arrive).Seconds() {
+		t.Errorf("spooled contact's voice: %+v", v)
+		if v != nil && v.Unattributed != nil {
+			t.Logf("unattributed speech %.1f s, timeline %d seconds", v.Unattributed.SpeechSeconds, len(v.Unattributed.Timeline))
+		}
+	}
 }
 
 // TestCheckSaysWhatIsWrong: check names a refused token in plain words, and
