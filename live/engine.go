@@ -38,6 +38,8 @@ type Engine struct {
 	// JournalDir keeps every accepted event and rating on disk until its
 	// contact is done, so a restart (even after SIGKILL) loses nothing.
 	JournalDir string
+	// Employee, if set, names the employee on shift at a station at a time.
+	Employee func(station string, at time.Time) string
 	// Voice, if set, returns what the voice path heard in [from, to) at a
 	// station; it may wait a few seconds for the path to catch up.
 	Voice func(station string, from, to time.Time) *contact.Voice
@@ -138,6 +140,13 @@ func replay(path string, st *station) (int, error) {
 	return n, sc.Err()
 }
 
+func (e *Engine) employee(station string, at time.Time) string {
+	if e.Employee == nil {
+		return ""
+	}
+	return e.Employee(station, at)
+}
+
 // station returns the state of id, creating it. Callers hold e.mu or are in Initialize.
 func (e *Engine) station(id string) (*station, error) {
 	if st, ok := e.stations[id]; ok {
@@ -150,7 +159,7 @@ func (e *Engine) station(id string) (*station, error) {
 	st := &station{id: id, saved: map[string]*saved{}, orphans: map[string]bool{}, journal: f}
 	e.stations[id] = st
 	if e.Metrics != nil {
-		e.Metrics.InitStation(e.Site, id)
+		e.Metrics.InitStation(e.Site, id, e.employee(id, time.Now()))
 	}
 	return st, nil
 }
@@ -270,6 +279,7 @@ func (e *Engine) processStation(id string, now time.Time) {
 			break // contacts are in order; the rest are still open
 		}
 		c.Site = e.Site
+		c.Employee = e.employee(id, c.Arrive)
 		prev, ok := st.saved[c.ID]
 		var sc *storage.Sidecar
 		var err error
@@ -312,7 +322,7 @@ func (e *Engine) processStation(id string, now time.Time) {
 		}
 		st.orphans[key] = true
 		if e.Metrics != nil {
-			e.Metrics.OrphanRatings.WithLabelValues(e.Site, id).Inc()
+			e.Metrics.OrphanRatings.WithLabelValues(e.Site, id, e.employee(id, r.At)).Inc()
 		}
 		e.Log.Info("orphan rating", "station", id, "at", r.At, "value", r.Value, "scale", r.Scale)
 	}
@@ -345,6 +355,7 @@ func (e *Engine) processStation(id string, now time.Time) {
 		}
 		for _, c := range finished {
 			c.Site = e.Site
+			c.Employee = e.employee(c.Station, c.Arrive)
 		}
 		e.Metrics.ObserveResult(e.Site, res)
 	}

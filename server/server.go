@@ -57,6 +57,7 @@ type Server struct {
 	voice    *voice.Hub
 	voices   map[string]*speaker.Voice // enrolled employees by id
 	pipeline *metrics.Pipeline
+	emotion  *metrics.Emotion
 	imetrics *metrics.Ingest
 	stations map[string]config.Station
 
@@ -78,11 +79,15 @@ func (s *Server) Initialize() error {
 	}
 	cfg := s.Config
 	s.pipeline = metrics.NewPipeline(s.Registry)
+	s.pipeline.Rules = cfg.Scales
+	s.emotion = metrics.NewEmotion(s.Registry, cfg.Site)
 	s.imetrics = metrics.NewIngest(s.Registry, cfg.Site)
+	s.imetrics.Known = func(id string) bool { _, ok := s.stations[id]; return ok }
 	s.stations = map[string]config.Station{}
 	for _, st := range cfg.Stations {
 		s.stations[st.ID] = st
-		s.pipeline.InitStation(cfg.Site, st.ID)
+		s.pipeline.InitStation(cfg.Site, st.ID, st.Employee)
+		s.emotion.InitStation(st.ID, st.Employee)
 		s.imetrics.SetStreamUp(st.ID, false)
 	}
 	s.recorders = map[string]*recorder.Recorder{}
@@ -96,9 +101,15 @@ func (s *Server) Initialize() error {
 	if err := s.startVoice(); err != nil {
 		return err
 	}
+	s.pipeline.EmployeeOf = s.employeeOf
 	s.engine = &live.Engine{
+		Employee: s.employeeOf,
 		Voice: func(station string, from, to time.Time) *contact.Voice {
-			return voice.ContactVoice(s.voice.Readings(station, from, to, 3*time.Second))
+			v := voice.ContactVoice(s.voice.Readings(station, from, to, 3*time.Second))
+			if v != nil && v.Patient != nil {
+				s.emotion.PatientNegative.WithLabelValues(cfg.Site, station, s.employeeOf(station, from)).Observe(v.Patient.NegativeShare)
+			}
+			return v
 		},
 		Site: cfg.Site, Segmenter: cfg.Segmenter, Rules: cfg.Scales, Archive: s.Archive, Metrics: s.pipeline, Log: s.Log,
 		JournalDir: filepath.Join(cfg.StateDir, "journal"),
@@ -170,6 +181,10 @@ func (s *Server) housekeeping() {
 		s.mu.Unlock()
 	}
 }
+
+// employeeOf names the employee working at a station (from the
+// configuration; shifts will refine it by time).
+func (s *Server) employeeOf(station string, _ time.Time) string { return s.stations[station].Employee }
 
 // authorize checks a station's token in constant time.
 func (s *Server) authorize(station, token string) error {
@@ -272,7 +287,13 @@ func (s *Server) startVoice() error {
 		Models: &voice.Models{VAD: vm, Emotion: em, Background: bg},
 		Voices: func(station string) *speaker.Voice { return s.voices[s.stations[station].Employee] },
 		OnDrop: func(station string) { s.imetrics.AddDropped(station, "voice") },
-		Log:    s.Log,
+		OnReading: func(station string, r voice.Reading) {
+			if r.Prediction == nil {
+				return
+			}
+			s.emotion.ObserveSecond(station, s.employeeOf(station, r.Start), r.Who, r.Speech, r.Emotion, r.Arousal, r.Valence)
+		},
+		Log: s.Log,
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 const (
 	Employee = "employee"
 	Patient  = "patient"
-	Unknown  = "unknown" // no employee voice enrolled for this station
+	Unknown  = "unattributed" // no employee voice enrolled for this station
 )
 
 // Reading is one second of a station's audio.

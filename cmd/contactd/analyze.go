@@ -55,6 +55,15 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 			}
 			reg := prometheus.NewRegistry()
 			m := metrics.NewPipeline(reg)
+			m.Rules = a.cfg.Scales
+			m.EmployeeOf = func(station string, _ time.Time) string {
+				for _, st := range a.cfg.Stations {
+					if st.ID == station {
+						return st.Employee
+					}
+				}
+				return ""
+			}
 			opt := pipeline.Options{
 				Media: media, Start: start, Station: station, Site: site,
 				EventsFile: events, RatingsFile: ratings,

@@ -262,10 +262,10 @@ func TestAnalyzeDayLocalStore(t *testing.T) {
 			neg++
 		}
 	}
-	if want := fmt.Sprintf(`contactd_contacts_total{set="negative",site="default",station="%s"} %d`, f.Station, neg); !strings.Contains(string(m), want) {
+	if want := fmt.Sprintf(`contactd_contacts_total{employee="",set="negative",site="default",station="%s"} %d`, f.Station, neg); !strings.Contains(string(m), want) {
 		t.Errorf("metrics lack %q:\n%s", want, m)
 	}
-	if want := fmt.Sprintf(`contactd_pass_bys_total{site="default",station="%s"} %d`, f.Station, got.PassBys); !strings.Contains(string(m), want) {
+	if want := fmt.Sprintf(`contactd_pass_bys_total{employee="",site="default",station="%s"} %d`, f.Station, got.PassBys); !strings.Contains(string(m), want) {
 		t.Errorf("metrics lack %q", want)
 	}
 
