@@ -48,6 +48,7 @@ type hubStation struct {
 	mu   sync.Mutex
 	log  []Reading // oldest first
 	done time.Time // readings are complete up to here
+	last time.Time // when the last packet was read (server clock)
 	subs map[chan Reading]struct{}
 	cond *sync.Cond
 
@@ -162,6 +163,7 @@ func (h *Hub) run(id string, st *hubStation) {
 		}
 		st.log = append(st.log[:0], st.log[cut:]...)
 		st.done = end
+		st.last = time.Now()
 		st.cond.Broadcast()
 		st.mu.Unlock()
 		if h.OnReading != nil {
@@ -253,7 +255,9 @@ func (h *Hub) Readings(station string, from, to time.Time, wait time.Duration) [
 	deadline := time.Now().Add(wait)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for st.done.Before(to.Add(time.Second)) && time.Now().Before(deadline) {
+	// Wait only while audio is flowing: a station with no stream has
+	// nothing more to say.
+	for st.done.Before(to.Add(time.Second)) && time.Now().Before(deadline) && time.Since(st.last) < 2*time.Second {
 		// Wake at least every 100 ms to check the deadline.
 		t := time.AfterFunc(100*time.Millisecond, st.cond.Broadcast)
 		st.cond.Wait()
