@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,10 @@ type Config struct {
 	Recorder Recorder `yaml:"recorder"`
 	WebRTC   WebRTC   `yaml:"webrtc"`
 	// Stations may stream to and post events for this server.
-	Stations  []Station        `yaml:"stations"`
+	Stations []Station `yaml:"stations"`
+	// Shifts say who works at a station when (weekly), overriding the
+	// station's employee; POST /api/v1/shifts adds one-off ones.
+	Shifts    []Shift          `yaml:"shifts"`
 	Emotion   Emotion          `yaml:"emotion"`
 	Log       Log              `yaml:"log"`
 	Segmenter segmenter.Config `yaml:"segmenter"`
@@ -51,6 +55,48 @@ type Station struct {
 	ID       string `yaml:"id"`
 	Token    string `yaml:"token"`
 	Employee string `yaml:"employee"`
+}
+
+// Shift is a weekly slot: employee works at station on days from..to
+// (local times "HH:MM" in the site's timezone; to before from crosses midnight).
+type Shift struct {
+	Station  string   `yaml:"station"`
+	Employee string   `yaml:"employee"`
+	Days     []string `yaml:"days"` // mon … sun; empty: every day
+	From     string   `yaml:"from"`
+	To       string   `yaml:"to"`
+}
+
+// Weekdays are the names Shift.Days takes.
+var Weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// ParseClock reads "HH:MM" as minutes after midnight.
+func ParseClock(s string) (int, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a time of day HH:MM", s)
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
+
+// Employees lists every employee the configuration names (stations and
+// shifts): the only values the employee label can take.
+func (c *Config) Employees() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(e string) {
+		if e != "" && !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	for _, st := range c.Stations {
+		add(st.Employee)
+	}
+	for _, sh := range c.Shifts {
+		add(sh.Employee)
+	}
+	return out
 }
 
 // Recorder configures the continuous segments of live streams.
@@ -97,6 +143,7 @@ func Default() *Config {
 		Recorder:  Recorder{SegmentLength: 10 * time.Second, Retention: 24 * time.Hour, QueueSize: 1024},
 		WebRTC:    WebRTC{PLIInterval: 2 * time.Second, Interfaces: []string{}},
 		Stations:  []Station{},
+		Shifts:    []Shift{},
 		Log:       Log{Level: "info", Format: "text"},
 		Segmenter: segmenter.DefaultConfig(),
 		Scales:    contact.DefaultSetRules(),
@@ -204,6 +251,34 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].token: station %s needs a token of at least 16 characters", i, st.ID))
 		}
 		seen[st.ID] = true
+	}
+	for i, st := range c.Stations {
+		if st.Employee != "" && !contact.ValidStation(st.Employee) {
+			errs = append(errs, fmt.Errorf("stations[%d].employee: %q is not an id (letters, digits, '.', '_', '-')", i, st.Employee))
+		}
+	}
+	for i, sh := range c.Shifts {
+		if !seen[sh.Station] {
+			errs = append(errs, fmt.Errorf("shifts[%d].station: %q is not a configured station", i, sh.Station))
+		}
+		if !contact.ValidStation(sh.Employee) {
+			errs = append(errs, fmt.Errorf("shifts[%d].employee: %q is not an id", i, sh.Employee))
+		}
+		for _, d := range sh.Days {
+			if !slices.Contains(Weekdays, d) {
+				errs = append(errs, fmt.Errorf("shifts[%d].days: %q (want mon, tue, wed, thu, fri, sat or sun)", i, d))
+			}
+		}
+		from, err1 := ParseClock(sh.From)
+		to, err2 := ParseClock(sh.To)
+		switch {
+		case err1 != nil:
+			errs = append(errs, fmt.Errorf("shifts[%d].from: %w", i, err1))
+		case err2 != nil:
+			errs = append(errs, fmt.Errorf("shifts[%d].to: %w", i, err2))
+		case from == to:
+			errs = append(errs, fmt.Errorf("shifts[%d]: from and to are both %s", i, sh.From))
+		}
 	}
 	if err := c.Segmenter.Validate(); err != nil {
 		errs = append(errs, err)

@@ -36,6 +36,7 @@ import (
 	"contactd/live"
 	"contactd/metrics"
 	"contactd/recorder"
+	"contactd/shifts"
 	"contactd/storage"
 	"contactd/web"
 )
@@ -60,6 +61,7 @@ type Server struct {
 	emotion  *metrics.Emotion
 	imetrics *metrics.Ingest
 	stations map[string]config.Station
+	rota     *shifts.Rota
 
 	mu        sync.Mutex
 	recorders map[string]*recorder.Recorder
@@ -84,6 +86,18 @@ func (s *Server) Initialize() error {
 	s.imetrics = metrics.NewIngest(s.Registry, cfg.Site)
 	s.imetrics.Known = func(id string) bool { _, ok := s.stations[id]; return ok }
 	s.stations = map[string]config.Station{}
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return err
+	}
+	rota, err := shifts.New(cfg, filepath.Join(cfg.StateDir, "shifts.jsonl"))
+	if err != nil {
+		return err
+	}
+	s.rota = rota
+	for _, sh := range cfg.Shifts { // weekly shift employees' series start at zero too
+		s.pipeline.InitStation(cfg.Site, sh.Station, sh.Employee)
+		s.emotion.InitStation(sh.Station, sh.Employee)
+	}
 	for _, st := range cfg.Stations {
 		s.stations[st.ID] = st
 		s.pipeline.InitStation(cfg.Site, st.ID, st.Employee)
@@ -182,9 +196,10 @@ func (s *Server) housekeeping() {
 	}
 }
 
-// employeeOf names the employee working at a station (from the
-// configuration; shifts will refine it by time).
-func (s *Server) employeeOf(station string, _ time.Time) string { return s.stations[station].Employee }
+// employeeOf names the employee on shift at a station at a time.
+func (s *Server) employeeOf(station string, at time.Time) string {
+	return s.rota.EmployeeAt(station, at)
+}
 
 // authorize checks a station's token in constant time.
 func (s *Server) authorize(station, token string) error {
@@ -310,6 +325,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/stations", s.listStations)
 	mux.HandleFunc("POST /api/v1/segments/{station}", s.postSegment)
 	mux.HandleFunc("GET /api/v1/stations/{station}/voice", s.voiceFeed)
+	mux.HandleFunc("POST /api/v1/shifts", s.postShift)
+	mux.HandleFunc("GET /api/v1/shifts", s.getShift)
 	web.Routes(mux, func(id string) bool { _, ok := s.stations[id]; return ok })
 	return mux
 }
@@ -385,6 +402,55 @@ func (s *Server) postLines(kind string) http.HandlerFunc {
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(map[string]any{"accepted": accepted, "rejected": rejected})
 	}
+}
+
+// postShift adds a one-off shift ({"station","employee","start","end"},
+// RFC 3339) with the station's token: who works there then, for the
+// metrics' employee label.
+func (s *Server) postShift(w http.ResponseWriter, r *http.Request) {
+	var p shifts.Posted
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		http.Error(w, "body: want {\"station\",\"employee\",\"start\",\"end\"} (RFC 3339 times): "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := s.authorize(p.Station, ingest.BearerToken(r)); err != nil {
+		code := http.StatusUnauthorized
+		if errors.Is(err, ingest.ErrUnknownStation) {
+			code = http.StatusNotFound
+		}
+		http.Error(w, err.Error(), code)
+		return
+	}
+	if err := s.rota.Post(p); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.pipeline.InitStation(s.Config.Site, p.Station, p.Employee)
+	s.emotion.InitStation(p.Station, p.Employee)
+	s.Log.Info("shift posted", "station", p.Station, "employee", p.Employee, "start", p.Start, "end", p.End)
+	w.WriteHeader(http.StatusCreated)
+}
+
+// getShift says who is on shift at ?station= at ?at= (default now).
+func (s *Server) getShift(w http.ResponseWriter, r *http.Request) {
+	station := r.URL.Query().Get("station")
+	if _, ok := s.stations[station]; !ok {
+		http.Error(w, fmt.Sprintf("station %q is not configured", station), http.StatusNotFound)
+		return
+	}
+	at := time.Now()
+	if v := r.URL.Query().Get("at"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("query parameter at: %q is not an RFC 3339 time", v), http.StatusBadRequest)
+			return
+		}
+		at = t
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"station": station, "at": at.UTC(), "employee": s.rota.EmployeeAt(station, at)})
 }
 
 // voiceFeed streams a station's voice readings as server-sent events, one
