@@ -77,6 +77,9 @@ func TestPrometheusScrapesIndices(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 			return nil, err
 		}
+		if r.Status != "success" {
+			return nil, fmt.Errorf("query %s: status %q", q, r.Status)
+		}
 		out := map[string]float64{}
 		for _, s := range r.Data.Result {
 			var v float64
@@ -200,6 +203,33 @@ func TestPrometheusScrapesIndices(t *testing.T) {
 	}
 	if n != 44 || alerts["ContactdEmotionalExhaustionRisk"] != "inactive" || alerts["ContactdAcuteStrain"] != "inactive" {
 		t.Errorf("%d rules loaded, alerts %v", n, alerts)
+	}
+	// Every query of the shipped Grafana dashboard runs.
+	db, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "dashboards", "contactd.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(db, &dash); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	exprs := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			exprs++
+			q := strings.NewReplacer("$site", ".*", "$employee", ".*").Replace(tg.Expr)
+			if _, err := query(q); err != nil {
+				t.Errorf("dashboard panel %q: %v", p.Title, err)
+			}
+		}
+	}
+	if exprs < 10 {
+		t.Errorf("the dashboard has only %d queries", exprs)
 	}
 	// And the live scrape passes promtool's lint.
 	resp, err = http.Get(ts.url + "/metrics")
