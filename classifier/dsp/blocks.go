@@ -1,6 +1,10 @@
 package dsp
 
-import "math"
+import (
+	"math"
+
+	"contactd/classifier/internal/f32"
+)
 
 // Hamming returns the symmetric Hamming window of n points.
 func Hamming(n int) []float64 {
@@ -111,7 +115,7 @@ func (d *DCT) Apply(x, out []float64) {
 func LPC(x []float64, p int) (a []float64, errPow float64, ok bool) {
 	r := make([]float64, p+1)
 	for k := 0; k <= p && k < len(x); k++ {
-		r[k] = dot64(x[k:], x[:len(x)-k])
+		r[k] = f32.Dot64(x[k:], x[:len(x)-k])
 	}
 	if r[0] <= 1e-12 {
 		return nil, 0, false
@@ -138,21 +142,4 @@ func LPC(x []float64, p int) (a []float64, errPow float64, ok bool) {
 		}
 	}
 	return a[1:], e, true
-}
-
-// dot64 is a float64 dot product with four accumulators.
-func dot64(a, b []float64) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
 }

@@ -45,34 +45,3 @@ func (b Baseline) Apply(v []float64) []float64 {
 	}
 	return out
 }
-
-// NormalizeBySpeaker z-scores each speaker's vectors against that speaker's
-// own baseline (no labels used). Vectors of speakers with fewer than
-// minCount recordings, or without a speaker, use the baseline of their
-// whole group instead.
-func NormalizeBySpeaker(vecs [][]float64, speakers []string, minCount int) [][]float64 {
-	groups := map[string][]int{}
-	for i, s := range speakers {
-		groups[s] = append(groups[s], i)
-	}
-	var all [][]float64
-	for _, v := range vecs {
-		all = append(all, v)
-	}
-	global := FitBaseline(all)
-	out := make([][]float64, len(vecs))
-	for s, idx := range groups {
-		b := global
-		if s != "" && len(idx) >= minCount {
-			var vs [][]float64
-			for _, i := range idx {
-				vs = append(vs, vecs[i])
-			}
-			b = FitBaseline(vs)
-		}
-		for _, i := range idx {
-			out[i] = b.Apply(vecs[i])
-		}
-	}
-	return out
-}

@@ -30,9 +30,13 @@ func MatVec(out, w, x, bias []float32) {
 	}
 }
 
-func dotGeneric(a, b []float32) float32 {
+// Dot64 is Dot for float64, in portable Go.
+func Dot64(a, b []float64) float64 { return dotGeneric(a, b) }
+
+// dotGeneric keeps four partial sums so the additions can overlap.
+func dotGeneric[T float32 | float64](a, b []T) T {
 	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
+	var s0, s1, s2, s3 T
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
 		s0 += a[i] * b[i]
