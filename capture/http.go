@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"contactd/contact"
 	"contactd/web"
@@ -66,10 +70,43 @@ func (a *Agent) handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"station": a.Config.Station, "connected": a.Connected(),
 			"outbox": a.outbox.len(), "spooled_segments": len(a.spool.Segments(time.Time{}, time.Now().Add(time.Hour)))})
 	})
 	return mux
+}
+
+// registry holds the agent's own metrics, read when scraped: connection,
+// the spool awaiting upload, and the outbox.
+func (a *Agent) registry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	labels := prometheus.Labels{"station": a.Config.Station}
+	spooled := func() (n int, bytes int64) {
+		for _, s := range a.spool.Segments(time.Time{}, time.Now().Add(time.Hour)) {
+			n++
+			if st, err := os.Stat(s.Path); err == nil {
+				bytes += st.Size()
+			}
+		}
+		return n, bytes
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contactd_agent_connected", ConstLabels: labels,
+			Help: "1 while the agent's WebRTC session with the server is up."}, func() float64 {
+			if a.Connected() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contactd_agent_spool_segments", ConstLabels: labels,
+			Help: "Spooled audio segments awaiting upload to the server."}, func() float64 { n, _ := spooled(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contactd_agent_spool_bytes", ConstLabels: labels,
+			Help: "Bytes of spooled audio awaiting upload."}, func() float64 { _, b := spooled(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contactd_agent_outbox_messages", ConstLabels: labels,
+			Help: "Events and ratings waiting for the server's acknowledgement."}, func() float64 { return float64(a.outbox.len()) }),
+	)
+	return reg
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -316,6 +317,17 @@ func TestAgentSpoolsWhileServerIsDown(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	postJSON(t, agent+"/events", `{"type":"leave"}`)
 	leave := time.Now()
+	// The agent's own metrics show it: not connected, audio awaiting upload.
+	m := getText(t, agent+"/metrics")
+	if !strings.Contains(m, `contactd_agent_connected{station="desk-1"} 0`) || !regexp.MustCompile(`contactd_agent_spool_segments\{station="desk-1"\} [1-9]`).MatchString(m) ||
+		!regexp.MustCompile(`contactd_agent_outbox_messages\{station="desk-1"\} [1-9]`).MatchString(m) {
+		t.Errorf("agent metrics during the outage:\n%s", m)
+	}
+	lint := exec.Command(testenv.Tool(t, "promtool"), "check", "metrics")
+	lint.Stdin = strings.NewReader(m)
+	if out, err := lint.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics on the agent: %v\n%s", err, out)
+	}
 	time.Sleep(time.Until(down.Add(60 * time.Second)))
 
 	srv.start()
@@ -371,4 +383,15 @@ func TestCheckSaysWhatIsWrong(t *testing.T) {
 			t.Errorf("token %s: err %v, output:\n%s", tc.token, err, out)
 		}
 	}
+}
+
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
