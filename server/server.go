@@ -278,15 +278,12 @@ func (s *Server) startVoice() error {
 		return err
 	}
 	s.voices = map[string]*speaker.Voice{}
-	for _, st := range cfg.Stations {
-		if st.Employee == "" {
-			continue
-		}
-		path := filepath.Join(cfg.StateDir, "voices", st.Employee+".json")
+	for _, employee := range cfg.Employees() {
+		path := filepath.Join(cfg.StateDir, "voices", employee+".json")
 		b, err := os.ReadFile(path)
 		if errors.Is(err, os.ErrNotExist) {
-			s.Log.Info("no enrolled voice: speech at the station is not attributed", "station", st.ID, "employee", st.Employee,
-				"enrol", "contactd speaker enroll --name "+st.Employee+" --out "+path+" RECORDING…")
+			s.Log.Info("no enrolled voice: this employee's speech is not told from patients'", "employee", employee,
+				"enrol", "contactd speaker enroll --name "+employee+" --out "+path+" RECORDING…")
 			continue
 		}
 		if err != nil {
@@ -296,11 +293,13 @@ func (s *Server) startVoice() error {
 		if err := json.Unmarshal(b, &v); err != nil || v.GMM == nil {
 			return fmt.Errorf("%s: not an enrolled voice (%v)", path, err)
 		}
-		s.voices[st.Employee] = &v
+		s.voices[employee] = &v
 	}
 	s.voice = &voice.Hub{
 		Models: &voice.Models{VAD: vm, Emotion: em, Background: bg},
-		Voices: func(station string) *speaker.Voice { return s.voices[s.stations[station].Employee] },
+		Employee:    s.employeeOf,
+		Voice:       func(employee string) *speaker.Voice { return s.voices[employee] },
+		BaselineDir: filepath.Join(cfg.StateDir, "voices"),
 		OnDrop: func(station string) { s.imetrics.AddDropped(station, "voice") },
 		OnReading: func(station string, r voice.Reading) {
 			if r.Prediction == nil {

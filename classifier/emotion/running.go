@@ -1,6 +1,10 @@
 package emotion
 
-import "math"
+import (
+	"math"
+	"slices"
+	"sync"
+)
 
 // RunningBaseline follows one speaker's feature distribution as their
 // speech comes in: exponentially weighted (HalfLife windows), and blended
@@ -8,6 +12,7 @@ import "math"
 // first minutes of a shift are read against everyone and later ones
 // against the speaker's own voice.
 type RunningBaseline struct {
+	mu     sync.Mutex // an employee may move between stations mid-shift
 	Mean   []float64 `json:"mean"`
 	Var    []float64 `json:"var"`
 	Count  float64   `json:"count"` // effective number of windows (decayed)
@@ -25,6 +30,8 @@ func NewRunningBaseline(dims int, halfLife, warmup float64) *RunningBaseline {
 
 // Update adds one window's raw functionals.
 func (r *RunningBaseline) Update(v []float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.Seen++
 	if r.Count == 0 {
 		copy(r.Mean, v)
@@ -44,6 +51,8 @@ func (r *RunningBaseline) Update(v []float64) {
 
 // Baseline is the current blend of the speaker's and the population's.
 func (r *RunningBaseline) Baseline(pop Baseline) Baseline {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	w := r.Seen / (r.Seen + r.Warmup)
 	b := Baseline{Mean: make([]float64, len(r.Mean)), Std: make([]float64, len(r.Mean))}
 	for i := range r.Mean {
@@ -53,4 +62,25 @@ func (r *RunningBaseline) Baseline(pop Baseline) Baseline {
 		b.Mean[i], b.Std[i] = m, math.Sqrt(v)
 	}
 	return b
+}
+
+// Snapshot is a copy safe to encode while the baseline keeps learning.
+func (r *RunningBaseline) Snapshot() *RunningBaseline {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return &RunningBaseline{Mean: slices.Clone(r.Mean), Var: slices.Clone(r.Var), Count: r.Count, Seen: r.Seen,
+		Warmup: r.Warmup, Decay: r.Decay}
+}
+
+// Restore takes the learnt state of a saved baseline of the same size.
+func (r *RunningBaseline) Restore(saved *RunningBaseline) bool {
+	if saved == nil || len(saved.Mean) != len(r.Mean) || len(saved.Var) != len(r.Var) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	copy(r.Mean, saved.Mean)
+	copy(r.Var, saved.Var)
+	r.Count, r.Seen = saved.Count, saved.Seen
+	return true
 }

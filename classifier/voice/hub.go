@@ -1,8 +1,11 @@
 package voice
 
 import (
+	"encoding/json"
 	"hash/fnv"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"contactd/classifier/audio"
+	"contactd/classifier/emotion"
 	"contactd/classifier/speaker"
 )
 
@@ -20,8 +24,13 @@ import (
 // ingest.
 type Hub struct {
 	Models *Models
-	// Voices returns the enrolled voice of a station's employee (nil: none).
-	Voices func(station string) *speaker.Voice
+	// Employee names who is on shift at a station at a time ("" if nobody).
+	Employee func(station string, at time.Time) string
+	// Voice returns an employee's enrolled voice (nil: none, no attribution).
+	Voice func(employee string) *speaker.Voice
+	// BaselineDir keeps each employee's running baseline across restarts
+	// ({dir}/{employee}.baseline.json; empty: not kept).
+	BaselineDir string
 	// OnReading is called for each reading (metrics), on the station's goroutine.
 	OnReading func(station string, r Reading)
 	// OnDrop counts packets dropped by a full queue.
@@ -30,11 +39,12 @@ type Hub struct {
 	Keep      time.Duration
 	Log       *slog.Logger
 
-	mu       sync.Mutex
-	sendMu   sync.RWMutex // held for sending, taken by Close before closing queues
-	stations map[string]*hubStation
-	closed   bool
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	baselines map[string]*emotion.RunningBaseline // by employee
+	sendMu    sync.RWMutex                        // held for sending, taken by Close before closing queues
+	stations  map[string]*hubStation
+	closed    bool
+	wg        sync.WaitGroup
 }
 
 type packet struct {
@@ -112,11 +122,8 @@ func (h *Hub) run(id string, st *hubStation) {
 		return
 	}
 	defer dec.Close()
-	var voice *speaker.Voice
-	if h.Voices != nil {
-		voice = h.Voices(id)
-	}
-	reader := NewStation(h.Models, voice, nil)
+	reader := NewStation(h.Models, nil, nil)
+	employee := "\x00" // nobody yet: the first packet sets who works here
 	// Spread the stations' seconds over the second by their id.
 	f := fnv.New32a()
 	f.Write([]byte(id))
@@ -133,6 +140,10 @@ func (h *Hub) run(id string, st *hubStation) {
 		if p.newContact {
 			reader.NewContact()
 			continue
+		}
+		if emp := h.employee(id, p.wall); emp != employee {
+			employee = emp
+			reader.SetEmployee(h.voice(emp), h.baseline(emp))
 		}
 		if err := pkt.FromData(p.data); err != nil {
 			continue
@@ -203,12 +214,11 @@ func (h *Hub) Replay(station string, x []float32, start time.Time) int {
 	st.replayMu.Lock()
 	defer st.replayMu.Unlock()
 	if st.replay == nil {
-		var voice *speaker.Voice
-		if h.Voices != nil {
-			voice = h.Voices(station)
-		}
-		st.replay = NewStation(h.Models, voice, nil)
+		st.replay = NewStation(h.Models, nil, nil)
 	}
+	// The spooled audio is the employee on shift then, with a baseline of
+	// its own so the replay does not skew the live one.
+	st.replay.SetEmployee(h.voice(h.employee(station, start)), nil)
 	reader := st.replay
 	var rs []Reading
 	for i := 0; i < len(x); i += 320 {
@@ -291,7 +301,8 @@ func (h *Hub) Subscribe(station string) (<-chan Reading, func()) {
 	}
 }
 
-// Close stops every station's goroutine after its queue drains.
+// Close stops every station's goroutine after its queue drains, and keeps
+// the employees' baselines.
 func (h *Hub) Close() {
 	h.sendMu.Lock()
 	h.mu.Lock()
@@ -303,4 +314,74 @@ func (h *Hub) Close() {
 		close(st.in)
 	}
 	h.wg.Wait()
+	h.SaveBaselines()
+}
+
+func (h *Hub) employee(station string, at time.Time) string {
+	if h.Employee == nil {
+		return ""
+	}
+	return h.Employee(station, at)
+}
+
+func (h *Hub) voice(employee string) *speaker.Voice {
+	if h.Voice == nil || employee == "" {
+		return nil
+	}
+	return h.Voice(employee)
+}
+
+// baseline returns an employee's running baseline, loading it from
+// BaselineDir the first time ("" — nobody on shift — gets a fresh one).
+func (h *Hub) baseline(employee string) *emotion.RunningBaseline {
+	if employee == "" {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b, ok := h.baselines[employee]; ok {
+		return b
+	}
+	if h.baselines == nil {
+		h.baselines = map[string]*emotion.RunningBaseline{}
+	}
+	b := NewEmployeeBaseline()
+	if h.BaselineDir != "" {
+		if data, err := os.ReadFile(filepath.Join(h.BaselineDir, employee+".baseline.json")); err == nil {
+			var saved emotion.RunningBaseline
+			if json.Unmarshal(data, &saved) != nil || !b.Restore(&saved) {
+				slog.Warn("voice: an employee's saved baseline does not fit this model; starting afresh", "employee", employee)
+			}
+		}
+	}
+	h.baselines[employee] = b
+	return b
+}
+
+// SaveBaselines writes every employee's running baseline to BaselineDir.
+func (h *Hub) SaveBaselines() {
+	if h.BaselineDir == "" {
+		return
+	}
+	h.mu.Lock()
+	snaps := map[string]*emotion.RunningBaseline{}
+	for e, b := range h.baselines {
+		snaps[e] = b.Snapshot()
+	}
+	h.mu.Unlock()
+	if err := os.MkdirAll(h.BaselineDir, 0o750); err != nil {
+		slog.Warn("voice: baselines not kept", "error", err)
+		return
+	}
+	for e, b := range snaps {
+		data, _ := json.Marshal(b)
+		path := filepath.Join(h.BaselineDir, e+".baseline.json")
+		err := os.WriteFile(path+".tmp", data, 0o640)
+		if err == nil {
+			err = os.Rename(path+".tmp", path)
+		}
+		if err != nil {
+			slog.Warn("voice: baseline not kept", "employee", e, "error", err)
+		}
+	}
 }

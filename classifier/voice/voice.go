@@ -187,3 +187,17 @@ func (s *Station) read() Reading {
 
 // SetNoGate turns the VAD's energy gate off (benchmarks).
 func (s *Station) SetNoGate(off bool) { s.det.NoGate = off }
+
+// SetEmployee changes who works at the station (a shift change): their
+// enrolled voice (nil: none) and their running baseline (nil: a fresh one).
+func (s *Station) SetEmployee(voice *speaker.Voice, base *emotion.RunningBaseline) {
+	if base == nil {
+		base = emotion.NewRunningBaseline(len(features.Names), employeeHalfLife, warmup)
+	}
+	s.voice, s.employeeBase = voice, base
+}
+
+// NewEmployeeBaseline is an empty baseline with the live half-life and warm-up.
+func NewEmployeeBaseline() *emotion.RunningBaseline {
+	return emotion.NewRunningBaseline(len(features.Names), employeeHalfLife, warmup)
+}

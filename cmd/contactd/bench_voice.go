@@ -165,7 +165,8 @@ func (a *app) benchVoiceLatency(m *voice.Models, v *speaker.Voice, pkts [][]byte
 	var mu sync.Mutex
 	var lat []time.Duration
 	var dropped int
-	hub := &voice.Hub{Models: m, Voices: func(string) *speaker.Voice { return v },
+	hub := &voice.Hub{Models: m, Employee: func(string, time.Time) string { return "bench" },
+		Voice: func(string) *speaker.Voice { return v },
 		OnReading: func(_ string, r voice.Reading) {
 			d := time.Since(r.Start.Add(time.Second))
 			mu.Lock()
