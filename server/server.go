@@ -296,11 +296,11 @@ func (s *Server) startVoice() error {
 		s.voices[employee] = &v
 	}
 	s.voice = &voice.Hub{
-		Models: &voice.Models{VAD: vm, Emotion: em, Background: bg},
+		Models:      &voice.Models{VAD: vm, Emotion: em, Background: bg},
 		Employee:    s.employeeOf,
 		Voice:       func(employee string) *speaker.Voice { return s.voices[employee] },
 		BaselineDir: filepath.Join(cfg.StateDir, "voices"),
-		OnDrop: func(station string) { s.imetrics.AddDropped(station, "voice") },
+		OnDrop:      func(station string) { s.imetrics.AddDropped(station, "voice") },
 		OnReading: func(station string, r voice.Reading) {
 			if r.Prediction == nil {
 				return

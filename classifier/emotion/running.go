@@ -13,12 +13,12 @@ import (
 // against the speaker's own voice.
 type RunningBaseline struct {
 	mu     sync.Mutex // an employee may move between stations mid-shift
-	Mean   []float64 `json:"mean"`
-	Var    []float64 `json:"var"`
-	Count  float64   `json:"count"` // effective number of windows (decayed)
-	Seen   float64   `json:"seen"`  // windows ever added
-	Warmup float64   `json:"-"`
-	Decay  float64   `json:"-"` // per-window weight of the past
+	Mean   []float64  `json:"mean"`
+	Var    []float64  `json:"var"`
+	Count  float64    `json:"count"` // effective number of windows (decayed)
+	Seen   float64    `json:"seen"`  // windows ever added
+	Warmup float64    `json:"-"`
+	Decay  float64    `json:"-"` // per-window weight of the past
 }
 
 // NewRunningBaseline starts an empty baseline with a half-life of
