@@ -42,7 +42,9 @@ type Config struct {
 	Stations []Station `yaml:"stations"`
 	// Shifts say who works at a station when (weekly), overriding the
 	// station's employee; POST /api/v1/shifts adds one-off ones.
-	Shifts    []Shift          `yaml:"shifts"`
+	Shifts []Shift `yaml:"shifts"`
+	// Users log in to the web pages; station tokens are only for agents.
+	Users     []User           `yaml:"users"`
 	Emotion   Emotion          `yaml:"emotion"`
 	Log       Log              `yaml:"log"`
 	Segmenter segmenter.Config `yaml:"segmenter"`
@@ -56,6 +58,21 @@ type Station struct {
 	Token    string `yaml:"token"`
 	Employee string `yaml:"employee"`
 }
+
+// User is a person who logs in: a quality officer, a supervisor, an
+// employee (who sees only their own mirror) or an admin.
+type User struct {
+	Name string `yaml:"name"`
+	Role string `yaml:"role"` // quality, supervisor, employee, admin
+	// PasswordHash is bcrypt (`contactd user hash` makes one).
+	PasswordHash string `yaml:"password_hash"`
+	// Employee links an employee login to the employee id of stations and shifts.
+	Employee string `yaml:"employee"`
+	Lang     string `yaml:"lang"` // ru (default) or en
+}
+
+// Roles a user can have.
+var Roles = []string{"quality", "supervisor", "employee", "admin"}
 
 // Shift is a weekly slot: employee works at station on days from..to
 // (local times "HH:MM" in the site's timezone; to before from crosses midnight).
@@ -144,6 +161,7 @@ func Default() *Config {
 		WebRTC:    WebRTC{PLIInterval: 2 * time.Second, Interfaces: []string{}},
 		Stations:  []Station{},
 		Shifts:    []Shift{},
+		Users:     []User{},
 		Log:       Log{Level: "info", Format: "text"},
 		Segmenter: segmenter.DefaultConfig(),
 		Scales:    contact.DefaultSetRules(),
@@ -278,6 +296,28 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("shifts[%d].to: %w", i, err2))
 		case from == to:
 			errs = append(errs, fmt.Errorf("shifts[%d]: from and to are both %s", i, sh.From))
+		}
+	}
+	users := map[string]bool{}
+	for i, u := range c.Users {
+		switch {
+		case !contact.ValidStation(u.Name):
+			errs = append(errs, fmt.Errorf("users[%d].name: %q is not an id", i, u.Name))
+		case users[u.Name]:
+			errs = append(errs, fmt.Errorf("users[%d].name: %q appears twice", i, u.Name))
+		}
+		users[u.Name] = true
+		if !slices.Contains(Roles, u.Role) {
+			errs = append(errs, fmt.Errorf("users[%d].role: %q (want quality, supervisor, employee or admin)", i, u.Role))
+		}
+		if !strings.HasPrefix(u.PasswordHash, "$2a$") && !strings.HasPrefix(u.PasswordHash, "$2b$") && !strings.HasPrefix(u.PasswordHash, "$2y$") {
+			errs = append(errs, fmt.Errorf("users[%d].password_hash: not a bcrypt hash (make one with 'contactd user hash')", i))
+		}
+		if u.Role == "employee" && !slices.Contains(c.Employees(), u.Employee) {
+			errs = append(errs, fmt.Errorf("users[%d].employee: %q is not an employee of stations or shifts", i, u.Employee))
+		}
+		if u.Lang != "" && u.Lang != "ru" && u.Lang != "en" {
+			errs = append(errs, fmt.Errorf("users[%d].lang: %q (want ru or en)", i, u.Lang))
 		}
 	}
 	if err := c.Segmenter.Validate(); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"contactd/auth"
 	"contactd/classifier/audio"
 	"contactd/classifier/emotion"
 	"contactd/classifier/features"
@@ -62,6 +63,10 @@ type Server struct {
 	imetrics *metrics.Ingest
 	stations map[string]config.Station
 	rota     *shifts.Rota
+	auth     *auth.Manager
+
+	todayMu sync.Mutex
+	today   map[string]*dayVoice // employee → today's attributed speech
 
 	mu        sync.Mutex
 	recorders map[string]*recorder.Recorder
@@ -94,6 +99,8 @@ func (s *Server) Initialize() error {
 		return err
 	}
 	s.rota = rota
+	s.auth = auth.New(cfg.Users)
+	s.today = map[string]*dayVoice{}
 	for _, sh := range cfg.Shifts { // weekly shift employees' series start at zero too
 		s.pipeline.InitStation(cfg.Site, sh.Station, sh.Employee)
 		s.emotion.InitStation(sh.Station, sh.Employee)
@@ -305,7 +312,11 @@ func (s *Server) startVoice() error {
 			if r.Prediction == nil {
 				return
 			}
-			s.emotion.ObserveSecond(station, s.employeeOf(station, r.Start), r.Who, r.Speech, r.Emotion, r.Arousal, r.Valence)
+			emp := s.employeeOf(station, r.Start)
+			s.emotion.ObserveSecond(station, emp, r.Who, r.Speech, r.Emotion, r.Arousal, r.Valence)
+			if r.Who == voice.Employee && emp != "" {
+				s.countToday(emp, r)
+			}
 		},
 		Log: s.Log,
 	}
@@ -318,14 +329,23 @@ func (s *Server) Handler() http.Handler {
 	s.ingest.Routes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /api/v1/contacts", ContactsHandler(s.Archive))
+	contacts := ContactsHandler(s.Archive)
+	mux.HandleFunc("GET /api/v1/contacts", s.auth.Require([]string{auth.Quality, auth.Supervisor, auth.Admin},
+		func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { contacts(w, r) }))
 	mux.HandleFunc("POST /api/v1/events", s.postLines("events"))
 	mux.HandleFunc("POST /api/v1/ratings", s.postLines("ratings"))
-	mux.HandleFunc("GET /api/v1/stations", s.listStations)
+	mux.HandleFunc("GET /api/v1/stations", s.auth.Require(auth.AllRoles,
+		func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { s.listStations(w, r) }))
 	mux.HandleFunc("POST /api/v1/segments/{station}", s.postSegment)
 	mux.HandleFunc("GET /api/v1/stations/{station}/voice", s.voiceFeed)
 	mux.HandleFunc("POST /api/v1/shifts", s.postShift)
-	mux.HandleFunc("GET /api/v1/shifts", s.getShift)
+	mux.HandleFunc("POST /api/v1/login", s.login)
+	mux.HandleFunc("POST /api/v1/logout", s.auth.Require(auth.AllRoles, s.logout))
+	mux.HandleFunc("GET /api/v1/me", s.auth.Require(auth.AllRoles, s.me))
+	mux.HandleFunc("GET /api/v1/mirror/{employee}/stream", s.auth.Require([]string{auth.Employee, auth.Admin}, s.mirror))
+	mux.HandleFunc("GET /api/v1/monitor", s.auth.Require([]string{auth.Supervisor, auth.Admin}, s.monitor))
+	mux.HandleFunc("GET /api/v1/shifts", s.auth.Require(auth.AllRoles,
+		func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { s.getShift(w, r) }))
 	web.Routes(mux, func(id string) bool { _, ok := s.stations[id]; return ok })
 	return mux
 }

@@ -19,7 +19,12 @@ func TestShifts(t *testing.T) {
 	ts := startServer(t, t.TempDir(), t.TempDir(), func(c *config.Config) {
 		c.Stations[0].Employee = "anna"
 		c.Shifts = []config.Shift{{Station: "desk-2", Employee: "carl", From: "00:00", To: "23:59"}}
+		c.Users = testUsers(t)
 	})
+	sup, code := login(t, ts.url, "sergey", "correct horse battery")
+	if code != 200 {
+		t.Fatalf("login: %d", code)
+	}
 	start := time.Now().Add(-40 * time.Minute).UTC().Truncate(time.Second)
 	shift := fmt.Sprintf(`{"station":"desk-1","employee":"carl","start":%q,"end":%q}`, start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339))
 	if code, body := post(t, ts.url+"/api/v1/shifts", token, "application/json", shift); code != 201 {
@@ -39,7 +44,7 @@ func TestShifts(t *testing.T) {
 		}
 	}
 	get := func(at time.Time) string {
-		resp, err := http.Get(ts.url + "/api/v1/shifts?station=desk-1&at=" + at.Format(time.RFC3339))
+		resp, err := sup.Get(ts.url + "/api/v1/shifts?station=desk-1&at=" + at.Format(time.RFC3339))
 		if err != nil {
 			t.Fatal(err)
 		}

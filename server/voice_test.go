@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -84,7 +85,15 @@ func TestLiveVoice(t *testing.T) {
 		"-frame_duration", "20", ogg).CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	ts := startServer(t, state, t.TempDir(), func(c *config.Config) { c.Stations[0].Employee = "anna" })
+	ts := startServer(t, state, t.TempDir(), func(c *config.Config) {
+		c.Stations[0].Employee = "anna"
+		c.Users = testUsers(t)
+	})
+	// anna's own mirror, as her page would open it after logging in.
+	mirrorClient, code := login(t, ts.url, "anna", "correct horse battery")
+	if code != 200 {
+		t.Fatalf("login: %d", code)
+	}
 	// The live feed, as the employee's mirror would open it.
 	req, _ := http.NewRequest("GET", ts.url+"/api/v1/stations/desk-1/voice?token="+token, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -103,6 +112,31 @@ func TestLiveVoice(t *testing.T) {
 				if json.Unmarshal([]byte(d), &r) == nil {
 					mu.Lock()
 					feed = append(feed, r)
+					mu.Unlock()
+				}
+			}
+		}
+	}()
+	mreq, _ := http.NewRequestWithContext(ctx, "GET", ts.url+"/api/v1/mirror/anna/stream", nil)
+	mresp, err := mirrorClient.Do(mreq)
+	if err != nil || mresp.StatusCode != 200 {
+		t.Fatalf("mirror: %v %v", err, mresp)
+	}
+	var mirrored []struct {
+		Station string
+		Reading voice.Reading
+	}
+	go func() {
+		sc := bufio.NewScanner(mresp.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var m struct {
+					Station string
+					Reading voice.Reading
+				}
+				if json.Unmarshal([]byte(d), &m) == nil {
+					mu.Lock()
+					mirrored = append(mirrored, m)
 					mu.Unlock()
 				}
 			}
@@ -147,5 +181,51 @@ func TestLiveVoice(t *testing.T) {
 	mu.Unlock()
 	if secs := scs[0].Leave.Sub(scs[0].Arrive).Seconds(); float64(n) < secs-4 {
 		t.Errorf("the live feed sent %d readings in a %.0f s contact", n, secs)
+	}
+	// The mirror showed anna's seconds at desk-1, never the patient's.
+	mu.Lock()
+	mirror := slices.Clone(mirrored)
+	mu.Unlock()
+	own := 0
+	for _, m := range mirror {
+		if m.Station != "desk-1" || m.Reading.Who == voice.Patient {
+			t.Errorf("mirror sent %+v", m)
+		}
+		if m.Reading.Who == voice.Employee {
+			own++
+		}
+	}
+	if own < 5 {
+		t.Errorf("the mirror sent %d of anna's speaking seconds (of %d readings)", own, len(mirror))
+	}
+	// The supervisor's monitor has anna live at desk-1 with today's background.
+	sup, _ := login(t, ts.url, "sergey", "correct horse battery")
+	resp2, err := sup.Get(ts.url + "/api/v1/monitor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mon struct {
+		Employees []struct {
+			Employee, Station string
+			Live              bool
+			Today             *struct {
+				SpeechSeconds float64 `json:"speech_seconds"`
+				NegativeShare float64 `json:"negative_share"`
+			}
+		}
+	}
+	json.NewDecoder(resp2.Body).Decode(&mon)
+	resp2.Body.Close()
+	found := false
+	for _, e := range mon.Employees {
+		if e.Employee == "anna" {
+			found = true
+			if e.Station != "desk-1" || !e.Live || e.Today == nil || e.Today.SpeechSeconds < 5 {
+				t.Errorf("monitor: %+v (today %+v)", e, e.Today)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("monitor lacks anna: %+v", mon)
 	}
 }

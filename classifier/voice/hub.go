@@ -283,7 +283,7 @@ func (h *Hub) Readings(station string, from, to time.Time, wait time.Duration) [
 }
 
 // Subscribe returns a channel of a station's readings as they come, and a
-// function to stop them.
+// function to stop them, which closes the channel.
 func (h *Hub) Subscribe(station string) (<-chan Reading, func()) {
 	st := h.station(station)
 	c := make(chan Reading, 16)
@@ -294,10 +294,16 @@ func (h *Hub) Subscribe(station string) (<-chan Reading, func()) {
 	st.mu.Lock()
 	st.subs[c] = struct{}{}
 	st.mu.Unlock()
+	var once sync.Once
 	return c, func() {
-		st.mu.Lock()
-		delete(st.subs, c)
-		st.mu.Unlock()
+		once.Do(func() {
+			// Readings are sent under st.mu, so closing under it is safe;
+			// the closed channel tells the reader's goroutine to end.
+			st.mu.Lock()
+			delete(st.subs, c)
+			close(c)
+			st.mu.Unlock()
+		})
 	}
 }
 

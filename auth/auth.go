@@ -1,0 +1,180 @@
+// Package auth logs users in to the web pages: bcrypt passwords from the
+// configuration, server-side sessions behind an HttpOnly, SameSite=Strict
+// cookie, a CSRF token per session for every state-changing request, and
+// role checks per route. Station tokens (agents, sensors) are separate.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"contactd/config"
+)
+
+// Roles.
+const (
+	Quality    = "quality"
+	Supervisor = "supervisor"
+	Employee   = "employee"
+	Admin      = "admin"
+)
+
+// CookieName is the session cookie.
+const CookieName = "contactd_session"
+
+// CSRFHeader carries the session's CSRF token on POST, PUT, PATCH, DELETE.
+const CSRFHeader = "X-CSRF-Token"
+
+// ErrLogin is the one answer to a wrong name or password.
+var ErrLogin = errors.New("wrong name or password")
+
+// User is who a session belongs to.
+type User struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Employee string `json:"employee,omitempty"`
+	Lang     string `json:"lang"`
+}
+
+// Session is a logged-in user.
+type Session struct {
+	ID      string
+	CSRF    string
+	User    User
+	Expires time.Time
+}
+
+// Manager holds the users and sessions.
+type Manager struct {
+	users map[string]config.User
+	// TTL is how long a session lasts without use (default 12 h).
+	TTL time.Duration
+	Now func() time.Time
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+}
+
+// dummyHash is compared against for unknown names, so that a wrong name
+// takes as long as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+
+// New makes a manager for the configured users.
+func New(users []config.User) *Manager {
+	m := &Manager{users: map[string]config.User{}, sessions: map[string]*Session{}, TTL: 12 * time.Hour, Now: time.Now}
+	for _, u := range users {
+		m.users[u.Name] = u
+	}
+	return m
+}
+
+// Hash makes a bcrypt hash of a password for the configuration.
+func Hash(password string) (string, error) {
+	if len(password) < 10 {
+		return "", errors.New("a password needs at least 10 characters")
+	}
+	b, err := bcrypt.GenerateFromPassword([]byte(password), 12)
+	return string(b), err
+}
+
+func token() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Login checks a name and password and opens a session.
+func (m *Manager) Login(name, password string) (*Session, error) {
+	u, ok := m.users[name]
+	hash := []byte(u.PasswordHash)
+	if !ok {
+		hash = dummyHash
+	}
+	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !ok {
+		return nil, ErrLogin
+	}
+	lang := u.Lang
+	if lang == "" {
+		lang = "ru"
+	}
+	s := &Session{ID: token(), CSRF: token(), User: User{Name: u.Name, Role: u.Role, Employee: u.Employee, Lang: lang},
+		Expires: m.Now().Add(m.TTL)}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, old := range m.sessions { // forget expired sessions as new ones come
+		if m.Now().After(old.Expires) {
+			delete(m.sessions, id)
+		}
+	}
+	m.sessions[s.ID] = s
+	return s, nil
+}
+
+// Logout ends a session.
+func (m *Manager) Logout(s *Session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.sessions, s.ID)
+}
+
+// FromRequest returns the request's live session, extending it, or nil.
+func (m *Manager) FromRequest(r *http.Request) *Session {
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[c.Value]
+	if !ok || m.Now().After(s.Expires) {
+		delete(m.sessions, c.Value)
+		return nil
+	}
+	s.Expires = m.Now().Add(m.TTL)
+	return s
+}
+
+// SetCookie puts the session cookie on a response; Secure when the request
+// came over TLS (directly or through a proxy that says so).
+func SetCookie(w http.ResponseWriter, r *http.Request, s *Session, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: s.ID, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https", MaxAge: maxAge})
+}
+
+// Require wraps a handler: 401 without a session, 403 for other roles,
+// 403 when a state-changing request lacks the session's CSRF token.
+func (m *Manager) Require(roles []string, next func(http.ResponseWriter, *http.Request, *Session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := m.FromRequest(r)
+		if s == nil {
+			http.Error(w, "log in first", http.StatusUnauthorized)
+			return
+		}
+		if !slices.Contains(roles, s.User.Role) {
+			http.Error(w, "your role may not use this", http.StatusForbidden)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(s.CSRF)) != 1 {
+				http.Error(w, "missing or wrong "+CSRFHeader, http.StatusForbidden)
+				return
+			}
+		}
+		next(w, r, s)
+	}
+}
+
+// AllRoles is every role.
+var AllRoles = []string{Quality, Supervisor, Employee, Admin}

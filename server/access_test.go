@@ -1,0 +1,184 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"contactd/auth"
+	"contactd/config"
+)
+
+var (
+	hashOnce sync.Once
+	testHash string
+)
+
+// testUsers are one user of each role; anna and ben are employees of
+// desk-1 and desk-2.
+func testUsers(t *testing.T) []config.User {
+	hashOnce.Do(func() {
+		h, err := auth.Hash("correct horse battery")
+		if err != nil {
+			t.Fatal(err)
+		}
+		testHash = h
+	})
+	return []config.User{
+		{Name: "olga", Role: auth.Quality, PasswordHash: testHash},
+		{Name: "sergey", Role: auth.Supervisor, PasswordHash: testHash},
+		{Name: "anna", Role: auth.Employee, Employee: "anna", PasswordHash: testHash, Lang: "en"},
+		{Name: "root", Role: auth.Admin, PasswordHash: testHash},
+	}
+}
+
+func withUsers(t *testing.T) func(*config.Config) {
+	return func(c *config.Config) {
+		c.Stations[0].Employee = "anna"
+		c.Stations[1].Employee = "ben"
+		c.Users = testUsers(t)
+	}
+}
+
+// client is a logged-in browser: its cookie jar and CSRF token.
+type client struct {
+	*http.Client
+	csrf string
+}
+
+func login(t *testing.T, base, name, password string) (*client, int) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &client{Client: &http.Client{Jar: jar}}
+	resp, err := c.Post(base+"/api/v1/login", "application/json", strings.NewReader(`{"name":"`+name+`","password":"`+password+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct{ CSRF string }
+	json.NewDecoder(resp.Body).Decode(&r)
+	c.csrf = r.CSRF
+	return c, resp.StatusCode
+}
+
+// TestAccessMatrix tries every route of `contactd serve` as nobody and as
+// each role, and checks the answer's status; a route added without a row
+// here fails the test.
+func TestAccessMatrix(t *testing.T) {
+	ts := startServer(t, t.TempDir(), t.TempDir(), withUsers(t))
+	if _, code := login(t, ts.url, "olga", "wrong password"); code != 401 {
+		t.Errorf("a wrong password: %d", code)
+	}
+	if _, code := login(t, ts.url, "nobody", "correct horse battery"); code != 401 {
+		t.Errorf("an unknown user: %d", code)
+	}
+	roles := []string{"", "olga", "sergey", "anna", "root"} // nobody, quality, supervisor, employee, admin
+	clients := map[string]*client{"": {Client: http.DefaultClient}}
+	for _, u := range roles[1:] {
+		c, code := login(t, ts.url, u, "correct horse battery")
+		if code != 200 || c.csrf == "" {
+			t.Fatalf("login %s: %d", u, code)
+		}
+		clients[u] = c
+	}
+	type row struct {
+		pattern, method, path, body string
+		want                         [5]int // nobody, quality, supervisor, employee, admin
+	}
+	same := func(code int) [5]int { return [5]int{code, code, code, code, code} }
+	rows := []row{
+		{"GET /api/v1/contacts", "GET", "/api/v1/contacts", "", [5]int{401, 200, 200, 403, 200}},
+		{"GET /api/v1/stations", "GET", "/api/v1/stations", "", [5]int{401, 200, 200, 200, 200}},
+		{"GET /api/v1/shifts", "GET", "/api/v1/shifts?station=desk-1", "", [5]int{401, 200, 200, 200, 200}},
+		{"GET /api/v1/me", "GET", "/api/v1/me", "", [5]int{401, 200, 200, 200, 200}},
+		{"GET /api/v1/monitor", "GET", "/api/v1/monitor", "", [5]int{401, 403, 200, 403, 200}},
+		{"GET /api/v1/mirror/{employee}/stream", "GET", "/api/v1/mirror/anna/stream", "", [5]int{401, 403, 403, 200, 200}},
+		{"GET /api/v1/mirror/{employee}/stream", "GET", "/api/v1/mirror/ben/stream", "", [5]int{401, 403, 403, 403, 200}},
+		{"POST /api/v1/logout", "POST", "/api/v1/logout?no-csrf", "", [5]int{401, 403, 403, 403, 403}},
+		{"POST /api/v1/login", "POST", "/api/v1/login", `{"name":"olga","password":"nope"}`, same(401)},
+		// Station-token routes: a user session is not a station token.
+		{"POST /api/v1/events", "POST", "/api/v1/events", "", same(401)},
+		{"POST /api/v1/ratings", "POST", "/api/v1/ratings", "", same(401)},
+		{"POST /api/v1/shifts", "POST", "/api/v1/shifts", `{"station":"desk-1","employee":"anna","start":"2026-03-02T10:00:00Z","end":"2026-03-02T11:00:00Z"}`, same(401)},
+		{"POST /api/v1/segments/{station}", "POST", "/api/v1/segments/desk-1", "", same(401)},
+		{"GET /api/v1/stations/{station}/voice", "GET", "/api/v1/stations/desk-1/voice", "", same(401)},
+		{"POST /whip/{station}", "POST", "/whip/desk-1", "v=0", same(401)},
+		{"DELETE /whip/{station}/{session}", "DELETE", "/whip/desk-1/abc", "", same(401)},
+		{"OPTIONS /whip/{station}", "OPTIONS", "/whip/desk-1", "", same(204)},
+		// Open: scraping, health, the capture page (its token stays in the URL fragment), assets.
+		{"GET /metrics", "GET", "/metrics", "", same(200)},
+		{"GET /healthz", "GET", "/healthz", "", same(200)},
+		{"GET /capture/{station}", "GET", "/capture/desk-1", "", same(200)},
+		{"GET /static/", "GET", "/static/contactd.css", "", same(200)},
+	}
+	for _, rw := range rows {
+		for i, u := range roles {
+			c := clients[u]
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			req, _ := http.NewRequestWithContext(ctx, rw.method, ts.url+rw.path, strings.NewReader(rw.body))
+			if rw.method == "POST" && rw.path != "/api/v1/logout?no-csrf" {
+				req.Header.Set(auth.CSRFHeader, c.csrf)
+			}
+			if strings.HasPrefix(rw.path, "/whip") {
+				req.Header.Set("Content-Type", "application/sdp")
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				cancel()
+				t.Fatalf("%s %s as %q: %v", rw.method, rw.path, u, err)
+			}
+			if resp.StatusCode != rw.want[i] {
+				b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+				t.Errorf("%s %s as %q: %d, want %d (%s)", rw.method, rw.path, u, resp.StatusCode, rw.want[i], strings.TrimSpace(string(b)))
+			}
+			resp.Body.Close()
+			cancel()
+		}
+	}
+	// Every route the server registers has a row.
+	covered := map[string]bool{}
+	for _, rw := range rows {
+		covered[rw.pattern] = true
+	}
+	re := regexp.MustCompile(`mux\.Handle(?:Func)?\("([^"]+)"`)
+	for _, dir := range []string{".", "../ingest", "../web"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			src, _ := os.ReadFile(f)
+			for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+				if !covered[m[1]] {
+					t.Errorf("route %q (%s) is not in the access matrix", m[1], f)
+				}
+			}
+		}
+	}
+	// Logging out (with the CSRF token) ends the session.
+	c := clients["olga"]
+	req, _ := http.NewRequest("POST", ts.url+"/api/v1/logout", nil)
+	req.Header.Set(auth.CSRFHeader, c.csrf)
+	if resp, err := c.Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("logout: %v %v", err, resp)
+	}
+	if resp, _ := c.Get(ts.url + "/api/v1/me"); resp.StatusCode != 401 {
+		t.Errorf("after logout /me is %d", resp.StatusCode)
+	}
+	// The cookie is HttpOnly and SameSite=Strict.
+	resp, _ := http.Post(ts.url+"/api/v1/login", "application/json", strings.NewReader(`{"name":"root","password":"correct horse battery"}`))
+	ck := resp.Header.Get("Set-Cookie")
+	resp.Body.Close()
+	if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") {
+		t.Errorf("session cookie %q", ck)
+	}
+}

@@ -1,0 +1,179 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"contactd/auth"
+	"contactd/classifier/voice"
+)
+
+// dayVoice is one employee's attributed speech today (site timezone).
+type dayVoice struct {
+	day              string
+	speech, neg, pos float64
+	station          string
+	last             time.Time
+	arousal, valence float64 // speech-weighted sums
+}
+
+func (s *Server) countToday(employee string, r voice.Reading) {
+	day := r.Start.In(s.Config.Location()).Format(time.DateOnly)
+	s.todayMu.Lock()
+	defer s.todayMu.Unlock()
+	d := s.today[employee]
+	if d == nil || d.day != day {
+		d = &dayVoice{day: day}
+		s.today[employee] = d
+	}
+	d.speech += r.Speech
+	switch r.Emotion {
+	case "sad", "angry":
+		d.neg += r.Speech
+	case "happy":
+		d.pos += r.Speech
+	}
+	d.arousal += r.Arousal * r.Speech
+	d.valence += r.Valence * r.Speech
+	d.last = r.Start
+}
+
+// login takes {"name","password"} and opens a session: the cookie, and in
+// the answer the user and the CSRF token for their state-changing requests.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req struct{ Name, Password string }
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+		http.Error(w, `body: want {"name","password"}`, http.StatusBadRequest)
+		return
+	}
+	sess, err := s.auth.Login(req.Name, req.Password)
+	if err != nil {
+		s.Log.Warn("login refused", "name", req.Name)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	auth.SetCookie(w, r, sess, 0)
+	s.Log.Info("login", "name", sess.User.Name, "role", sess.User.Role)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"user": sess.User, "csrf": sess.CSRF})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess *auth.Session) {
+	s.auth.Logout(sess)
+	auth.SetCookie(w, r, sess, -1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) me(w http.ResponseWriter, _ *http.Request, sess *auth.Session) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"user": sess.User, "csrf": sess.CSRF})
+}
+
+// mirror streams an employee's own voice readings, from whichever station
+// they are on shift at, as server-sent events: at least one a second
+// while they work. Employees may open only their own; admins any.
+func (s *Server) mirror(w http.ResponseWriter, r *http.Request, sess *auth.Session) {
+	employee := r.PathValue("employee")
+	if sess.User.Role == auth.Employee && sess.User.Employee != employee {
+		http.Error(w, "an employee sees only their own mirror", http.StatusForbidden)
+		return
+	}
+	if !slices.Contains(s.Config.Employees(), employee) {
+		http.Error(w, fmt.Sprintf("employee %q is not in the configuration", employee), http.StatusNotFound)
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	merged := make(chan struct {
+		station string
+		r       voice.Reading
+	}, 16)
+	var stops []func()
+	for _, st := range s.Config.Stations {
+		c, stop := s.voice.Subscribe(st.ID)
+		stops = append(stops, stop)
+		go func(id string, c <-chan voice.Reading) {
+			for rd := range c {
+				select {
+				case merged <- struct {
+					station string
+					r       voice.Reading
+				}{id, rd}:
+				default:
+				}
+			}
+		}(st.ID, c)
+	}
+	defer func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.terminate:
+			return
+		case m := <-merged:
+			// Only the seconds of this employee's shift, and not the patient's speech.
+			if s.employeeOf(m.station, m.r.Start) != employee || m.r.Who == voice.Patient {
+				continue
+			}
+			b, _ := json.Marshal(map[string]any{"station": m.station, "reading": m.r})
+			fmt.Fprintf(w, "event: reading\ndata: %s\n\n", b)
+			fl.Flush()
+		}
+	}
+}
+
+// monitor is the supervisor's view: every employee with where they work
+// now, whether that station is live, and today's emotional background
+// (shares of their attributed speech).
+func (s *Server) monitor(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
+	now := time.Now()
+	live := s.ingest.Sessions()
+	onShift := map[string]string{}
+	for _, st := range s.Config.Stations {
+		if e := s.employeeOf(st.ID, now); e != "" {
+			onShift[e] = st.ID
+		}
+	}
+	type today struct {
+		SpeechSeconds float64 `json:"speech_seconds"`
+		NegativeShare float64 `json:"negative_share"`
+		PositiveShare float64 `json:"positive_share"`
+		MeanArousal   float64 `json:"mean_arousal"`
+		MeanValence   float64 `json:"mean_valence"`
+	}
+	type row struct {
+		Employee string `json:"employee"`
+		Station  string `json:"station,omitempty"`
+		Live     bool   `json:"live"`
+		Today    *today `json:"today,omitempty"`
+	}
+	var rows []row
+	day := now.In(s.Config.Location()).Format(time.DateOnly)
+	s.todayMu.Lock()
+	for _, e := range s.Config.Employees() {
+		rw := row{Employee: e, Station: onShift[e], Live: onShift[e] != "" && slices.Contains(live, onShift[e])}
+		if d := s.today[e]; d != nil && d.day == day && d.speech > 0 {
+			rw.Today = &today{SpeechSeconds: d.speech, NegativeShare: d.neg / d.speech, PositiveShare: d.pos / d.speech,
+				MeanArousal: d.arousal / d.speech, MeanValence: d.valence / d.speech}
+		}
+		rows = append(rows, rw)
+	}
+	s.todayMu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"at": now.UTC(), "employees": rows})
+}
