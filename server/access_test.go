@@ -92,7 +92,7 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	type row struct {
 		pattern, method, path, body string
-		want                         [5]int // nobody, quality, supervisor, employee, admin
+		want                        [5]int // nobody, quality, supervisor, employee, admin
 	}
 	same := func(code int) [5]int { return [5]int{code, code, code, code, code} }
 	rows := []row{
