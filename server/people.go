@@ -85,11 +85,6 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 		http.Error(w, fmt.Sprintf("employee %q is not in the configuration", employee), http.StatusNotFound)
 		return
 	}
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
 	merged := make(chan struct {
 		station string
 		r       voice.Reading
@@ -115,10 +110,10 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 			stop()
 		}
 	}()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	fl.Flush()
+	send, ok := startEvents(w)
+	if !ok {
+		return
+	}
 	for {
 		select {
 		case <-r.Context().Done():
@@ -130,9 +125,7 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 			if s.employeeOf(m.station, m.r.Start) != employee || m.r.Who == voice.Patient {
 				continue
 			}
-			b, _ := json.Marshal(map[string]any{"station": m.station, "reading": m.r})
-			fmt.Fprintf(w, "event: reading\ndata: %s\n\n", b)
-			fl.Flush()
+			send(map[string]any{"station": m.station, "reading": m.r})
 		}
 	}
 }

@@ -489,15 +489,10 @@ func (s *Server) voiceFeed(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), code)
 		return
 	}
-	fl, ok := w.(http.Flusher)
+	send, ok := startEvents(w)
 	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	fl.Flush()
 	c, stop := s.voice.Subscribe(station)
 	defer stop()
 	for {
@@ -510,11 +505,29 @@ func (s *Server) voiceFeed(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			b, _ := json.Marshal(rd)
-			fmt.Fprintf(w, "event: reading\ndata: %s\n\n", b)
-			fl.Flush()
+			send(rd)
 		}
 	}
+}
+
+// startEvents begins a server-sent event stream; send writes one
+// "reading" event. ok is false (and the client told) when the connection
+// cannot stream.
+func startEvents(w http.ResponseWriter) (send func(v any), ok bool) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return nil, false
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	return func(v any) {
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "event: reading\ndata: %s\n\n", b)
+		fl.Flush()
+	}, true
 }
 
 // MaxSegmentBytes bounds one uploaded spool segment.
