@@ -44,7 +44,9 @@ type Config struct {
 	// station's employee; POST /api/v1/shifts adds one-off ones.
 	Shifts []Shift `yaml:"shifts"`
 	// Users log in to the web pages; station tokens are only for agents.
-	Users     []User           `yaml:"users"`
+	Users []User `yaml:"users"`
+	// Monitor configures the supervisor's view.
+	Monitor   Monitor          `yaml:"monitor"`
 	Emotion   Emotion          `yaml:"emotion"`
 	Log       Log              `yaml:"log"`
 	Segmenter segmenter.Config `yaml:"segmenter"`
@@ -69,6 +71,14 @@ type User struct {
 	// Employee links an employee login to the employee id of stations and shifts.
 	Employee string `yaml:"employee"`
 	Lang     string `yaml:"lang"` // ru (default) or en
+}
+
+// Monitor says where the supervisor's view finds baselines and warnings.
+type Monitor struct {
+	// PrometheusURL is the Prometheus that evaluates deploy/prometheus/rules.yml
+	// (e.g. http://127.0.0.1:9090); empty: the monitor shows contactd's own
+	// figures of today only.
+	PrometheusURL string `yaml:"prometheus_url"`
 }
 
 // Roles a user can have.
@@ -297,6 +307,9 @@ func (c *Config) Validate() error {
 		case from == to:
 			errs = append(errs, fmt.Errorf("shifts[%d]: from and to are both %s", i, sh.From))
 		}
+	}
+	if u := c.Monitor.PrometheusURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		errs = append(errs, fmt.Errorf("monitor.prometheus_url: %q is not an http(s) URL", u))
 	}
 	users := map[string]bool{}
 	for i, u := range c.Users {

@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"contactd/auth"
@@ -149,17 +153,52 @@ func (s *Server) monitor(w http.ResponseWriter, _ *http.Request, _ *auth.Session
 		MeanArousal   float64 `json:"mean_arousal"`
 		MeanValence   float64 `json:"mean_valence"`
 	}
+	type baseline struct {
+		NegativeShare float64 `json:"negative_share"`
+		PositiveShare float64 `json:"positive_share"`
+	}
 	type row struct {
-		Employee string `json:"employee"`
-		Station  string `json:"station,omitempty"`
-		Live     bool   `json:"live"`
-		Today    *today `json:"today,omitempty"`
+		Employee string    `json:"employee"`
+		Station  string    `json:"station,omitempty"`
+		Live     bool      `json:"live"`
+		Today    *today    `json:"today,omitempty"`
+		Baseline *baseline `json:"baseline_14d,omitempty"`
+		Warnings []string  `json:"warnings"`
+	}
+	// From Prometheus, when configured: baselines and firing warnings.
+	prom := "not configured"
+	var negBase, posBase map[string]float64
+	warnings := map[string][]string{}
+	if u := s.Config.Monitor.PrometheusURL; u != "" {
+		prom = "ok"
+		var err error
+		if negBase, err = promVector(u, "employee:contactd_negative_speech_share:baseline_14d"); err == nil {
+			posBase, err = promVector(u, "employee:contactd_positive_speech_share:baseline_14d")
+		}
+		var alerts map[string]float64
+		if err == nil {
+			alerts, err = promVector(u, `ALERTS{alertstate="firing",alertname=~"Contactd.*"}`, "alertname")
+		}
+		if err != nil {
+			prom = "unreachable: " + err.Error()
+		}
+		for k := range alerts { // employee\x00alertname
+			e, a, _ := strings.Cut(k, "\x00")
+			warnings[e] = append(warnings[e], a)
+		}
 	}
 	var rows []row
 	day := now.In(s.Config.Location()).Format(time.DateOnly)
 	s.todayMu.Lock()
 	for _, e := range s.Config.Employees() {
-		rw := row{Employee: e, Station: onShift[e], Live: onShift[e] != "" && slices.Contains(live, onShift[e])}
+		rw := row{Employee: e, Station: onShift[e], Live: onShift[e] != "" && slices.Contains(live, onShift[e]), Warnings: warnings[e]}
+		if rw.Warnings == nil {
+			rw.Warnings = []string{}
+		}
+		slices.Sort(rw.Warnings)
+		if n, ok := negBase[e]; ok {
+			rw.Baseline = &baseline{NegativeShare: n, PositiveShare: posBase[e]}
+		}
 		if d := s.today[e]; d != nil && d.day == day && d.speech > 0 {
 			rw.Today = &today{SpeechSeconds: d.speech, NegativeShare: d.neg / d.speech, PositiveShare: d.pos / d.speech,
 				MeanArousal: d.arousal / d.speech, MeanValence: d.valence / d.speech}
@@ -168,5 +207,44 @@ func (s *Server) monitor(w http.ResponseWriter, _ *http.Request, _ *auth.Session
 	}
 	s.todayMu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"at": now.UTC(), "employees": rows})
+	json.NewEncoder(w).Encode(map[string]any{"at": now.UTC(), "employees": rows, "prometheus": prom})
+}
+
+// promVector runs an instant query and returns the values by employee
+// (and, with extra labels, employee + "\x00" + their values).
+func promVector(base, query string, extra ...string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(base, "/")+"/api/v1/query?query="+url.QueryEscape(query), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string
+		Error  string
+		Data   struct {
+			Result []struct {
+				Metric map[string]string
+				Value  [2]any
+			}
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, err
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("query %s: %s", query, r.Error)
+	}
+	out := map[string]float64{}
+	for _, s := range r.Data.Result {
+		key := s.Metric["employee"]
+		for _, l := range extra {
+			key += "\x00" + s.Metric[l]
+		}
+		v, _ := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
+		out[key] = v
+	}
+	return out, nil
 }

@@ -25,9 +25,10 @@ import (
 // evaluates without error, and the alerts are known (inactive).
 func TestPrometheusScrapesIndices(t *testing.T) {
 	prom := testenv.Tool(t, "prometheus")
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	ts := startServer(t, t.TempDir(), t.TempDir(), func(c *config.Config) {
-		c.Stations[0].Employee = "anna"
-		c.Stations[1].Employee = "ben"
+		withUsers(t)(c)
+		c.Monitor.PrometheusURL = "http://" + addr
 	})
 	// The shipped configuration, scraping this server every second.
 	dir := t.TempDir()
@@ -43,7 +44,6 @@ func TestPrometheusScrapesIndices(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(c), 0o644)
 	// Rule groups carry their own 1m interval; evaluate them every second here.
 	os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(strings.ReplaceAll(string(rules), "interval: 1m", "interval: 1s")), 0o644)
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cmd := exec.Command(prom, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
@@ -230,6 +230,30 @@ func TestPrometheusScrapesIndices(t *testing.T) {
 	}
 	if exprs < 10 {
 		t.Errorf("the dashboard has only %d queries", exprs)
+	}
+	// The supervisor's monitor reads its baselines and warnings from this
+	// Prometheus: reachable, and no warning for anyone (no history yet).
+	sup, _ := login(t, ts.url, "sergey", "correct horse battery")
+	mresp, err := sup.Get(ts.url + "/api/v1/monitor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mon struct {
+		Prometheus string
+		Employees  []struct {
+			Employee string
+			Warnings []string
+		}
+	}
+	json.NewDecoder(mresp.Body).Decode(&mon)
+	mresp.Body.Close()
+	if mon.Prometheus != "ok" || len(mon.Employees) != 2 {
+		t.Errorf("monitor: %+v", mon)
+	}
+	for _, e := range mon.Employees {
+		if e.Warnings == nil || len(e.Warnings) != 0 {
+			t.Errorf("monitor warnings for %s: %v", e.Employee, e.Warnings)
+		}
 	}
 	// And the live scrape passes promtool's lint.
 	resp, err = http.Get(ts.url + "/metrics")
