@@ -164,6 +164,23 @@ func TestAccessMatrix(t *testing.T) {
 			}
 		}
 	}
+	// An agent sees its own station by its token, and only that one.
+	req0, _ := http.NewRequest("GET", ts.url+"/api/v1/stations", nil)
+	req0.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req0); err != nil || resp.StatusCode != 200 {
+		t.Errorf("stations by station token: %v %v", err, resp)
+	} else {
+		var st struct{ Stations []struct{ ID string } }
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if len(st.Stations) != 1 || st.Stations[0].ID != "desk-1" {
+			t.Errorf("stations by desk-1's token: %+v", st)
+		}
+	}
+	req0.Header.Set("Authorization", "Bearer not-a-token-of-anyone")
+	if resp, _ := http.DefaultClient.Do(req0); resp.StatusCode != 401 {
+		t.Errorf("stations by a wrong token: %d", resp.StatusCode)
+	}
 	// Logging out (with the CSRF token) ends the session.
 	c := clients["olga"]
 	req, _ := http.NewRequest("POST", ts.url+"/api/v1/logout", nil)

@@ -334,8 +334,21 @@ func (s *Server) Handler() http.Handler {
 		func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { contacts(w, r) }))
 	mux.HandleFunc("POST /api/v1/events", s.postLines("events"))
 	mux.HandleFunc("POST /api/v1/ratings", s.postLines("ratings"))
-	mux.HandleFunc("GET /api/v1/stations", s.auth.Require(auth.AllRoles,
-		func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { s.listStations(w, r) }))
+	stations := s.auth.Require(auth.AllRoles, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { s.listStations(w, r, "") })
+	mux.HandleFunc("GET /api/v1/stations", func(w http.ResponseWriter, r *http.Request) {
+		// An agent checking its setup sees its own station, by its token.
+		if tok := ingest.BearerToken(r); tok != "" {
+			for id := range s.stations {
+				if s.authorize(id, tok) == nil {
+					s.listStations(w, r, id)
+					return
+				}
+			}
+			http.Error(w, "unknown station token", http.StatusUnauthorized)
+			return
+		}
+		stations(w, r)
+	})
 	mux.HandleFunc("POST /api/v1/segments/{station}", s.postSegment)
 	mux.HandleFunc("GET /api/v1/stations/{station}/voice", s.voiceFeed)
 	mux.HandleFunc("POST /api/v1/shifts", s.postShift)
@@ -590,7 +603,8 @@ func (s *Server) postSegment(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(seg)
 }
 
-func (s *Server) listStations(w http.ResponseWriter, _ *http.Request) {
+// listStations lists the configured stations (only one, if only is set).
+func (s *Server) listStations(w http.ResponseWriter, _ *http.Request, only string) {
 	live := s.ingest.Sessions()
 	type st struct {
 		ID       string `json:"id"`
@@ -599,7 +613,9 @@ func (s *Server) listStations(w http.ResponseWriter, _ *http.Request) {
 	}
 	var out []st
 	for _, c := range s.Config.Stations {
-		out = append(out, st{ID: c.ID, Employee: c.Employee, Live: slices.Contains(live, c.ID)})
+		if only == "" || c.ID == only {
+			out = append(out, st{ID: c.ID, Employee: c.Employee, Live: slices.Contains(live, c.ID)})
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"stations": out})

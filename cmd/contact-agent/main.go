@@ -173,7 +173,9 @@ func checkAll(ctx context.Context, cfg *config.Agent, w io.Writer) error {
 		resp.Body.Close()
 	}
 	if err == nil && resp.StatusCode/100 == 2 {
-		sresp, err := client.Get(cfg.Server + "/api/v1/stations")
+		sreq, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Server+"/api/v1/stations", nil)
+		sreq.Header.Set("Authorization", "Bearer "+cfg.Token)
+		sresp, err := client.Do(sreq)
 		if err == nil {
 			var body struct {
 				Stations []struct{ ID string } `json:"stations"`
