@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -141,7 +142,22 @@ func (m *Manager) FromRequest(r *http.Request) *Session {
 		return nil
 	}
 	s.Expires = m.Now().Add(m.TTL)
-	return s
+	cp := *s // a copy: SetLang may change the stored one meanwhile
+	return &cp
+}
+
+// SetLang changes the page language of a session (ru or en).
+func (m *Manager) SetLang(s *Session, lang string) error {
+	if lang != "ru" && lang != "en" {
+		return fmt.Errorf("lang: %q (want ru or en)", lang)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if st, ok := m.sessions[s.ID]; ok {
+		st.User.Lang = lang
+	}
+	s.User.Lang = lang
+	return nil
 }
 
 // SetCookie puts the session cookie on a response; Secure when the request

@@ -46,7 +46,9 @@ type Config struct {
 	// Users log in to the web pages; station tokens are only for agents.
 	Users []User `yaml:"users"`
 	// Monitor configures the supervisor's view.
-	Monitor   Monitor          `yaml:"monitor"`
+	Monitor Monitor `yaml:"monitor"`
+	// Review configures the quality officer's review page.
+	Review    Review           `yaml:"review"`
 	Emotion   Emotion          `yaml:"emotion"`
 	Log       Log              `yaml:"log"`
 	Segmenter segmenter.Config `yaml:"segmenter"`
@@ -79,6 +81,32 @@ type Monitor struct {
 	// (e.g. http://127.0.0.1:9090); empty: the monitor shows contactd's own
 	// figures of today only.
 	PrometheusURL string `yaml:"prometheus_url"`
+}
+
+// Review holds the causes a quality officer can tag a contact with.
+type Review struct {
+	Causes []Cause `yaml:"causes"`
+}
+
+// Cause is one reason a contact went wrong, named in both page languages.
+type Cause struct {
+	ID string `yaml:"id"`
+	RU string `yaml:"ru"`
+	EN string `yaml:"en"`
+}
+
+// DefaultCauses are the usual reasons a reception contact goes wrong.
+func DefaultCauses() []Cause {
+	return []Cause{
+		{"waited", "Долгое ожидание", "Waited too long"},
+		{"rudeness", "Грубость", "Rudeness"},
+		{"unclear", "Непонятная информация", "Unclear information"},
+		{"price", "Цена", "Price"},
+		{"cleanliness", "Чистота", "Cleanliness"},
+		{"appointment", "Запись на приём", "Appointment booking"},
+		{"documents", "Документы и оплата", "Documents and payment"},
+		{"other", "Другое", "Other"},
+	}
 }
 
 // Roles a user can have.
@@ -172,6 +200,7 @@ func Default() *Config {
 		Stations:  []Station{},
 		Shifts:    []Shift{},
 		Users:     []User{},
+		Review:    Review{Causes: DefaultCauses()},
 		Log:       Log{Level: "info", Format: "text"},
 		Segmenter: segmenter.DefaultConfig(),
 		Scales:    contact.DefaultSetRules(),
@@ -310,6 +339,18 @@ func (c *Config) Validate() error {
 	}
 	if u := c.Monitor.PrometheusURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		errs = append(errs, fmt.Errorf("monitor.prometheus_url: %q is not an http(s) URL", u))
+	}
+	causes := map[string]bool{}
+	for i, c := range c.Review.Causes {
+		switch {
+		case !contact.ValidStation(c.ID):
+			errs = append(errs, fmt.Errorf("review.causes[%d].id: %q is not an id (letters, digits, '.', '_', '-')", i, c.ID))
+		case causes[c.ID]:
+			errs = append(errs, fmt.Errorf("review.causes[%d].id: %q appears twice", i, c.ID))
+		case c.RU == "" || c.EN == "":
+			errs = append(errs, fmt.Errorf("review.causes[%d]: cause %s needs both ru and en names", i, c.ID))
+		}
+		causes[c.ID] = true
 	}
 	users := map[string]bool{}
 	for i, u := range c.Users {

@@ -75,6 +75,7 @@ func login(t *testing.T, base, name, password string) (*client, int) {
 // here fails the test.
 func TestAccessMatrix(t *testing.T) {
 	ts := startServer(t, t.TempDir(), t.TempDir(), withUsers(t))
+	id := seedContacts(t, ts, []seed{{set: "negative", employee: "anna"}})[0]
 	if _, code := login(t, ts.url, "olga", "wrong password"); code != 401 {
 		t.Errorf("a wrong password: %d", code)
 	}
@@ -97,6 +98,15 @@ func TestAccessMatrix(t *testing.T) {
 	same := func(code int) [5]int { return [5]int{code, code, code, code, code} }
 	rows := []row{
 		{"GET /api/v1/contacts", "GET", "/api/v1/contacts", "", [5]int{401, 200, 200, 403, 200}},
+		{"GET /api/v1/contacts/{id}", "GET", "/api/v1/contacts/" + id, "", [5]int{401, 200, 200, 403, 200}},
+		// Only quality officers and admins hear and see patients.
+		{"GET /api/v1/contacts/{id}/clip", "GET", "/api/v1/contacts/" + id + "/clip", "", [5]int{401, 200, 403, 403, 200}},
+		{"PUT /api/v1/contacts/{id}/review", "PUT", "/api/v1/contacts/" + id + "/review", `{"reviewed":true}`, [5]int{401, 200, 403, 403, 200}},
+		{"POST /api/v1/export", "POST", "/api/v1/export", `{"ids":["` + id + `"]}`, [5]int{401, 200, 403, 403, 200}},
+		{"GET /api/v1/review/causes", "GET", "/api/v1/review/causes", "", [5]int{401, 200, 200, 403, 200}},
+		{"GET /api/v1/review/pareto", "GET", "/api/v1/review/pareto", "", [5]int{401, 200, 200, 403, 200}},
+		{"GET /api/v1/audit", "GET", "/api/v1/audit", "", [5]int{401, 403, 403, 403, 200}},
+		{"POST /api/v1/me/lang", "POST", "/api/v1/me/lang", `{"lang":"en"}`, [5]int{401, 204, 204, 204, 204}},
 		{"GET /api/v1/stations", "GET", "/api/v1/stations", "", [5]int{401, 200, 200, 200, 200}},
 		{"GET /api/v1/shifts", "GET", "/api/v1/shifts?station=desk-1", "", [5]int{401, 200, 200, 200, 200}},
 		{"GET /api/v1/me", "GET", "/api/v1/me", "", [5]int{401, 200, 200, 200, 200}},
@@ -125,7 +135,7 @@ func TestAccessMatrix(t *testing.T) {
 			c := clients[u]
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			req, _ := http.NewRequestWithContext(ctx, rw.method, ts.url+rw.path, strings.NewReader(rw.body))
-			if rw.method == "POST" && rw.path != "/api/v1/logout?no-csrf" {
+			if rw.method != "GET" && rw.path != "/api/v1/logout?no-csrf" {
 				req.Header.Set(auth.CSRFHeader, c.csrf)
 			}
 			if strings.HasPrefix(rw.path, "/whip") {

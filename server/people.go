@@ -76,6 +76,20 @@ func (s *Server) me(w http.ResponseWriter, _ *http.Request, sess *auth.Session) 
 	json.NewEncoder(w).Encode(map[string]any{"user": sess.User, "csrf": sess.CSRF})
 }
 
+// setLang takes {"lang":"ru"|"en"} and switches the session's pages.
+func (s *Server) setLang(w http.ResponseWriter, r *http.Request, sess *auth.Session) {
+	var req struct{ Lang string }
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256)).Decode(&req); err != nil {
+		http.Error(w, `body: want {"lang":"ru"} or {"lang":"en"}`, http.StatusBadRequest)
+		return
+	}
+	if err := s.auth.SetLang(sess, req.Lang); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // mirror streams an employee's own voice readings, from whichever station
 // they are on shift at, as server-sent events: at least one a second
 // while they work. Employees may open only their own; admins any.

@@ -37,6 +37,7 @@ import (
 	"contactd/live"
 	"contactd/metrics"
 	"contactd/recorder"
+	"contactd/review"
 	"contactd/shifts"
 	"contactd/storage"
 	"contactd/web"
@@ -64,6 +65,8 @@ type Server struct {
 	stations map[string]config.Station
 	rota     *shifts.Rota
 	auth     *auth.Manager
+	reviews  *review.Journal
+	audit    *review.Audit
 
 	todayMu sync.Mutex
 	today   map[string]*dayVoice // employee → today's attributed speech
@@ -100,6 +103,12 @@ func (s *Server) Initialize() error {
 	}
 	s.rota = rota
 	s.auth = auth.New(cfg.Users)
+	if s.reviews, err = review.Open(filepath.Join(cfg.StateDir, "reviews.jsonl"), s.Log); err != nil {
+		return err
+	}
+	if s.audit, err = review.OpenAudit(filepath.Join(cfg.StateDir, "audit.jsonl")); err != nil {
+		return err
+	}
 	s.today = map[string]*dayVoice{}
 	for _, sh := range cfg.Shifts { // weekly shift employees' series start at zero too
 		s.pipeline.InitStation(cfg.Site, sh.Station, sh.Employee)
@@ -175,6 +184,8 @@ func (s *Server) Close() {
 	for _, r := range recs {
 		r.Close()
 	}
+	s.reviews.Close()
+	s.audit.Close()
 }
 
 // housekeeping removes segments past their retention that no pending contact needs.
@@ -329,9 +340,17 @@ func (s *Server) Handler() http.Handler {
 	s.ingest.Routes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	contacts := ContactsHandler(s.Archive)
-	mux.HandleFunc("GET /api/v1/contacts", s.auth.Require([]string{auth.Quality, auth.Supervisor, auth.Admin},
-		func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { contacts(w, r) }))
+	reviewers := []string{auth.Quality, auth.Supervisor, auth.Admin}
+	players := []string{auth.Quality, auth.Admin} // only they hear and see patients
+	mux.HandleFunc("GET /api/v1/contacts", s.auth.Require(reviewers, s.contacts))
+	mux.HandleFunc("GET /api/v1/contacts/{id}", s.auth.Require(reviewers, s.contactDetail))
+	mux.HandleFunc("GET /api/v1/contacts/{id}/clip", s.auth.Require(players, s.clip))
+	mux.HandleFunc("PUT /api/v1/contacts/{id}/review", s.auth.Require(players, s.putReview))
+	mux.HandleFunc("GET /api/v1/review/causes", s.auth.Require(reviewers, s.causes))
+	mux.HandleFunc("GET /api/v1/review/pareto", s.auth.Require(reviewers, s.pareto))
+	mux.HandleFunc("POST /api/v1/export", s.auth.Require(players, s.export))
+	mux.HandleFunc("GET /api/v1/audit", s.auth.Require([]string{auth.Admin}, s.auditLog))
+	mux.HandleFunc("POST /api/v1/me/lang", s.auth.Require(auth.AllRoles, s.setLang))
 	mux.HandleFunc("POST /api/v1/events", s.postLines("events"))
 	mux.HandleFunc("POST /api/v1/ratings", s.postLines("ratings"))
 	stations := s.auth.Require(auth.AllRoles, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { s.listStations(w, r, "") })
