@@ -113,6 +113,8 @@ func TestAccessMatrix(t *testing.T) {
 		{"GET /api/v1/monitor", "GET", "/api/v1/monitor", "", [5]int{401, 403, 200, 403, 200}},
 		{"GET /api/v1/mirror/{employee}/stream", "GET", "/api/v1/mirror/anna/stream", "", [5]int{401, 403, 403, 200, 200}},
 		{"GET /api/v1/mirror/{employee}/stream", "GET", "/api/v1/mirror/ben/stream", "", [5]int{401, 403, 403, 403, 200}},
+		{"GET /api/v1/mirror/{employee}/today", "GET", "/api/v1/mirror/anna/today", "", [5]int{401, 403, 403, 200, 200}},
+		{"GET /api/v1/mirror/{employee}/today", "GET", "/api/v1/mirror/ben/today", "", [5]int{401, 403, 403, 403, 200}},
 		{"POST /api/v1/logout", "POST", "/api/v1/logout?no-csrf", "", [5]int{401, 403, 403, 403, 403}},
 		{"POST /api/v1/login", "POST", "/api/v1/login", `{"name":"olga","password":"nope"}`, same(401)},
 		// Station-token routes: a user session is not a station token.

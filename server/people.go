@@ -13,36 +13,21 @@ import (
 
 	"contactd/auth"
 	"contactd/classifier/voice"
+	"contactd/contact"
+	"contactd/history"
 )
 
-// dayVoice is one employee's attributed speech today (site timezone).
-type dayVoice struct {
-	day              string
-	speech, neg, pos float64
-	station          string
-	last             time.Time
-	arousal, valence float64 // speech-weighted sums
-}
-
+// countToday adds an employee's second of speech to their day (site timezone).
 func (s *Server) countToday(employee string, r voice.Reading) {
 	day := r.Start.In(s.Config.Location()).Format(time.DateOnly)
-	s.todayMu.Lock()
-	defer s.todayMu.Unlock()
-	d := s.today[employee]
-	if d == nil || d.day != day {
-		d = &dayVoice{day: day}
-		s.today[employee] = d
-	}
-	d.speech += r.Speech
+	var neg, pos float64
 	switch r.Emotion {
 	case "sad", "angry":
-		d.neg += r.Speech
+		neg = r.Speech
 	case "happy":
-		d.pos += r.Speech
+		pos = r.Speech
 	}
-	d.arousal += r.Arousal * r.Speech
-	d.valence += r.Valence * r.Speech
-	d.last = r.Start
+	s.history.Add(employee, day, r.Speech, neg, pos, r.Arousal, r.Valence)
 }
 
 // login takes {"name","password"} and opens a session: the cookie, and in
@@ -148,11 +133,61 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 	}
 }
 
+// dayFigures is one day of an employee's emotional background.
+type dayFigures struct {
+	Day           string  `json:"day"`
+	SpeechSeconds float64 `json:"speech_seconds"`
+	NegativeShare float64 `json:"negative_share"`
+	PositiveShare float64 `json:"positive_share"`
+	MeanArousal   float64 `json:"mean_arousal"`
+	MeanValence   float64 `json:"mean_valence"`
+}
+
+func figures(d history.Day) dayFigures {
+	f := dayFigures{Day: d.Day, SpeechSeconds: d.Speech, NegativeShare: d.NegativeShare(), PositiveShare: d.PositiveShare()}
+	if d.Speech > 0 {
+		f.MeanArousal, f.MeanValence = d.Arousal/d.Speech, d.Valence/d.Speech
+	}
+	return f
+}
+
+// indices are the rating indices of a station or employee over a period:
+// CSI, the share of rated contacts in the positive set, and DSI, the share
+// in the negative set, both in percent of rated contacts.
+type indices struct {
+	Contacts           int      `json:"contacts"`
+	Rated              int      `json:"rated"`
+	CSI                *float64 `json:"csi"` // nil without rated contacts
+	DSI                *float64 `json:"dsi"`
+	positive, negative int
+}
+
+func (x *indices) add(set contact.Set) {
+	x.Contacts++
+	if set == contact.Unrated {
+		return
+	}
+	x.Rated++
+	switch set {
+	case contact.Positive:
+		x.positive++
+	case contact.Negative:
+		x.negative++
+	}
+	csi, dsi := 100*float64(x.positive)/float64(x.Rated), 100*float64(x.negative)/float64(x.Rated)
+	x.CSI, x.DSI = &csi, &dsi
+}
+
 // monitor is the supervisor's view: every employee with where they work
-// now, whether that station is live, and today's emotional background
-// (shares of their attributed speech).
-func (s *Server) monitor(w http.ResponseWriter, _ *http.Request, _ *auth.Session) {
+// now, whether that station is live, today's emotional background against
+// their baseline, the last 14 days and warnings; the rating indices per
+// station and employee (today and 30 days); and the stations' health.
+// Baselines and warnings come from Prometheus when monitor.prometheus_url
+// is set, else from contactd's own day-by-day history by the same rules.
+func (s *Server) monitor(w http.ResponseWriter, r *http.Request, _ *auth.Session) {
 	now := time.Now()
+	loc := s.Config.Location()
+	day := now.In(loc).Format(time.DateOnly)
 	live := s.ingest.Sessions()
 	onShift := map[string]string{}
 	for _, st := range s.Config.Stations {
@@ -160,31 +195,29 @@ func (s *Server) monitor(w http.ResponseWriter, _ *http.Request, _ *auth.Session
 			onShift[e] = st.ID
 		}
 	}
-	type today struct {
-		SpeechSeconds float64 `json:"speech_seconds"`
-		NegativeShare float64 `json:"negative_share"`
-		PositiveShare float64 `json:"positive_share"`
-		MeanArousal   float64 `json:"mean_arousal"`
-		MeanValence   float64 `json:"mean_valence"`
-	}
 	type baseline struct {
 		NegativeShare float64 `json:"negative_share"`
 		PositiveShare float64 `json:"positive_share"`
+		Source        string  `json:"source"`
 	}
 	type row struct {
-		Employee string    `json:"employee"`
-		Station  string    `json:"station,omitempty"`
-		Live     bool      `json:"live"`
-		Today    *today    `json:"today,omitempty"`
-		Baseline *baseline `json:"baseline_14d,omitempty"`
-		Warnings []string  `json:"warnings"`
+		Employee  string       `json:"employee"`
+		Station   string       `json:"station,omitempty"`
+		OnShift   bool         `json:"on_shift"`
+		Live      bool         `json:"live"`
+		Today     *dayFigures  `json:"today,omitempty"`
+		Baseline  *baseline    `json:"baseline_14d,omitempty"`
+		Last14    []dayFigures `json:"last_14d"`
+		Warnings  []string     `json:"warnings"`
+		Ratings   *indices     `json:"ratings_today"`
+		Ratings30 *indices     `json:"ratings_30d"`
 	}
-	// From Prometheus, when configured: baselines and firing warnings.
 	prom := "not configured"
 	var negBase, posBase map[string]float64
-	warnings := map[string][]string{}
+	var promWarnings map[string][]string
 	if u := s.Config.Monitor.PrometheusURL; u != "" {
 		prom = "ok"
+		promWarnings = map[string][]string{}
 		var err error
 		if negBase, err = promVector(u, "employee:contactd_negative_speech_share:baseline_14d"); err == nil {
 			posBase, err = promVector(u, "employee:contactd_positive_speech_share:baseline_14d")
@@ -195,33 +228,123 @@ func (s *Server) monitor(w http.ResponseWriter, _ *http.Request, _ *auth.Session
 		}
 		if err != nil {
 			prom = "unreachable: " + err.Error()
+			promWarnings = nil
 		}
 		for k := range alerts { // employee\x00alertname
 			e, a, _ := strings.Cut(k, "\x00")
-			warnings[e] = append(warnings[e], a)
+			promWarnings[e] = append(promWarnings[e], a)
 		}
 	}
-	var rows []row
-	day := now.In(s.Config.Location()).Format(time.DateOnly)
-	s.todayMu.Lock()
+	// Rating indices from the index: today and the last 30 days.
+	byStation, byEmployee := map[string]*[2]indices{}, map[string]*[2]indices{}
+	if ix, err := s.loadIndex(r); err == nil {
+		from30 := now.AddDate(0, 0, -30)
+		for _, e := range ix.Contacts {
+			if e.Arrive.Before(from30) {
+				continue
+			}
+			for _, m := range []struct {
+				by  map[string]*[2]indices
+				key string
+			}{{byStation, e.Station}, {byEmployee, e.Employee}} {
+				if m.key == "" {
+					continue
+				}
+				if m.by[m.key] == nil {
+					m.by[m.key] = &[2]indices{}
+				}
+				m.by[m.key][1].add(e.Set)
+				if e.Arrive.In(loc).Format(time.DateOnly) == day {
+					m.by[m.key][0].add(e.Set)
+				}
+			}
+		}
+	} else {
+		s.Log.Warn("monitor: index unreadable", "error", err)
+	}
+	pair := func(m map[string]*[2]indices, k string) (*indices, *indices) {
+		if p := m[k]; p != nil {
+			return &p[0], &p[1]
+		}
+		return &indices{}, &indices{}
+	}
+	rows := []row{}
 	for _, e := range s.Config.Employees() {
-		rw := row{Employee: e, Station: onShift[e], Live: onShift[e] != "" && slices.Contains(live, onShift[e]), Warnings: warnings[e]}
+		rw := row{Employee: e, Station: onShift[e], OnShift: onShift[e] != "", Live: onShift[e] != "" && slices.Contains(live, onShift[e])}
+		for _, d := range s.history.Series(e, day, 14) {
+			rw.Last14 = append(rw.Last14, figures(d))
+		}
+		if t := s.history.Get(e, day); t.Speech > 0 {
+			f := figures(t)
+			rw.Today = &f
+		}
+		if promWarnings != nil {
+			rw.Warnings = promWarnings[e]
+			if n, ok := negBase[e]; ok {
+				rw.Baseline = &baseline{NegativeShare: n, PositiveShare: posBase[e], Source: "prometheus"}
+			}
+		} else {
+			rw.Warnings = s.history.Warnings(e, day)
+			if bl := s.history.BaselineOf(e, day); bl.OK {
+				rw.Baseline = &baseline{NegativeShare: bl.NegativeShare, PositiveShare: bl.PositiveShare, Source: "contactd"}
+			}
+		}
 		if rw.Warnings == nil {
 			rw.Warnings = []string{}
 		}
 		slices.Sort(rw.Warnings)
-		if n, ok := negBase[e]; ok {
-			rw.Baseline = &baseline{NegativeShare: n, PositiveShare: posBase[e]}
-		}
-		if d := s.today[e]; d != nil && d.day == day && d.speech > 0 {
-			rw.Today = &today{SpeechSeconds: d.speech, NegativeShare: d.neg / d.speech, PositiveShare: d.pos / d.speech,
-				MeanArousal: d.arousal / d.speech, MeanValence: d.valence / d.speech}
-		}
+		rw.Ratings, rw.Ratings30 = pair(byEmployee, e)
 		rows = append(rows, rw)
 	}
-	s.todayMu.Unlock()
+	type station struct {
+		ID                 string   `json:"id"`
+		Employee           string   `json:"employee,omitempty"`
+		Live               bool     `json:"live"`
+		LastReadingSeconds *float64 `json:"last_reading_seconds_ago"`
+		Ratings            *indices `json:"ratings_today"`
+		Ratings30          *indices `json:"ratings_30d"`
+	}
+	stations := []station{}
+	s.lastMu.Lock()
+	for _, st := range s.Config.Stations {
+		x := station{ID: st.ID, Employee: s.employeeOf(st.ID, now), Live: slices.Contains(live, st.ID)}
+		if t, ok := s.lastReading[st.ID]; ok {
+			ago := now.Sub(t).Seconds()
+			x.LastReadingSeconds = &ago
+		}
+		x.Ratings, x.Ratings30 = pair(byStation, st.ID)
+		stations = append(stations, x)
+	}
+	s.lastMu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"at": now.UTC(), "employees": rows, "prometheus": prom})
+	json.NewEncoder(w).Encode(map[string]any{"at": now.UTC(), "day": day, "employees": rows, "stations": stations, "prometheus": prom})
+}
+
+// mirrorToday is an employee's own summary of today and the last 7 days.
+func (s *Server) mirrorToday(w http.ResponseWriter, r *http.Request, sess *auth.Session) {
+	employee := r.PathValue("employee")
+	if sess.User.Role == auth.Employee && sess.User.Employee != employee {
+		http.Error(w, "an employee sees only their own mirror", http.StatusForbidden)
+		return
+	}
+	if !slices.Contains(s.Config.Employees(), employee) {
+		http.Error(w, fmt.Sprintf("employee %q is not in the configuration", employee), http.StatusNotFound)
+		return
+	}
+	now := time.Now()
+	day := now.In(s.Config.Location()).Format(time.DateOnly)
+	var week []dayFigures
+	for _, d := range s.history.Series(employee, day, 7) {
+		week = append(week, figures(d))
+	}
+	station := ""
+	for _, st := range s.Config.Stations {
+		if s.employeeOf(st.ID, now) == employee {
+			station = st.ID
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"employee": employee, "station": station, "today": figures(s.history.Get(employee, day)), "last_7d": week})
 }
 
 // promVector runs an instant query and returns the values by employee

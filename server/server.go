@@ -33,6 +33,7 @@ import (
 	"contactd/classifier/voice"
 	"contactd/config"
 	"contactd/contact"
+	"contactd/history"
 	"contactd/ingest"
 	"contactd/live"
 	"contactd/metrics"
@@ -68,8 +69,10 @@ type Server struct {
 	reviews  *review.Journal
 	audit    *review.Audit
 
-	todayMu sync.Mutex
-	today   map[string]*dayVoice // employee → today's attributed speech
+	history *history.Book // employees' speech day by day
+
+	lastMu      sync.Mutex
+	lastReading map[string]time.Time // station → its latest voice reading
 
 	mu        sync.Mutex
 	recorders map[string]*recorder.Recorder
@@ -109,7 +112,10 @@ func (s *Server) Initialize() error {
 	if s.audit, err = review.OpenAudit(filepath.Join(cfg.StateDir, "audit.jsonl")); err != nil {
 		return err
 	}
-	s.today = map[string]*dayVoice{}
+	if s.history, err = history.Open(filepath.Join(cfg.StateDir, "history.jsonl"), s.Log); err != nil {
+		return err
+	}
+	s.lastReading = map[string]time.Time{}
 	for _, sh := range cfg.Shifts { // weekly shift employees' series start at zero too
 		s.pipeline.InitStation(cfg.Site, sh.Station, sh.Employee)
 		s.emotion.InitStation(sh.Station, sh.Employee)
@@ -186,6 +192,9 @@ func (s *Server) Close() {
 	}
 	s.reviews.Close()
 	s.audit.Close()
+	if err := s.history.Close(); err != nil {
+		s.Log.Error("history not saved", "error", err)
+	}
 }
 
 // housekeeping removes segments past their retention that no pending contact needs.
@@ -211,6 +220,9 @@ func (s *Server) housekeeping() {
 			s.imetrics.SegmentsOnDisk.WithLabelValues(s.Config.Site, id).Set(float64(len(r.Segments(time.Time{}, time.Now().Add(time.Hour)))))
 		}
 		s.mu.Unlock()
+		if err := s.history.Flush(); err != nil {
+			s.Log.Error("history not saved", "error", err)
+		}
 	}
 }
 
@@ -320,6 +332,9 @@ func (s *Server) startVoice() error {
 		BaselineDir: filepath.Join(cfg.StateDir, "voices"),
 		OnDrop:      func(station string) { s.imetrics.AddDropped(station, "voice") },
 		OnReading: func(station string, r voice.Reading) {
+			s.lastMu.Lock()
+			s.lastReading[station] = r.Start
+			s.lastMu.Unlock()
 			if r.Prediction == nil {
 				return
 			}
@@ -375,6 +390,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/logout", s.auth.Require(auth.AllRoles, s.logout))
 	mux.HandleFunc("GET /api/v1/me", s.auth.Require(auth.AllRoles, s.me))
 	mux.HandleFunc("GET /api/v1/mirror/{employee}/stream", s.auth.Require([]string{auth.Employee, auth.Admin}, s.mirror))
+	mux.HandleFunc("GET /api/v1/mirror/{employee}/today", s.auth.Require([]string{auth.Employee, auth.Admin}, s.mirrorToday))
 	mux.HandleFunc("GET /api/v1/monitor", s.auth.Require([]string{auth.Supervisor, auth.Admin}, s.monitor))
 	mux.HandleFunc("GET /api/v1/shifts", s.auth.Require(auth.AllRoles,
 		func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { s.getShift(w, r) }))
