@@ -49,6 +49,9 @@ func withUsers(t *testing.T) func(*config.Config) {
 	}
 }
 
+// noRedirect shows a redirect as the answer it is.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
 // client is a logged-in browser: its cookie jar and CSRF token.
 type client struct {
 	*http.Client
@@ -58,7 +61,7 @@ type client struct {
 func login(t *testing.T, base, name, password string) (*client, int) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &client{Client: &http.Client{Jar: jar}}
+	c := &client{Client: &http.Client{Jar: jar, CheckRedirect: noRedirect}}
 	resp, err := c.Post(base+"/api/v1/login", "application/json", strings.NewReader(`{"name":"`+name+`","password":"`+password+`"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +86,7 @@ func TestAccessMatrix(t *testing.T) {
 		t.Errorf("an unknown user: %d", code)
 	}
 	roles := []string{"", "olga", "sergey", "anna", "root"} // nobody, quality, supervisor, employee, admin
-	clients := map[string]*client{"": {Client: http.DefaultClient}}
+	clients := map[string]*client{"": {Client: &http.Client{CheckRedirect: noRedirect}}}
 	for _, u := range roles[1:] {
 		c, code := login(t, ts.url, u, "correct horse battery")
 		if code != 200 || c.csrf == "" {
@@ -131,6 +134,13 @@ func TestAccessMatrix(t *testing.T) {
 		{"GET /healthz", "GET", "/healthz", "", same(200)},
 		{"GET /capture/{station}", "GET", "/capture/desk-1", "", same(200)},
 		{"GET /static/", "GET", "/static/contactd.css", "", same(200)},
+		// Pages: without a session, to the login page (303); a role that may not, 403.
+		{"GET /login", "GET", "/login", "", same(200)},
+		{"GET /{$}", "GET", "/", "", same(303)},
+		{"GET /review", "GET", "/review", "", [5]int{303, 200, 200, 403, 200}},
+		{"GET /monitor", "GET", "/monitor", "", [5]int{303, 403, 200, 403, 200}},
+		{"GET /mirror", "GET", "/mirror", "", [5]int{303, 403, 403, 200, 200}},
+		{"GET /audit", "GET", "/audit", "", [5]int{303, 403, 403, 403, 200}},
 	}
 	for _, rw := range rows {
 		for i, u := range roles {

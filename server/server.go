@@ -395,6 +395,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/shifts", s.auth.Require(auth.AllRoles,
 		func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { s.getShift(w, r) }))
 	web.Routes(mux, func(id string) bool { _, ok := s.stations[id]; return ok })
+	web.Pages{Session: s.auth.FromRequest, Employees: s.Config.Employees,
+		Causes: func() []config.Cause { return s.Config.Review.Causes }}.Routes(mux)
 	return mux
 }
 
