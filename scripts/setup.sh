@@ -73,6 +73,13 @@ if ! [ -f "$ortref/node_modules/onnxruntime-node/package.json" ] || ! cmp -s "$o
   (cd "$ortref" && npm ci --ignore-scripts --no-audit --no-fund --silent && cp package-lock.json node_modules/.contactd-lock)
 fi
 
+# playwright-core (npm), driving Debian's chromium in the pages' end-to-end test.
+e2e="$(cd "$(dirname "$0")/.." && pwd)/tools/e2e"
+if ! [ -f "$e2e/node_modules/playwright-core/package.json" ] || ! cmp -s "$e2e/package-lock.json" "$e2e/node_modules/.contactd-lock" 2>/dev/null; then
+  echo "setup: installing the end-to-end test driver (tools/e2e, playwright-core)"
+  (cd "$e2e" && npm ci --ignore-scripts --no-audit --no-fund --silent && cp package-lock.json node_modules/.contactd-lock)
+fi
+
 # MinIO server for the S3 tests. It builds from source in about 5 minutes, so skip when present.
 gobin="$(go env GOPATH)/bin"
 if ! [ -x "$gobin/minio" ] || ! go version -m "$gobin/minio" 2>/dev/null | grep -q "$MINIO_VERSION"; then

@@ -97,6 +97,10 @@ func (p Pages) page(w http.ResponseWriter, r *http.Request, name string) {
 		extra["CanPlay"] = s.User.Role == auth.Quality || s.User.Role == auth.Admin
 	case "mirror":
 		emp := s.User.Employee
+		if q := r.URL.Query().Get("employee"); s.User.Role == auth.Employee && q != "" && q != emp {
+			p.render(w, r, http.StatusForbidden, "forbidden", s.User.Lang, s, nil)
+			return
+		}
 		if s.User.Role == auth.Admin {
 			extra["Employees"] = p.Employees()
 			if e := r.URL.Query().Get("employee"); e != "" {

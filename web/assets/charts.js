@@ -32,7 +32,7 @@ const Charts = (() => {
     const pad = { l: 32, r: 40, t: 10, b: 58 };
     const w = width - pad.l - pad.r, h = height - pad.t - pad.b;
     const max = Math.max(1, ...bars.map((b) => b.count));
-    const bw = w / Math.max(1, bars.length);
+    const bw = Math.min(90, w / Math.max(1, bars.length));
     const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'pareto-chart', role: 'img' });
     svg.append(s('line', { x1: pad.l, y1: pad.t + h, x2: pad.l + w, y2: pad.t + h, class: 'axis' }));
     let d = '';
@@ -64,7 +64,7 @@ const Charts = (() => {
   // clip; markers at arrive, leave and the rating press; click seeks.
   function timeline({ start, end, lanes, markers, onSeek, width = 640 }) {
     const laneH = 30, top = 16, labelW = 90;
-    const height = top + lanes.length * (laneH + 8) + 4;
+    const height = top + lanes.length * (laneH + 8) + 16;
     const span = Math.max(1, (end - start) / 1000);
     const w = width - labelW - 4;
     const X = (t) => labelW + ((t - start) / 1000 / span) * w;
@@ -86,7 +86,8 @@ const Charts = (() => {
       const x = X(m.at);
       if (x < labelW || x > labelW + w) continue;
       svg.append(s('line', { x1: x, y1: 10, x2: x, y2: height, class: 'marker ' + m.cls }));
-      const tx = s('text', { x: x + 2, y: 10, class: 'marker-label ' + m.cls });
+      // The rating's label sits at the bottom: it is often right after the leave.
+      const tx = s('text', { x: x + 2, y: m.cls.startsWith('press') ? height - 2 : 10, class: 'marker-label ' + m.cls });
       tx.textContent = m.label;
       svg.append(tx);
     }

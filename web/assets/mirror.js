@@ -45,7 +45,10 @@ document.addEventListener('DOMContentLoaded', () => {
     tick.textContent = timeOnly.format(new Date(r.start));
     last.push(r);
     if (last.length > 60) last.shift();
-    recent.replaceChildren(...last.map((x) => el('span', { class: 'cell e-' + (x.speech > 0.2 && x.emotion ? x.emotion : 'none'), title: timeOnly.format(new Date(x.start)) })));
+    // The last minute, oldest left; empty slots until a minute has passed.
+    const cells = last.map((x) => el('span', { class: 'cell e-' + (x.speech > 0.2 && x.emotion ? x.emotion : 'none'), title: timeOnly.format(new Date(x.start)) }));
+    while (cells.length < 60) cells.unshift(el('span', { class: 'cell empty' }));
+    recent.replaceChildren(...cells);
   }
 
   function connect() {

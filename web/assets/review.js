@@ -92,7 +92,10 @@ document.addEventListener('DOMContentLoaded', () => {
     if (!c.clip) player.append(el('p', { class: 'muted', text: t('no_clip') }));
     else if (!canPlay) player.append(el('p', { class: 'muted', text: t('no_play') }));
     else {
-      video = el('video', { controls: true, preload: 'metadata', src: `/api/v1/contacts/${encodeURIComponent(c.id)}/clip`, class: 'clip' });
+      // Audio-only clips get an audio player, not an empty black frame.
+      const codecs = (d.contact.media && d.contact.media.codecs) || [];
+      const hasVideo = codecs.length === 0 || codecs.some((x) => /vp8|vp9|h264|av1|video/i.test(x));
+      video = el(hasVideo ? 'video' : 'audio', { controls: true, preload: 'metadata', src: `/api/v1/contacts/${encodeURIComponent(c.id)}/clip`, class: 'clip' });
       player.append(video, el('a', { href: `/api/v1/contacts/${encodeURIComponent(c.id)}/clip?download=1`, class: 'download', text: '⬇ ' + c.clip.split('/').pop() }));
     }
     const start = Date.parse(c.clip_start || c.arrive), end = Date.parse(c.clip_end || c.leave);
