@@ -1,5 +1,6 @@
 # contactd — the two commands a newcomer needs:
-#   make demo   set up, then cut a generated reception day into clips on local disk (./data)
+#   make demo   set up, then run a demo clinic at http://127.0.0.1:8080 on local disk: two desks
+#               stream real speech live; review, monitor and mirror pages fill within a minute
 #   make test   set up, then run every check and test (the same as CI's .ci/run)
 
 GO        ?= go
@@ -9,7 +10,7 @@ STORE     ?= ./data
 FUZZTIME  ?= 10s
 BIN       := bin/contactd
 
-.PHONY: setup build demo test vet fuzz bench clean
+.PHONY: setup build demo demo-offline test vet fuzz bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,8 +18,13 @@ setup:
 build: setup
 	$(GO) build -o $(BIN) ./cmd/contactd
 
-# The main job on embedded defaults: no config file, local store, no servers.
+# The main job on embedded defaults: contactd serve on local disk, no servers
+# to configure, two desks streaming live (Ctrl-C stops it).
 demo: build
+	./$(BIN) demo --dir demo/live --listen 127.0.0.1:8080
+
+# The offline pipeline: cut a generated reception day into clips on local disk (./data).
+demo-offline: build
 	@test -f $(DAY)/day.json || ./$(BIN) testdata day --out $(DAY) --length $(DAY_LEN) --video
 	./$(BIN) analyze --media $(DAY)/recording.webm --station desk-1 \
 		--events $(DAY)/events.jsonl --ratings $(DAY)/ratings.jsonl --store $(STORE)
@@ -41,6 +47,7 @@ fuzz:
 	$(GO) test ./capture -run '^$$' -fuzz '^FuzzReadKeys$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./classifier/onnx -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./classifier/emotion -run '^$$' -fuzz '^FuzzParseLabels$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./review -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME)
 
 test: setup vet
 	$(GO) test -count=1 -timeout 60m ./...

@@ -7,6 +7,7 @@ package review
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +66,36 @@ func (r *Review) Check(causes []string) error {
 		}
 	}
 	return nil
+}
+
+// ParseBody reads a review as a client sends it ({"reviewed","causes",
+// "note","labels"}; unknown fields refused) and checks it against causes.
+func ParseBody(b []byte, contact string, causes []string) (Review, error) {
+	var r Review
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var body struct {
+		Reviewed bool              `json:"reviewed"`
+		Causes   []string          `json:"causes"`
+		Note     string            `json:"note"`
+		Labels   map[string]string `json:"labels"`
+	}
+	if err := dec.Decode(&body); err != nil {
+		return r, fmt.Errorf(`want {"reviewed","causes","note","labels"}: %w`, err)
+	}
+	if dec.More() {
+		return r, errors.New("one JSON object only")
+	}
+	r = Review{Contact: contact, Reviewed: body.Reviewed, Causes: body.Causes, Note: body.Note, Labels: body.Labels}
+	if r.Causes == nil {
+		r.Causes = []string{}
+	}
+	for side, e := range r.Labels { // an empty label is no label
+		if e == "" {
+			delete(r.Labels, side)
+		}
+	}
+	return r, r.Check(causes)
 }
 
 // Journal holds the reviews: every change appended to a file, the latest

@@ -113,3 +113,28 @@ func TestAuditChainDetectsEdits(t *testing.T) {
 		t.Errorf("edited line 3: %v", err)
 	}
 }
+
+func FuzzParseBody(f *testing.F) {
+	for _, s := range []string{
+		`{"reviewed":true,"causes":["waited"],"note":"x","labels":{"patient":"angry"}}`,
+		`{"reviewed":false}`, `{}`, `{"causes":["noise"]}`, `{"labels":{"doctor":"sad"}}`, `{"x":1}`, `{} {}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	causes := []string{"waited", "rudeness"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseBody(b, "c1", causes)
+		if err != nil {
+			return
+		}
+		// What is accepted is a valid review of that contact.
+		if r.Contact != "c1" || r.Causes == nil || r.Check(causes) != nil {
+			t.Fatalf("accepted %+v", r)
+		}
+		for _, e := range r.Labels {
+			if e == "" {
+				t.Fatalf("empty label kept: %+v", r)
+			}
+		}
+	})
+}

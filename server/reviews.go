@@ -294,22 +294,21 @@ func (s *Server) putReview(w http.ResponseWriter, r *http.Request, sess *auth.Se
 		http.Error(w, err.Error(), httpStatus(err))
 		return
 	}
-	var rv review.Review
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rv); err != nil {
-		http.Error(w, `body: want {"reviewed","causes","note","labels"}: `+err.Error(), http.StatusBadRequest)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
+	if err != nil {
+		http.Error(w, "body: over 16 KiB", http.StatusRequestEntityTooLarge)
 		return
 	}
-	rv.Contact, rv.By, rv.At = e.ID, sess.User.Name, time.Now().UTC()
 	var ids []string
 	for _, c := range s.Config.Review.Causes {
 		ids = append(ids, c.ID)
 	}
-	if err := rv.Check(ids); err != nil {
+	rv, err := review.ParseBody(body, e.ID, ids)
+	if err != nil {
 		http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	rv.By, rv.At = sess.User.Name, time.Now().UTC()
 	if err := s.reviews.Put(rv); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
