@@ -58,8 +58,8 @@ func TestMonitorWithoutPrometheus(t *testing.T) {
 		}
 		switch e.Employee {
 		case "anna":
-			// Today: 1 negative, 2 positive of 3 rated (4 contacts).
-			if e.Ratings.Contacts != 4 || e.Ratings.Rated != 3 || math.Abs(*e.Ratings.CSI-200.0/3) > 1e-9 || math.Abs(*e.Ratings.DSI-100.0/3) > 1e-9 {
+			// Today: 4 contacts served, 3 rated: two top-box (4 of 0–4), one bottom-box (0).
+			if e.Ratings.Contacts != 4 || e.Ratings.Rated != 3 || math.Abs(*e.Ratings.CSI-50) > 1e-9 || math.Abs(*e.Ratings.DSI-25) > 1e-9 {
 				t.Errorf("anna's indices %+v", e.Ratings)
 			}
 		case "ben":

@@ -15,6 +15,7 @@ import (
 	"contactd/classifier/voice"
 	"contactd/contact"
 	"contactd/history"
+	"contactd/storage"
 )
 
 // countToday adds an employee's second of speech to their day (site timezone).
@@ -151,30 +152,29 @@ func figures(d history.Day) dayFigures {
 	return f
 }
 
-// indices are the rating indices of a station or employee over a period:
-// CSI, the share of rated contacts in the positive set, and DSI, the share
-// in the negative set, both in percent of rated contacts.
+// indices are the rating indices of a station or employee over a period,
+// as deploy/prometheus/rules.yml defines them: CSI, top-box ratings per
+// contact served, and DSI, bottom-box ratings per contact served, in percent.
 type indices struct {
-	Contacts           int      `json:"contacts"`
-	Rated              int      `json:"rated"`
-	CSI                *float64 `json:"csi"` // nil without rated contacts
-	DSI                *float64 `json:"dsi"`
-	positive, negative int
+	Contacts    int      `json:"contacts"`
+	Rated       int      `json:"rated"`
+	CSI         *float64 `json:"csi"` // nil without contacts
+	DSI         *float64 `json:"dsi"`
+	top, bottom int
 }
 
-func (x *indices) add(set contact.Set) {
+func (x *indices) add(e storage.Entry, rules contact.SetRules) {
 	x.Contacts++
-	if set == contact.Unrated {
-		return
+	if e.Rating != nil {
+		x.Rated++
+		if rules.TopBox(e.Rating) {
+			x.top++
+		}
+		if rules.BottomBox(e.Rating) {
+			x.bottom++
+		}
 	}
-	x.Rated++
-	switch set {
-	case contact.Positive:
-		x.positive++
-	case contact.Negative:
-		x.negative++
-	}
-	csi, dsi := 100*float64(x.positive)/float64(x.Rated), 100*float64(x.negative)/float64(x.Rated)
+	csi, dsi := 100*float64(x.top)/float64(x.Contacts), 100*float64(x.bottom)/float64(x.Contacts)
 	x.CSI, x.DSI = &csi, &dsi
 }
 
@@ -253,9 +253,9 @@ func (s *Server) monitor(w http.ResponseWriter, r *http.Request, _ *auth.Session
 				if m.by[m.key] == nil {
 					m.by[m.key] = &[2]indices{}
 				}
-				m.by[m.key][1].add(e.Set)
+				m.by[m.key][1].add(e, s.Config.Scales)
 				if e.Arrive.In(loc).Format(time.DateOnly) == day {
-					m.by[m.key][0].add(e.Set)
+					m.by[m.key][0].add(e, s.Config.Scales)
 				}
 			}
 		}

@@ -43,8 +43,8 @@ func seedContacts(t *testing.T, ts *testServer, seeds []seed) []string {
 		c := &contact.Contact{ID: fmt.Sprintf("c%02d-%s", i, sd.set), Site: ts.srv.Config.Site, Station: st, Employee: sd.employee,
 			Arrive: arrive, Leave: arrive.Add(40 * time.Second), Set: sd.set, Flags: []contact.Flag{}}
 		if sd.set != contact.Unrated {
-			v := map[contact.Set]int{contact.Negative: 1, contact.Neutral: 3, contact.Positive: 5}[sd.set]
-			c.Rating = &contact.Press{Value: v, Scale: "csat5", At: c.Leave.Add(5 * time.Second)}
+			v := map[contact.Set]int{contact.Negative: 0, contact.Neutral: 2, contact.Positive: 4}[sd.set]
+			c.Rating = &contact.Press{Value: v, Scale: contact.Scale5pt, At: c.Leave.Add(5 * time.Second)}
 		}
 		c.Clip = arc.ClipKey(c, "webm")
 		f := filepath.Join(t.TempDir(), "clip.webm")
