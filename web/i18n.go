@@ -1,5 +1,20 @@
 package web
 
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// pageLang is ?lang=en or Russian, for the pages without a login (capture, terminal).
+func pageLang(r *http.Request) (lang string, t map[string]string, js string) {
+	lang = "ru"
+	if r.URL.Query().Get("lang") == "en" {
+		lang = "en"
+	}
+	b, _ := json.Marshal(messages[lang])
+	return lang, messages[lang], string(b)
+}
+
 // messages are the pages' words in Russian (the default: these are Russian
 // clinics) and English. Pages get the user's language; scripts get the same
 // dictionary in the body's data-i18n attribute.
@@ -33,6 +48,13 @@ var messages = map[string]map[string]string{
 		"choose_employee": "Сотрудник", "audit_user": "Пользователь", "audit_action": "Действие", "audit_contact": "Контакт", "audit_from": "Адрес",
 		"audit_chain": "Целостность журнала", "action_play": "просмотр", "action_download": "скачивание", "action_export": "выгрузка",
 		"lang_switch": "English", "loading": "Загрузка…", "error": "Ошибка", "min": "мин", "s": "с",
+		"capture_title": "Запись", "capture_desk": "Стойка", "capture_not_connected": "нет связи", "capture_token": "Токен стойки",
+		"capture_start": "Начать запись", "capture_arrive": "Пациент подошёл", "capture_leave": "Пациент ушёл", "capture_stop": "Остановить",
+		"capture_asking": "запрашиваю микрофон и камеру…", "capture_recording": "идёт запись", "capture_lost": "связь потеряна, переподключаюсь…",
+		"capture_refused": "сервер отказал", "capture_stopped": "остановлено", "capture_not_sent": "нет связи, событие не отправлено",
+		"capture_sent_arrive": "подошёл", "capture_sent_leave": "ушёл", "capture_server": "сервер",
+		"terminal_title": "Как прошёл ваш визит?", "terminal_ask": "Как прошёл ваш визит сегодня?", "terminal_thanks": "Спасибо!",
+		"terminal_failed": "Не получилось. Пожалуйста, скажите об этом сотруднику.",
 	},
 	"en": {
 		"product": "contactd", "review": "Contact review", "monitor": "Monitor", "mirror": "Mirror", "audit": "Access log",
@@ -63,5 +85,12 @@ var messages = map[string]map[string]string{
 		"choose_employee": "Employee", "audit_user": "User", "audit_action": "Action", "audit_contact": "Contact", "audit_from": "From",
 		"audit_chain": "Log integrity", "action_play": "play", "action_download": "download", "action_export": "export",
 		"lang_switch": "Русский", "loading": "Loading…", "error": "Error", "min": "min", "s": "s",
+		"capture_title": "Capture", "capture_desk": "Desk", "capture_not_connected": "not connected", "capture_token": "Station token",
+		"capture_start": "Start recording", "capture_arrive": "Patient arrived", "capture_leave": "Patient left", "capture_stop": "Stop",
+		"capture_asking": "asking for microphone and camera…", "capture_recording": "recording", "capture_lost": "connection lost, reconnecting…",
+		"capture_refused": "server refused", "capture_stopped": "stopped", "capture_not_sent": "not connected: event not sent",
+		"capture_sent_arrive": "arrived", "capture_sent_leave": "left", "capture_server": "server",
+		"terminal_title": "How was your visit?", "terminal_ask": "How was your visit today?", "terminal_thanks": "Thank you!",
+		"terminal_failed": "Sorry, that did not work. Please tell the staff.",
 	},
 }

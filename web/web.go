@@ -30,7 +30,8 @@ func Routes(mux *http.ServeMux, stationKnown func(string) bool) {
 		// The page needs the camera and microphone of this origin only.
 		w.Header().Set("Permissions-Policy", "camera=(self), microphone=(self)")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; style-src 'self'; script-src 'self'")
-		if err := pages.ExecuteTemplate(w, "capture.html", map[string]string{"Station": st}); err != nil {
+		lang, t, js := pageLang(r)
+		if err := pages.ExecuteTemplate(w, "capture.html", map[string]any{"Station": st, "Lang": lang, "T": t, "I18N": js}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
@@ -65,10 +66,11 @@ func TerminalPage(scale contact.Scale) http.HandlerFunc {
 			Label: fmt.Sprintf("%d of %d", v, max), Number: max > 4,
 			MouthY: 70, MouthCurve: int(55 + 30*f)})
 	}
-	return func(w http.ResponseWriter, _ *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		lang, t, js := pageLang(r)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'")
-		if err := pages.ExecuteTemplate(w, "terminal.html", map[string]any{"Scale": scale, "Buttons": buttons}); err != nil {
+		if err := pages.ExecuteTemplate(w, "terminal.html", map[string]any{"Scale": scale, "Buttons": buttons, "Lang": lang, "T": t, "I18N": js}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	}

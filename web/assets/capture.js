@@ -3,6 +3,8 @@
 (function () {
   "use strict";
   const station = document.body.dataset.station;
+  const dict = JSON.parse(document.body.dataset.i18n || "{}");
+  const t = (k) => dict[k] || k;
   const $ = (id) => document.getElementById(id);
   const state = (text, cls) => { const s = $("state"); s.textContent = text; s.className = "state " + (cls || ""); };
   let pc = null, events = null, location = null, token = null;
@@ -16,7 +18,7 @@
     token = tok;
     sessionStorage.setItem("contactd-token-" + station, tok);
     $("login").hidden = true;
-    state("asking for microphone and camera…");
+    state(t('capture_asking'));
     let stream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false }, video: { width: 640, height: 480 } });
@@ -27,11 +29,11 @@
     pc = new RTCPeerConnection();
     for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
     events = pc.createDataChannel("events");
-    events.onmessage = (m) => { $("last").textContent = "server: " + m.data; };
+    events.onmessage = (m) => { $("last").textContent = t('capture_server') + ": " + m.data; };
     pc.onconnectionstatechange = () => {
       const s = pc.connectionState;
-      if (s === "connected") state("recording", "live");
-      else if (s === "failed" || s === "disconnected") { state("connection lost, reconnecting…", "error"); setTimeout(restart, 2000); }
+      if (s === "connected") state(t('capture_recording'), "live");
+      else if (s === "failed" || s === "disconnected") { state(t('capture_lost'), "error"); setTimeout(restart, 2000); }
       else state(s);
     };
     await pc.setLocalDescription(await pc.createOffer());
@@ -45,7 +47,7 @@
       body: pc.localDescription.sdp,
     });
     if (resp.status !== 201) {
-      state("server refused: " + resp.status + " " + (await resp.text()), "error");
+      state(t('capture_refused') + ": " + resp.status + " " + (await resp.text()), "error");
       if (resp.status === 401) { sessionStorage.removeItem("contactd-token-" + station); $("login").hidden = false; }
       return;
     }
@@ -58,16 +60,16 @@
     if (location) await fetch(location, { method: "DELETE", headers: { "Authorization": "Bearer " + token } }).catch(() => {});
     if (pc) pc.close();
     pc = null; location = null;
-    state("stopped");
+    state(t('capture_stopped'));
   }
 
   async function restart() { await stop(); start(token).catch((e) => state(String(e), "error")); }
 
   function send(type) {
-    if (!events || events.readyState !== "open") { $("last").textContent = "not connected: " + type + " not sent"; return; }
+    if (!events || events.readyState !== "open") { $("last").textContent = t('capture_not_sent') + " (" + type + ")"; return; }
     const at = new Date().toISOString();
     events.send(JSON.stringify({ type: type, at: at }));
-    $("last").textContent = type + " at " + at;
+    $("last").textContent = t('capture_sent_' + type) + " · " + new Date(at).toLocaleTimeString(document.documentElement.lang);
   }
 
   $("arrive").addEventListener("click", () => send("arrive"));

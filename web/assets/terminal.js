@@ -3,6 +3,8 @@
 // clinic server is down.
 (function () {
   "use strict";
+  const dict = JSON.parse(document.body.dataset.i18n || "{}");
+  const t = (k) => dict[k] || k;
   const thanks = document.getElementById("thanks");
   let busy = false;
   document.querySelectorAll("button.face").forEach((b) => {
@@ -12,9 +14,9 @@
       try {
         const r = await fetch("/terminal/rating", { method: "POST", headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ value: Number(b.dataset.value) }) });
-        thanks.textContent = r.ok ? "Thank you!" : "Sorry, that did not work. Please tell the staff.";
+        thanks.textContent = r.ok ? t('terminal_thanks') : t('terminal_failed');
       } catch (e) {
-        thanks.textContent = "Sorry, that did not work. Please tell the staff.";
+        thanks.textContent = t('terminal_failed');
       }
       thanks.hidden = false;
       setTimeout(() => { thanks.hidden = true; busy = false; }, 2500);
