@@ -13,3 +13,6 @@ func dot(a, b []float32) float32 {
 	}
 	return dotGeneric(a, b)
 }
+
+func axpy(y []float32, a float32, x []float32) { axpyGeneric(y, a, x) }
+func mulAdd(y, a, b []float32)                 { mulAddGeneric(y, a, b) }

@@ -49,3 +49,33 @@ func dotGeneric[T float32 | float64](a, b []T) T {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
+
+// Axpy adds a*x[i] to y[i]; x must be at least as long as y.
+func Axpy(y []float32, a float32, x []float32) {
+	if len(x) < len(y) {
+		panic("f32.Axpy: x shorter than y")
+	}
+	axpy(y, a, x)
+}
+
+// MulAdd adds a[i]*b[i] to y[i]; a and b must be at least as long as y.
+func MulAdd(y, a, b []float32) {
+	if len(a) < len(y) || len(b) < len(y) {
+		panic("f32.MulAdd: a or b shorter than y")
+	}
+	mulAdd(y, a, b)
+}
+
+func axpyGeneric(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += a * x[i]
+	}
+}
+
+func mulAddGeneric(y, a, b []float32) {
+	a, b = a[:len(y)], b[:len(y)]
+	for i := range y {
+		y[i] += a[i] * b[i]
+	}
+}

@@ -1,0 +1,166 @@
+package face
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+)
+
+// Expressions are the classes of the expression network, in its output order.
+var Expressions = []string{"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"}
+
+// ExpressionNet classifies a face crop: four dense blocks of
+// depthwise-separable convolutions (each block's convolutions see the sum of
+// all earlier outputs of the block), 112×112 → 7×7×256, an average pool to
+// 256 features, and a fully connected layer with a softmax over the classes.
+type ExpressionNet struct {
+	conv0  *conv
+	blocks [4][4]*sepConv // blocks[0][0] unused: the first block starts with conv0
+	fcW    []float32      // [7][256]
+	fcB    []float32
+	// Head, when set, replaces the fully connected layer (a head trained on
+	// the network's features; see Head).
+	Head *Head
+}
+
+// expressionMean is the mean RGB the feature extractor subtracts.
+var expressionMean = [3]float32{122.782, 117.001, 104.298}
+
+// Features is the length of the feature vector the network's last layer sees.
+const Features = 256
+
+// LoadExpressionNet reads face_expression_model-weights_manifest.json from dir.
+func LoadExpressionNet(dir string) (*ExpressionNet, error) {
+	path := filepath.Join(dir, "face_expression_model-weights_manifest.json")
+	ws, err := loadManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	n := &ExpressionNet{}
+	fail := func(err error) (*ExpressionNet, error) { return nil, fmt.Errorf("%s: %w", path, err) }
+	f, err := take(ws, "dense0/conv0/filters", 3, 3, 3, 32)
+	if err != nil {
+		return fail(err)
+	}
+	b, err := take(ws, "dense0/conv0/bias", 32)
+	if err != nil {
+		return fail(err)
+	}
+	n.conv0 = newConv(f, 3, 3, 32, b)
+	chans := []int{32, 32, 64, 128, 256}
+	for bi := 0; bi < 4; bi++ {
+		for ci := 0; ci < 4; ci++ {
+			if bi == 0 && ci == 0 {
+				continue
+			}
+			in := chans[bi+1]
+			if ci == 0 {
+				in = chans[bi]
+			}
+			if n.blocks[bi][ci], err = newSepConv(ws, fmt.Sprintf("dense%d/conv%d", bi, ci), in, chans[bi+1]); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	w, err := take(ws, "fc/weights", Features, 7)
+	if err != nil {
+		return fail(err)
+	}
+	if n.fcB, err = take(ws, "fc/bias", 7); err != nil {
+		return fail(err)
+	}
+	n.fcW = make([]float32, 7*Features)
+	for i := 0; i < Features; i++ {
+		for o := 0; o < 7; o++ {
+			n.fcW[o*Features+i] = w[i*7+o]
+		}
+	}
+	return n, nil
+}
+
+// Features runs the network up to its last layer on a face crop (any size,
+// grey or colour): the 256 features the classifier head sees.
+func (n *ExpressionNet) Features(img *Image) []float32 {
+	x := img.tensor()
+	sq, _, _ := padToSquare(x, true)
+	x = resizeBilinear(sq, 112, 112)
+	in := newTensor(112, 112, 3)
+	for i := 0; i < 112*112; i++ {
+		for c := 0; c < 3; c++ {
+			in.d[i*3+c] = (x.d[i*3+c] - expressionMean[c]) / 255
+		}
+	}
+	out := in
+	for bi := 0; bi < 4; bi++ {
+		var o1 *tensor
+		if bi == 0 {
+			o1 = relu(n.conv0.apply(out, 2, true))
+		} else {
+			o1 = relu(n.blocks[bi][0].apply(out, 2))
+		}
+		o2 := n.blocks[bi][1].apply(o1, 1)
+		o3 := n.blocks[bi][2].apply(relu(sum(o1, o2)), 1)
+		o4 := n.blocks[bi][3].apply(relu(sum(o1, o2, o3)), 1)
+		out = relu(sum(o1, o2, o3, o4))
+	}
+	// Average over the 7×7 grid.
+	feat := make([]float32, Features)
+	for i := 0; i < out.h*out.w; i++ {
+		for c, v := range out.d[i*out.c : (i+1)*out.c] {
+			feat[c] += v
+		}
+	}
+	for c := range feat {
+		feat[c] /= float32(out.h * out.w)
+	}
+	return feat
+}
+
+// sum adds tensors of one shape into a new one.
+func sum(ts ...*tensor) *tensor {
+	y := newTensor(ts[0].h, ts[0].w, ts[0].c)
+	for _, t := range ts {
+		for i, v := range t.d {
+			y.d[i] += v
+		}
+	}
+	return y
+}
+
+// Classify returns the probability of each of Expressions for a face crop.
+func (n *ExpressionNet) Classify(img *Image) []float64 {
+	return n.FromFeatures(n.Features(img))
+}
+
+// FromFeatures applies the head (the network's own, or Head) to features.
+func (n *ExpressionNet) FromFeatures(feat []float32) []float64 {
+	if n.Head != nil {
+		return n.Head.Predict(feat)
+	}
+	logits := make([]float64, 7)
+	for o := range logits {
+		s := float64(n.fcB[o])
+		for i, v := range feat {
+			s += float64(n.fcW[o*Features+i]) * float64(v)
+		}
+		logits[o] = s
+	}
+	return softmax(logits)
+}
+
+func softmax(x []float64) []float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = max(m, v)
+	}
+	s := 0.0
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = math.Exp(v - m)
+		s += out[i]
+	}
+	for i := range out {
+		out[i] /= s
+	}
+	return out
+}

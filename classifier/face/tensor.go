@@ -1,0 +1,243 @@
+package face
+
+import (
+	"math"
+
+	"contactd/classifier/internal/f32"
+)
+
+// tensor is an image-shaped activation, height × width × channels, channels
+// innermost (as tfjs keeps them).
+type tensor struct {
+	h, w, c int
+	d       []float32
+}
+
+func newTensor(h, w, c int) *tensor { return &tensor{h, w, c, make([]float32, h*w*c)} }
+
+func (t *tensor) at(y, x int) []float32 { i := (y*t.w + x) * t.c; return t.d[i : i+t.c] }
+
+// samePad is TensorFlow's "same" padding: the output is ceil(in/stride) and
+// the padding before is half the total, rounded down.
+func samePad(in, k, stride int) (out, before int) {
+	out = (in + stride - 1) / stride
+	total := max((out-1)*stride+k-in, 0)
+	return out, total / 2
+}
+
+// conv is a full convolution: filters are kernel × kernel × in × out (HWIO).
+type conv struct {
+	k, in, out int
+	w          []float32 // [out][k*k*in], for dot products over a patch
+	bias       []float32
+}
+
+func newConv(filters []float32, k, in, out int, bias []float32) *conv {
+	c := &conv{k: k, in: in, out: out, bias: bias, w: make([]float32, out*k*k*in)}
+	for i := 0; i < k*k*in; i++ {
+		for o := 0; o < out; o++ {
+			c.w[o*k*k*in+i] = filters[i*out+o]
+		}
+	}
+	return c
+}
+
+// apply runs the convolution with "same" or "valid" padding.
+func (c *conv) apply(x *tensor, stride int, same bool) *tensor {
+	var oh, ow, pt, pl int
+	if same {
+		oh, pt = samePad(x.h, c.k, stride)
+		ow, pl = samePad(x.w, c.k, stride)
+	} else {
+		oh, ow = (x.h-c.k)/stride+1, (x.w-c.k)/stride+1
+	}
+	y := newTensor(oh, ow, c.out)
+	patch := make([]float32, c.k*c.k*c.in)
+	n := c.k * c.k * c.in
+	for oy := 0; oy < oh; oy++ {
+		for ox := 0; ox < ow; ox++ {
+			// Gather the patch (zeros outside the image), then one dot per output channel.
+			p := 0
+			for ky := 0; ky < c.k; ky++ {
+				iy := oy*stride + ky - pt
+				for kx := 0; kx < c.k; kx++ {
+					ix := ox*stride + kx - pl
+					if iy < 0 || iy >= x.h || ix < 0 || ix >= x.w {
+						clear(patch[p : p+c.in])
+					} else {
+						copy(patch[p:p+c.in], x.at(iy, ix))
+					}
+					p += c.in
+				}
+			}
+			out := y.at(oy, ox)
+			for o := range out {
+				out[o] = f32.Dot(c.w[o*n:(o+1)*n], patch) + c.bias[o]
+			}
+		}
+	}
+	return y
+}
+
+// sepConv is a depthwise 3×3 convolution followed by a pointwise one and a bias.
+type sepConv struct {
+	in, out int
+	dw      []float32 // [9][in]
+	pw      []float32 // [in][out]: rows added into each output pixel
+	bias    []float32
+}
+
+// apply runs it with "same" padding.
+func (s *sepConv) apply(x *tensor, stride int) *tensor {
+	oh, pt := samePad(x.h, 3, stride)
+	ow, pl := samePad(x.w, 3, stride)
+	y := newTensor(oh, ow, s.out)
+	dwOut := make([]float32, s.in)
+	for oy := 0; oy < oh; oy++ {
+		for ox := 0; ox < ow; ox++ {
+			clear(dwOut)
+			for ky := 0; ky < 3; ky++ {
+				iy := oy*stride + ky - pt
+				if iy < 0 || iy >= x.h {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox*stride + kx - pl
+					if ix < 0 || ix >= x.w {
+						continue
+					}
+					f32.MulAdd(dwOut, x.at(iy, ix), s.dw[(ky*3+kx)*s.in:(ky*3+kx+1)*s.in])
+				}
+			}
+			out := y.at(oy, ox)
+			copy(out, s.bias)
+			for i, v := range dwOut {
+				f32.Axpy(out, v, s.pw[i*s.out:(i+1)*s.out])
+			}
+		}
+	}
+	return y
+}
+
+func newSepConv(ws map[string]weight, prefix string, in, out int) (*sepConv, error) {
+	dw, err := take(ws, prefix+"/depthwise_filter", 3, 3, in, 1)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := take(ws, prefix+"/pointwise_filter", 1, 1, in, out)
+	if err != nil {
+		return nil, err
+	}
+	b, err := take(ws, prefix+"/bias", out)
+	if err != nil {
+		return nil, err
+	}
+	return &sepConv{in: in, out: out, dw: dw, pw: pw, bias: b}, nil
+}
+
+// maxPool2 is a 2×2 max pool with "same" padding.
+func maxPool2(x *tensor, stride int) *tensor {
+	oh, pt := samePad(x.h, 2, stride)
+	ow, pl := samePad(x.w, 2, stride)
+	y := newTensor(oh, ow, x.c)
+	for oy := 0; oy < oh; oy++ {
+		for ox := 0; ox < ow; ox++ {
+			out := y.at(oy, ox)
+			for i := range out {
+				out[i] = float32(math.Inf(-1))
+			}
+			for ky := 0; ky < 2; ky++ {
+				iy := oy*stride + ky - pt
+				if iy < 0 || iy >= x.h {
+					continue
+				}
+				for kx := 0; kx < 2; kx++ {
+					ix := ox*stride + kx - pl
+					if ix < 0 || ix >= x.w {
+						continue
+					}
+					for i, v := range x.at(iy, ix) {
+						out[i] = max(out[i], v)
+					}
+				}
+			}
+		}
+	}
+	return y
+}
+
+// leaky is a leaky ReLU with slope 0.1 below zero.
+func leaky(x *tensor) *tensor {
+	for i, v := range x.d {
+		if v < 0 {
+			x.d[i] = 0.1 * v
+		}
+	}
+	return x
+}
+
+func relu(x *tensor) *tensor {
+	for i, v := range x.d {
+		x.d[i] = max(v, 0)
+	}
+	return x
+}
+
+// resizeBilinear scales to h × w as tf.image.resizeBilinear does without
+// aligned corners or half-pixel centres: source = destination × in/out.
+func resizeBilinear(x *tensor, h, w int) *tensor {
+	if x.h == h && x.w == w {
+		return x
+	}
+	y := newTensor(h, w, x.c)
+	sy, sx := float64(x.h)/float64(h), float64(x.w)/float64(w)
+	for oy := 0; oy < h; oy++ {
+		fy := float64(oy) * sy
+		y0 := int(fy)
+		y1 := min(y0+1, x.h-1)
+		dy := float32(fy - float64(y0))
+		for ox := 0; ox < w; ox++ {
+			fx := float64(ox) * sx
+			x0 := int(fx)
+			x1 := min(x0+1, x.w-1)
+			dx := float32(fx - float64(x0))
+			a, b, c, d := x.at(y0, x0), x.at(y0, x1), x.at(y1, x0), x.at(y1, x1)
+			out := y.at(oy, ox)
+			for i := range out {
+				top := a[i] + (b[i]-a[i])*dx
+				bot := c[i] + (d[i]-c[i])*dx
+				out[i] = top + (bot-top)*dy
+			}
+		}
+	}
+	return y
+}
+
+// padToSquare pads with zeros to a square: at the end (bottom or right), or
+// centred with the odd pixel before, as face-api's padToSquare does.
+func padToSquare(x *tensor, centre bool) (*tensor, int, int) {
+	if x.h == x.w {
+		return x, 0, 0
+	}
+	diff := x.h - x.w
+	if diff < 0 {
+		diff = -diff
+	}
+	after := diff
+	if centre {
+		after = int(math.Round(float64(diff) * 0.5))
+	}
+	before := diff - after
+	n := max(x.h, x.w)
+	y := newTensor(n, n, x.c)
+	offY, offX := 0, 0
+	if x.h < x.w {
+		offY = before
+	} else {
+		offX = before
+	}
+	for r := 0; r < x.h; r++ {
+		copy(y.d[((r+offY)*n+offX)*x.c:], x.d[r*x.w*x.c:(r+1)*x.w*x.c])
+	}
+	return y, offY, offX
+}
