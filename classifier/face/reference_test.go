@@ -186,7 +186,9 @@ func TestUpdateFixture(t *testing.T) {
 	t.Logf("wrote %s (%d bytes)", fixturePath, len(b))
 }
 
-func itoa(n int) string { return string(rune('0'+n/100)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10)) }
+func itoa(n int) string {
+	return string(rune('0'+n/100)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10))
+}
 
 func loadFixture(t *testing.T) fixture {
 	b, err := os.ReadFile(fixturePath)
