@@ -50,6 +50,7 @@ type Config struct {
 	// Review configures the quality officer's review page.
 	Review    Review           `yaml:"review"`
 	Emotion   Emotion          `yaml:"emotion"`
+	Face      Face             `yaml:"face"`
 	Log       Log              `yaml:"log"`
 	Segmenter segmenter.Config `yaml:"segmenter"`
 	// Scales maps each rating scale's values to sets and boxes.
@@ -180,6 +181,22 @@ type Emotion struct {
 	VoiceModel string `yaml:"voice_model"`
 }
 
+// Face configures face expression from the stations' cameras.
+type Face struct {
+	// Enabled samples the video of stations that send it.
+	Enabled bool `yaml:"enabled"`
+	// FPS is how many frames a second are looked at per station.
+	FPS float64 `yaml:"fps"`
+	// InputSize is the detector's input square (a multiple of 32).
+	InputSize int `yaml:"input_size"`
+	// ModelDir holds face-api's weight manifests (empty: installed by scripts/setup.sh).
+	ModelDir string `yaml:"model_dir"`
+	// Head is the expression head: empty for the built-in one trained on
+	// FER2013, "none" for the network's own last layer, or a file from
+	// `contactd face train`.
+	Head string `yaml:"head"`
+}
+
 // Log configures structured logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -201,6 +218,7 @@ func Default() *Config {
 		Shifts:    []Shift{},
 		Users:     []User{},
 		Review:    Review{Causes: DefaultCauses()},
+		Face:      Face{Enabled: true, FPS: 4, InputSize: 224},
 		Log:       Log{Level: "info", Format: "text"},
 		Segmenter: segmenter.DefaultConfig(),
 		Scales:    contact.DefaultSetRules(),
@@ -340,6 +358,12 @@ func (c *Config) Validate() error {
 	if u := c.Monitor.PrometheusURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		errs = append(errs, fmt.Errorf("monitor.prometheus_url: %q is not an http(s) URL", u))
 	}
+	if c.Face.FPS <= 0 || c.Face.FPS > 30 {
+		errs = append(errs, fmt.Errorf("face.fps: %v (want more than 0, at most 30)", c.Face.FPS))
+	}
+	if c.Face.InputSize < 128 || c.Face.InputSize > 608 || c.Face.InputSize%32 != 0 {
+		errs = append(errs, fmt.Errorf("face.input_size: %d (want a multiple of 32 from 128 to 608)", c.Face.InputSize))
+	}
 	causes := map[string]bool{}
 	for i, c := range c.Review.Causes {
 		switch {
@@ -446,6 +470,11 @@ func applyEnv(c any, prefix string, environ []string) error {
 			var b bool
 			if b, err = strconv.ParseBool(s); err == nil {
 				f.SetBool(b)
+			}
+		case f.Kind() == reflect.Float64:
+			var x float64
+			if x, err = strconv.ParseFloat(s, 64); err == nil {
+				f.SetFloat(x)
 			}
 		default:
 			var n int64

@@ -136,7 +136,7 @@ func TestAccessMatrix(t *testing.T) {
 		{"GET /static/", "GET", "/static/contactd.css", "", same(200)},
 		// Pages: without a session, to the login page (303); a role that may not, 403.
 		{"GET /login", "GET", "/login", "", same(200)},
-		{"GET /{$}", "GET", "/", "", same(303)},
+		{"/{$}", "GET", "/", "", same(303)},
 		{"GET /review", "GET", "/review", "", [5]int{303, 200, 200, 403, 200}},
 		{"GET /monitor", "GET", "/monitor", "", [5]int{303, 403, 200, 403, 200}},
 		{"GET /mirror", "GET", "/mirror", "", [5]int{303, 403, 403, 200, 200}},

@@ -48,7 +48,12 @@ type pageData struct {
 
 // Routes registers the pages.
 func (p Pages) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	// Any method: a POST to / (or to a path that cleans to it) is not found, not 405.
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.NotFound(w, r)
+			return
+		}
 		s := p.Session(r)
 		if s == nil {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)

@@ -10,20 +10,23 @@ import (
 	"strings"
 )
 
-// CorpusLabels maps the label folders of a face corpus (FER2013 and its
-// synonyms) to the class names of Expressions; other labels (contempt, …)
-// are excluded.
+// Labels are the corpus names of the classes (FER2013's), in the order of
+// Expressions, the network's outputs.
+var Labels = []string{"neutral", "happy", "sad", "angry", "fear", "disgust", "surprise"}
+
+// CorpusLabels maps the label folders of a face corpus (FER2013's and their
+// synonyms) to Labels; other labels (contempt, …) are excluded.
 var CorpusLabels = map[string]string{
 	"neutral": "neutral", "happy": "happy", "happiness": "happy",
 	"sad": "sad", "sadness": "sad", "angry": "angry", "anger": "angry",
-	"fear": "fearful", "fearful": "fearful", "disgust": "disgusted", "disgusted": "disgusted",
-	"surprise": "surprised", "surprised": "surprised",
+	"fear": "fear", "fearful": "fear", "disgust": "disgust", "disgusted": "disgust",
+	"surprise": "surprise", "surprised": "surprise",
 }
 
 // Sample is one labelled face crop of a corpus.
 type Sample struct {
 	Name  string // the tar entry
-	Label string // one of Expressions
+	Label string // one of Labels
 	Image *Image
 }
 

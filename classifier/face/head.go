@@ -1,5 +1,16 @@
 package face
 
+import "fmt"
+
+// LoadHead reads a head file; "" is the built-in head (nil when none is
+// built in: the network's own layer is used).
+func LoadHead(path string) (*Head, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("face head %s: not readable yet", path)
+}
+
 // Head is a classifier trained on the expression network's features.
 type Head struct {
 	Mean, Std []float32   `json:"-"`
