@@ -79,8 +79,13 @@ func LoadExpressionNet(dir string) (*ExpressionNet, error) {
 }
 
 // Features runs the network up to its last layer on a face crop (any size,
-// grey or colour): the 256 features the classifier head sees.
+// grey or colour): the 256 features the network's own classifier sees.
 func (n *ExpressionNet) Features(img *Image) []float32 {
+	return Pool(n.FeatureMap(img), 1)
+}
+
+// FeatureMap is the network's last feature map for a crop: 7×7×256.
+func (n *ExpressionNet) FeatureMap(img *Image) *tensor {
 	x := img.tensor()
 	sq, _, _ := padToSquare(x, true)
 	x = resizeBilinear(sq, 112, 112)
@@ -103,17 +108,53 @@ func (n *ExpressionNet) Features(img *Image) []float32 {
 		o4 := n.blocks[bi][3].apply(relu(sum(o1, o2, o3)), 1)
 		out = relu(sum(o1, o2, o3, o4))
 	}
-	// Average over the 7×7 grid.
-	feat := make([]float32, Features)
-	for i := 0; i < out.h*out.w; i++ {
-		for c, v := range out.d[i*out.c : (i+1)*out.c] {
-			feat[c] += v
+	return out
+}
+
+// Pool averages a 7×7 feature map over a grid × grid of windows: 1 is the
+// network's own global average; 3 is overlapping 3×3 windows (stride 2),
+// which keep where on the face a feature fired (mouth, eyes, brows).
+func Pool(m *tensor, grid int) []float32 {
+	win, stride := m.h, 0
+	switch grid {
+	case 1:
+	case 2:
+		win, stride = 4, 3
+	case 3:
+		win, stride = 3, 2
+	case 7:
+		win, stride = 1, 1
+	default:
+		panic("face.Pool: grid must be 1, 2, 3 or 7")
+	}
+	out := make([]float32, grid*grid*m.c)
+	for gy := 0; gy < grid; gy++ {
+		for gx := 0; gx < grid; gx++ {
+			dst := out[(gy*grid+gx)*m.c : (gy*grid+gx+1)*m.c]
+			for y := gy * stride; y < gy*stride+win; y++ {
+				for x := gx * stride; x < gx*stride+win; x++ {
+					for c, v := range m.at(y, x) {
+						dst[c] += v
+					}
+				}
+			}
+			for c := range dst {
+				dst[c] /= float32(win * win)
+			}
 		}
 	}
-	for c := range feat {
-		feat[c] /= float32(out.h * out.w)
+	return out
+}
+
+// Mirror returns the image flipped left to right.
+func (m *Image) Mirror() *Image {
+	out := &Image{W: m.W, H: m.H, C: m.C, Pix: make([]uint8, len(m.Pix))}
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			copy(out.Pix[(y*m.W+m.W-1-x)*m.C:(y*m.W+m.W-x)*m.C], m.Pix[(y*m.W+x)*m.C:(y*m.W+x+1)*m.C])
+		}
 	}
-	return feat
+	return out
 }
 
 // sum adds tensors of one shape into a new one.
@@ -127,16 +168,24 @@ func sum(ts ...*tensor) *tensor {
 	return y
 }
 
-// Classify returns the probability of each of Expressions for a face crop.
+// Classify returns the probability of each class (Labels order) for a face crop.
 func (n *ExpressionNet) Classify(img *Image) []float64 {
-	return n.FromFeatures(n.Features(img))
+	h := n.Head
+	if h == nil {
+		return n.ownHead(n.Features(img))
+	}
+	p := h.Predict(Pool(n.FeatureMap(img), h.Grid))
+	if h.Mirror {
+		q := h.Predict(Pool(n.FeatureMap(img.Mirror()), h.Grid))
+		for i := range p {
+			p[i] = (p[i] + q[i]) / 2
+		}
+	}
+	return p
 }
 
-// FromFeatures applies the head (the network's own, or Head) to features.
-func (n *ExpressionNet) FromFeatures(feat []float32) []float64 {
-	if n.Head != nil {
-		return n.Head.Predict(feat)
-	}
+// ownHead is the network's own fully connected layer and softmax.
+func (n *ExpressionNet) ownHead(feat []float32) []float64 {
 	logits := make([]float64, 7)
 	for o := range logits {
 		s := float64(n.fcB[o])

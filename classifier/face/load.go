@@ -25,10 +25,19 @@ func ModelDir(explicit string) (string, error) {
 	return filepath.Dir(p), nil
 }
 
-// FeaturesAll computes the features of many crops on every core; progress,
-// if set, is called as they finish.
-func (n *ExpressionNet) FeaturesAll(ctx context.Context, imgs []*Image, progress func(done int)) ([][]float32, error) {
-	out := make([][]float32, len(imgs))
+// ClassifyAll classifies many crops on every core; progress, if set, is
+// called as they finish.
+func (n *ExpressionNet) ClassifyAll(ctx context.Context, imgs []*Image, progress func(done int)) ([][]float64, error) {
+	return parallel(ctx, imgs, n.Classify, progress)
+}
+
+// FeatureMapsAll pools the feature maps of many crops over grid, on every core.
+func (n *ExpressionNet) FeatureMapsAll(ctx context.Context, imgs []*Image, grid int, progress func(done int)) ([][]float32, error) {
+	return parallel(ctx, imgs, func(m *Image) []float32 { return Pool(n.FeatureMap(m), grid) }, progress)
+}
+
+func parallel[T any](ctx context.Context, imgs []*Image, f func(*Image) T, progress func(done int)) ([]T, error) {
+	out := make([]T, len(imgs))
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
@@ -40,7 +49,7 @@ func (n *ExpressionNet) FeaturesAll(ctx context.Context, imgs []*Image, progress
 				if i >= len(imgs) {
 					return
 				}
-				out[i] = n.Features(imgs[i])
+				out[i] = f(imgs[i])
 				d := done.Add(1)
 				if progress != nil && (d%64 == 0 || int(d) == len(imgs)) {
 					progress(int(d))

@@ -25,20 +25,25 @@ func samePad(in, k, stride int) (out, before int) {
 	return out, total / 2
 }
 
-// conv is a full convolution: filters are kernel × kernel × in × out (HWIO).
+// conv is a full convolution, computed as a pointwise product of each
+// output pixel's input patch (im2col) with the filters.
 type conv struct {
 	k, in, out int
-	w          []float32 // [out][k*k*in], for dot products over a patch
-	bias       []float32
+	outP       int       // out rounded up to 32, the kernel's width
+	w          []float32 // [k*k*in][outP]: HWIO with zero columns added
+	bias       []float32 // [outP]
 }
 
+func roundUp32(n int) int { return (n + 31) / 32 * 32 }
+
 func newConv(filters []float32, k, in, out int, bias []float32) *conv {
-	c := &conv{k: k, in: in, out: out, bias: bias, w: make([]float32, out*k*k*in)}
+	c := &conv{k: k, in: in, out: out, outP: roundUp32(out)}
+	c.w = make([]float32, k*k*in*c.outP)
 	for i := 0; i < k*k*in; i++ {
-		for o := 0; o < out; o++ {
-			c.w[o*k*k*in+i] = filters[i*out+o]
-		}
+		copy(c.w[i*c.outP:], filters[i*out:(i+1)*out])
 	}
+	c.bias = make([]float32, c.outP)
+	copy(c.bias, bias)
 	return c
 }
 
@@ -51,30 +56,46 @@ func (c *conv) apply(x *tensor, stride int, same bool) *tensor {
 	} else {
 		oh, ow = (x.h-c.k)/stride+1, (x.w-c.k)/stride+1
 	}
-	y := newTensor(oh, ow, c.out)
-	patch := make([]float32, c.k*c.k*c.in)
 	n := c.k * c.k * c.in
+	patches := make([]float32, oh*ow*n) // zeros outside the image
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
-			// Gather the patch (zeros outside the image), then one dot per output channel.
-			p := 0
+			p := (oy*ow + ox) * n
 			for ky := 0; ky < c.k; ky++ {
 				iy := oy*stride + ky - pt
 				for kx := 0; kx < c.k; kx++ {
 					ix := ox*stride + kx - pl
-					if iy < 0 || iy >= x.h || ix < 0 || ix >= x.w {
-						clear(patch[p : p+c.in])
-					} else {
-						copy(patch[p:p+c.in], x.at(iy, ix))
+					if iy >= 0 && iy < x.h && ix >= 0 && ix < x.w {
+						copy(patches[p:p+c.in], x.at(iy, ix))
 					}
 					p += c.in
 				}
 			}
-			out := y.at(oy, ox)
-			for o := range out {
-				out[o] = f32.Dot(c.w[o*n:(o+1)*n], patch) + c.bias[o]
-			}
 		}
+	}
+	y := pointwise(patches, oh*ow, n, c.w, c.bias, c.outP)
+	if c.outP != c.out {
+		for i := 0; i < oh*ow; i++ {
+			copy(y[i*c.out:(i+1)*c.out], y[i*c.outP:i*c.outP+c.out])
+		}
+		y = y[:oh*ow*c.out]
+	}
+	return &tensor{oh, ow, c.out, y}
+}
+
+// pointwise returns bias + x·w for n rows of x (each in long), w in × out.
+func pointwise(x []float32, n, in int, w, bias []float32, out int) []float32 {
+	y := make([]float32, n*out)
+	for i := 0; i < n; i++ {
+		copy(y[i*out:(i+1)*out], bias)
+	}
+	p := 0
+	for ; p+1 < n; p += 2 {
+		f32.PointwisePair(y[p*out:(p+1)*out], y[(p+1)*out:(p+2)*out], x[p*in:(p+1)*in], x[(p+1)*in:(p+2)*in], w, in, out)
+	}
+	if p < n { // an odd last row: pair it with a scratch copy
+		spare := make([]float32, out)
+		f32.PointwisePair(y[p*out:(p+1)*out], spare, x[p*in:(p+1)*in], x[p*in:(p+1)*in], w, in, out)
 	}
 	return y
 }
@@ -83,7 +104,7 @@ func (c *conv) apply(x *tensor, stride int, same bool) *tensor {
 type sepConv struct {
 	in, out int
 	dw      []float32 // [9][in]
-	pw      []float32 // [in][out]: rows added into each output pixel
+	pw      []float32 // [in][out]
 	bias    []float32
 }
 
@@ -91,11 +112,10 @@ type sepConv struct {
 func (s *sepConv) apply(x *tensor, stride int) *tensor {
 	oh, pt := samePad(x.h, 3, stride)
 	ow, pl := samePad(x.w, 3, stride)
-	y := newTensor(oh, ow, s.out)
-	dwOut := make([]float32, s.in)
+	dw := make([]float32, oh*ow*s.in)
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
-			clear(dwOut)
+			acc := dw[(oy*ow+ox)*s.in : (oy*ow+ox+1)*s.in]
 			for ky := 0; ky < 3; ky++ {
 				iy := oy*stride + ky - pt
 				if iy < 0 || iy >= x.h {
@@ -106,17 +126,12 @@ func (s *sepConv) apply(x *tensor, stride int) *tensor {
 					if ix < 0 || ix >= x.w {
 						continue
 					}
-					f32.MulAdd(dwOut, x.at(iy, ix), s.dw[(ky*3+kx)*s.in:(ky*3+kx+1)*s.in])
+					f32.MulAdd(acc, x.at(iy, ix), s.dw[(ky*3+kx)*s.in:(ky*3+kx+1)*s.in])
 				}
-			}
-			out := y.at(oy, ox)
-			copy(out, s.bias)
-			for i, v := range dwOut {
-				f32.Axpy(out, v, s.pw[i*s.out:(i+1)*s.out])
 			}
 		}
 	}
-	return y
+	return &tensor{oh, ow, s.out, pointwise(dw, oh*ow, s.in, s.pw, s.bias, s.out)}
 }
 
 func newSepConv(ws map[string]weight, prefix string, in, out int) (*sepConv, error) {

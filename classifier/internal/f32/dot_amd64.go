@@ -14,5 +14,35 @@ func dot(a, b []float32) float32 {
 	return dotGeneric(a, b)
 }
 
-func axpy(y []float32, a float32, x []float32) { axpyGeneric(y, a, x) }
-func mulAdd(y, a, b []float32)                 { mulAddGeneric(y, a, b) }
+//go:noescape
+func pw2AVX2(out0, out1, x0, x1, w *float32, in, outC int)
+
+//go:noescape
+func mulAddAVX2(y, a, b []float32)
+
+//go:noescape
+func axpyAVX2(y []float32, a float32, x []float32)
+
+func axpy(y []float32, a float32, x []float32) {
+	if useAVX2 {
+		axpyAVX2(y, a, x)
+		return
+	}
+	axpyGeneric(y, a, x)
+}
+
+func mulAdd(y, a, b []float32) {
+	if useAVX2 {
+		mulAddAVX2(y, a, b)
+		return
+	}
+	mulAddGeneric(y, a, b)
+}
+
+func pointwisePair(out0, out1, x0, x1, w []float32, in, outC int) {
+	if useAVX2 && outC%32 == 0 {
+		pw2AVX2(&out0[0], &out1[0], &x0[0], &x1[0], &w[0], in, outC)
+		return
+	}
+	pointwisePairGeneric(out0, out1, x0, x1, w, in, outC)
+}

@@ -79,3 +79,24 @@ func mulAddGeneric(y, a, b []float32) {
 		y[i] += a[i] * b[i]
 	}
 }
+
+// PointwisePair adds, for two pixels at once, out{0,1}[o] += Σi x{0,1}[i]·w[i·outC+o]
+// (w is in × outC, row-major): the inner loop of 1×1 convolutions. out0 and
+// out0 and out1 must not overlap.
+func PointwisePair(out0, out1, x0, x1, w []float32, in, outC int) {
+	if len(out0) < outC || len(out1) < outC || len(x0) < in || len(x1) < in || len(w) < in*outC || in <= 0 || outC <= 0 {
+		panic("f32.PointwisePair: slices too short")
+	}
+	pointwisePair(out0, out1, x0, x1, w, in, outC)
+}
+
+func pointwisePairGeneric(out0, out1, x0, x1, w []float32, in, outC int) {
+	for i := 0; i < in; i++ {
+		row := w[i*outC : (i+1)*outC]
+		a, b := x0[i], x1[i]
+		for o, v := range row {
+			out0[o] += a * v
+			out1[o] += b * v
+		}
+	}
+}

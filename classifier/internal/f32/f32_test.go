@@ -49,3 +49,61 @@ func BenchmarkDot256(b *testing.B) {
 		}
 	})
 }
+
+func TestPointwisePairMatchesGeneric(t *testing.T) {
+	for _, dims := range [][2]int{{27, 32}, {32, 64}, {256, 256}, {5, 25}} {
+		in, outC := dims[0], dims[1]
+		w := make([]float32, in*outC)
+		x0, x1 := make([]float32, in), make([]float32, in)
+		for i := range w {
+			w[i] = float32(i%13) - 6
+		}
+		for i := range x0 {
+			x0[i], x1[i] = float32(i%5)-2, float32(i%7)*0.5
+		}
+		a0, a1 := make([]float32, outC), make([]float32, outC)
+		b0, b1 := make([]float32, outC), make([]float32, outC)
+		for o := range a0 {
+			a0[o], a1[o], b0[o], b1[o] = 1, 2, 1, 2
+		}
+		PointwisePair(a0, a1, x0, x1, w, in, outC)
+		pointwisePairGeneric(b0, b1, x0, x1, w, in, outC)
+		for o := range a0 {
+			if math.Abs(float64(a0[o]-b0[o])) > 1e-3 || math.Abs(float64(a1[o]-b1[o])) > 1e-3 {
+				t.Fatalf("%dx%d: output %d: %v %v, want %v %v", in, outC, o, a0[o], a1[o], b0[o], b1[o])
+			}
+		}
+	}
+}
+
+func TestMulAddMatchesGeneric(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 33, 256} {
+		a, b, y, z := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i], y[i], z[i] = float32(i)*0.25, float32(n-i), 1, 1
+		}
+		MulAdd(y, a, b)
+		mulAddGeneric(z, a, b)
+		for i := range y {
+			if y[i] != z[i] {
+				t.Fatalf("n=%d [%d]: %v, want %v", n, i, y[i], z[i])
+			}
+		}
+	}
+}
+
+func TestAxpyMatchesGeneric(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 9, 64, 2305} {
+		x, y, z := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], y[i], z[i] = float32(i%11)-5, float32(i), float32(i)
+		}
+		Axpy(y, 0.75, x)
+		axpyGeneric(z, 0.75, x)
+		for i := range y {
+			if math.Abs(float64(y[i]-z[i])) > 1e-5 {
+				t.Fatalf("n=%d [%d]: %v, want %v", n, i, y[i], z[i])
+			}
+		}
+	}
+}
