@@ -120,6 +120,34 @@ type Contact struct {
 	Clip         string  `json:"clip"`
 	// Voice is the contact's emotion timeline (live capture only).
 	Voice *Voice `json:"voice,omitempty"`
+	// Face is what the desk camera saw of the employee's face (live capture
+	// with video only).
+	Face *Face `json:"face,omitempty"`
+}
+
+// Face is the employee's facial expression through a contact: a summary and
+// the looks at the camera (a few a second).
+type Face struct {
+	// Samples is how many looks there were; Seen how many found a face.
+	Samples int `json:"samples"`
+	Seen    int `json:"seen"`
+	// SmileShare is the share of looks with a face whose smile
+	// probability was over one half; MeanHappy the mean probability.
+	SmileShare float64 `json:"smile_share"`
+	MeanHappy  float64 `json:"mean_happy"`
+	// ExpressionShare: share of the looks with a face by expression.
+	ExpressionShare map[string]float64 `json:"expression_share"`
+	MeanValence     float64            `json:"mean_valence"`
+	Timeline        []FaceSample       `json:"timeline"`
+}
+
+// FaceSample is one look at the employee's face.
+type FaceSample struct {
+	At         time.Time `json:"at"`
+	Face       bool      `json:"face"`
+	Expression string    `json:"expression,omitempty"`
+	Happy      float64   `json:"happy"`
+	Valence    float64   `json:"valence"`
 }
 
 // Duration is the time between arrive and leave.

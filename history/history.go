@@ -27,7 +27,13 @@ type Day struct {
 	// Arousal and Valence are speech-weighted sums; divide by Speech.
 	Arousal float64 `json:"arousal_sum"`
 	Valence float64 `json:"valence_sum"`
+	// FaceSeen: seconds the desk camera saw their face; Smile: of those, smiling.
+	FaceSeen float64 `json:"face_seen_s,omitempty"`
+	Smile    float64 `json:"smile_s,omitempty"`
 }
+
+// SmileShare is the share of the seconds their face was seen that it smiled.
+func (d Day) SmileShare() float64 { return share(d.Smile, d.FaceSeen) }
 
 // NegativeShare and PositiveShare are of the day's speech (0 without speech).
 func (d Day) NegativeShare() float64 { return share(d.Negative, d.Speech) }
@@ -134,6 +140,25 @@ func (b *Book) Add(employee, day string, speech, negative, positive, arousal, va
 	d.Positive += positive
 	d.Arousal += arousal * speech
 	d.Valence += valence * speech
+	b.dirty[d] = true
+}
+
+// AddFace counts seconds of an employee's face seen, smiling or not.
+func (b *Book) AddFace(employee, day string, seconds float64, smiled bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m := b.days[employee]
+	var d *Day
+	if m != nil {
+		d = m[day]
+	}
+	if d == nil {
+		d = b.put(Day{Employee: employee, Day: day})
+	}
+	d.FaceSeen += seconds
+	if smiled {
+		d.Smile += seconds
+	}
 	b.dirty[d] = true
 }
 

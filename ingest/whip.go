@@ -47,6 +47,9 @@ type Sink interface {
 	// Audio hands every Opus packet, on the sender's clock, to the voice
 	// path; it must not block.
 	Audio(station string, opus []byte, wall time.Time)
+	// Video hands every reassembled video frame ("vp8" or "h264") to the
+	// face path; it must not block.
+	Video(station, codec string, frame []byte, key bool, wall time.Time)
 }
 
 // Stats are the ingest counters the server exports.
@@ -415,8 +418,10 @@ func (ss *session) readVideo(t *webrtc.TrackRemote, clk *clock, h264 bool) {
 			if h264 {
 				key = rtc.H264Keyframe(s.Data)
 			}
+			wall := clk.wall(s.PacketTimestamp, time.Now())
 			ss.rec.Push(recorder.Frame{Kind: recorder.Video, Codec: name, Data: s.Data, RTP: s.PacketTimestamp,
-				Wall: clk.wall(s.PacketTimestamp, time.Now()), Dur: s.Duration, Key: key})
+				Wall: wall, Dur: s.Duration, Key: key})
+			ss.srv.Sink.Video(ss.station, name, s.Data, key, wall)
 		}
 	}
 }

@@ -43,6 +43,8 @@ type Engine struct {
 	// Voice, if set, returns what the voice path heard in [from, to) at a
 	// station; it may wait a few seconds for the path to catch up.
 	Voice func(station string, from, to time.Time) *contact.Voice
+	// Face, if set, returns what the face path saw in [from, to).
+	Face func(station string, from, to time.Time) *contact.Face
 	Tick  time.Duration
 	Now   func() time.Time
 
@@ -292,7 +294,7 @@ func (e *Engine) processStation(id string, now time.Time) {
 			if !changed(&prev.c, c) {
 				continue
 			}
-			c.Clip, c.ClipStart, c.ClipEnd, c.Voice = prev.c.Clip, prev.c.ClipStart, prev.c.ClipEnd, prev.c.Voice
+			c.Clip, c.ClipStart, c.ClipEnd, c.Voice, c.Face = prev.c.Clip, prev.c.ClipStart, prev.c.ClipEnd, prev.c.Voice, prev.c.Face
 			sc, err = e.Archive.SaveSidecar(ctx, c, prev.media)
 		}
 		if err != nil {
@@ -425,6 +427,9 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 	c.ClipStart, c.ClipEnd = c.Arrive.Add(-cfg.PreRoll), c.Leave.Add(cfg.PostRoll)
 	if e.Voice != nil {
 		c.Voice = e.Voice(id, c.Arrive, c.Leave)
+	}
+	if e.Face != nil {
+		c.Face = e.Face(id, c.Arrive, c.Leave)
 	}
 	var rec *recorder.Recorder
 	if e.Recorder != nil {

@@ -17,7 +17,14 @@ type Emotion struct {
 	// PatientNegative: per contact, the share of the patient's speech that
 	// was sad or angry.
 	PatientNegative *prometheus.HistogramVec
+	// FaceSeen and Smile: seconds the employee's face was seen by the desk
+	// camera, and of those the seconds it smiled (smile share = Smile / FaceSeen).
+	FaceSeen *prometheus.CounterVec
+	Smile    *prometheus.CounterVec
 }
+
+// FaceClasses are the emotion label values of modality="face".
+var FaceClasses = []string{"neutral", "happy", "sad", "angry", "fear", "disgust", "surprise"}
 
 // EmotionClasses are the emotion label values.
 var EmotionClasses = []string{"neutral", "happy", "sad", "angry"}
@@ -51,7 +58,13 @@ func NewEmotion(reg prometheus.Registerer, site string) *Emotion {
 			Buckets: []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1},
 		}, sse),
 	}
-	reg.MustRegister(m.Speech, m.EmployeeEmotion, m.Arousal, m.Valence, m.PatientNegative)
+	m.FaceSeen = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "contactd_employee_face_seen_seconds_total", Help: "Seconds the desk camera saw the employee's face.",
+	}, sse)
+	m.Smile = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "contactd_employee_smile_seconds_total", Help: "Seconds the employee's face smiled (smile probability over one half).",
+	}, sse)
+	reg.MustRegister(m.Speech, m.EmployeeEmotion, m.Arousal, m.Valence, m.PatientNegative, m.FaceSeen, m.Smile)
 	return m
 }
 
@@ -66,6 +79,28 @@ func (m *Emotion) InitStation(station, employee string) {
 	m.Arousal.WithLabelValues(m.site, station, employee, "voice")
 	m.Valence.WithLabelValues(m.site, station, employee, "voice")
 	m.PatientNegative.WithLabelValues(m.site, station, employee)
+	for _, e := range FaceClasses {
+		m.EmployeeEmotion.WithLabelValues(m.site, station, employee, "face", e)
+	}
+	m.Arousal.WithLabelValues(m.site, station, employee, "face")
+	m.Valence.WithLabelValues(m.site, station, employee, "face")
+	m.FaceSeen.WithLabelValues(m.site, station, employee)
+	m.Smile.WithLabelValues(m.site, station, employee)
+}
+
+// ObserveFace counts one look at the employee's face standing for seconds
+// of time: its expression, valence and arousal, and whether it smiled.
+func (m *Emotion) ObserveFace(station, employee string, seconds float64, expression string, happy, arousal, valence float64) {
+	if seconds <= 0 || !contains(FaceClasses, expression) {
+		return
+	}
+	m.FaceSeen.WithLabelValues(m.site, station, employee).Add(seconds)
+	if happy > 0.5 {
+		m.Smile.WithLabelValues(m.site, station, employee).Add(seconds)
+	}
+	m.EmployeeEmotion.WithLabelValues(m.site, station, employee, "face", expression).Add(seconds)
+	m.Arousal.WithLabelValues(m.site, station, employee, "face").Observe(arousal)
+	m.Valence.WithLabelValues(m.site, station, employee, "face").Observe(valence)
 }
 
 // ObserveSecond counts one second read by the voice path: speech seconds

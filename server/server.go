@@ -26,10 +26,12 @@ import (
 
 	"contactd/auth"
 	"contactd/classifier/audio"
+	"contactd/classifier/face"
 	"contactd/classifier/emotion"
 	"contactd/classifier/features"
 	"contactd/classifier/speaker"
 	"contactd/classifier/vad"
+	"contactd/classifier/vision"
 	"contactd/classifier/voice"
 	"contactd/config"
 	"contactd/contact"
@@ -59,6 +61,7 @@ type Server struct {
 	ingest   *ingest.Server
 	engine   *live.Engine
 	voice    *voice.Hub
+	vision   *vision.Hub // nil when face.enabled is off
 	voices   map[string]*speaker.Voice // enrolled employees by id
 	pipeline *metrics.Pipeline
 	emotion  *metrics.Emotion
@@ -137,6 +140,9 @@ func (s *Server) Initialize() error {
 	if err := s.startVoice(); err != nil {
 		return err
 	}
+	if err := s.startFace(); err != nil {
+		return err
+	}
 	s.pipeline.EmployeeOf = s.employeeOf
 	s.engine = &live.Engine{
 		Employee: s.employeeOf,
@@ -146,6 +152,12 @@ func (s *Server) Initialize() error {
 				s.emotion.PatientNegative.WithLabelValues(cfg.Site, station, s.employeeOf(station, from)).Observe(v.Patient.NegativeShare)
 			}
 			return v
+		},
+		Face: func(station string, from, to time.Time) *contact.Face {
+			if s.vision == nil {
+				return nil
+			}
+			return vision.ContactFace(s.vision.Readings(station, from, to))
 		},
 		Site: cfg.Site, Segmenter: cfg.Segmenter, Rules: cfg.Scales, Archive: s.Archive, Metrics: s.pipeline, Log: s.Log,
 		JournalDir: filepath.Join(cfg.StateDir, "journal"),
@@ -183,6 +195,9 @@ func (s *Server) Close() {
 	s.engine.Close()
 	s.ingest.Close()
 	s.voice.Close()
+	if s.vision != nil {
+		s.vision.Close()
+	}
 	s.mu.Lock()
 	recs := s.recorders
 	s.recorders = map[string]*recorder.Recorder{}
@@ -284,6 +299,49 @@ func (k sink) Event(e contact.Event) error {
 func (k sink) Rating(r contact.Rating) error { return k.s.engine.Rating(r) }
 func (k sink) Audio(station string, opus []byte, wall time.Time) {
 	k.s.voice.Push(station, opus, wall)
+}
+func (k sink) Video(station, codec string, frame []byte, key bool, wall time.Time) {
+	if k.s.vision != nil {
+		k.s.vision.Push(station, codec, frame, key, wall)
+	}
+}
+
+// startFace loads the face models and starts the face path (face.enabled).
+func (s *Server) startFace() error {
+	fc := s.Config.Face
+	if !fc.Enabled {
+		return nil
+	}
+	dir, err := face.ModelDir(fc.ModelDir)
+	if err != nil {
+		return err
+	}
+	det, err := face.LoadDetector(dir)
+	if err != nil {
+		return err
+	}
+	det.InputSize, det.BoxScale, det.BoxShift = fc.InputSize, face.CropScale, face.CropShift
+	net, err := face.LoadExpressionNet(dir)
+	if err != nil {
+		return err
+	}
+	if err := net.UseHead(fc.Head); err != nil {
+		return err
+	}
+	s.vision = &vision.Hub{
+		Detector: det, Net: net, FPS: fc.FPS, Keep: s.Config.Segmenter.MaxContact + time.Minute, Log: s.Log,
+		OnDrop: func(station string) { s.imetrics.AddDropped(station, "face") },
+		OnReading: func(station string, r vision.Reading) {
+			emp := s.employeeOf(station, r.Start)
+			if !r.Face || emp == "" {
+				return
+			}
+			sec := 1 / fc.FPS
+			s.emotion.ObserveFace(station, emp, sec, r.Expression, r.Happy, r.Arousal, r.Valence)
+			s.history.AddFace(emp, r.Start.In(s.Config.Location()).Format(time.DateOnly), sec, r.Happy > 0.5)
+		},
+	}
+	return nil
 }
 
 // startVoice loads the models and starts the voice path; employees'

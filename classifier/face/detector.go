@@ -22,7 +22,29 @@ type Detector struct {
 	ScoreThreshold float64
 	// IoUThreshold merges overlapping boxes (non-maximum suppression, 0.4).
 	IoUThreshold float64
+	// Scales, when set, runs the network at each of these input sizes and
+	// merges the boxes: faces far from the camera are found at the large
+	// sizes, close ones at the small (the network sees faces best when
+	// they are about 60–120 px at its input).
+	Scales []int
+	// BoxScale and BoxShift map the network's box (the inner face, brow to
+	// chin) to a face crop as expression corpora cut them (FER2013: the
+	// whole head, tight): the box grows by BoxScale around its centre,
+	// moved down by BoxShift of its height. 1 and 0 leave it as it is.
+	BoxScale, BoxShift float64
 }
+
+// SceneScales are the input sizes for frames whose faces may be small or
+// large (a room camera); a desk camera, with the face filling much of the
+// frame, needs only one small size.
+var SceneScales = []int{224, 416, 608}
+
+// Crop conventions measured by `contactd face calibrate` on scenes
+// composed from FER2013's training faces (never its validation faces).
+const (
+	CropScale = 1.0
+	CropShift = 0.0
+)
 
 // The detector's anchors (in grid cells) and the mean it subtracts, from the
 // network's published configuration.
@@ -56,7 +78,7 @@ func LoadDetector(dir string) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Detector{InputSize: 416, ScoreThreshold: 0.5, IoUThreshold: 0.4}
+	d := &Detector{InputSize: 416, ScoreThreshold: 0.5, IoUThreshold: 0.4, BoxScale: 1}
 	f, err := take(ws, "conv0/filters", 3, 3, 3, 16)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -101,13 +123,35 @@ func (d *Detector) raw(x *tensor) *tensor {
 	return d.head.apply(out, 1, true)
 }
 
-// Detect finds faces in an RGB image (h × w × 3, values 0–255), best first.
+// Detect finds faces in an image, best first, in its pixels.
 func (d *Detector) Detect(img *Image) []Box {
-	size := d.InputSize
+	x := img.tensor()
+	sizes := d.Scales
+	if len(sizes) == 0 {
+		sizes = []int{d.InputSize}
+	}
+	var all []Box
+	for _, size := range sizes {
+		all = append(all, d.detectAt(x, img, size)...)
+	}
+	if len(sizes) > 1 {
+		all = mergeScales(all)
+	}
+	if d.BoxScale > 0 && (d.BoxScale != 1 || d.BoxShift != 0) {
+		for i, b := range all {
+			cx, cy := b.X+b.W/2, b.Y+b.H/2+d.BoxShift*b.H
+			w, h := b.W*d.BoxScale, b.H*d.BoxScale
+			all[i] = Box{X: cx - w/2, Y: cy - h/2, W: w, H: h, Score: b.Score}
+		}
+	}
+	return all
+}
+
+// detectAt runs the network at one input size.
+func (d *Detector) detectAt(x *tensor, img *Image, size int) []Box {
 	if size <= 0 {
 		size = 416
 	}
-	x := img.tensor()
 	// Scale so the longer side is size, then pad at the bottom or right.
 	scale := float64(size) / float64(max(x.h, x.w))
 	sh, sw := int(math.Round(float64(x.h)*scale)), int(math.Round(float64(x.w)*scale))
@@ -163,6 +207,29 @@ func nms(boxes []Box, iou float64) []Box {
 		ok := true
 		for _, k := range keep {
 			if b.IoU(k) > iou {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			keep = append(keep, b)
+		}
+	}
+	return keep
+}
+
+// mergeScales keeps, of boxes found at several input sizes, the best of
+// each face: one scale's box of a face is often smaller or larger than
+// another's (their IoU low), but mostly inside it.
+func mergeScales(boxes []Box) []Box {
+	slices.SortStableFunc(boxes, func(a, b Box) int { return -cmpFloat(a.Score, b.Score) })
+	var keep []Box
+	for _, b := range boxes {
+		ok := true
+		for _, k := range keep {
+			ix := max(0, min(b.X+b.W, k.X+k.W)-max(b.X, k.X))
+			iy := max(0, min(b.Y+b.H, k.Y+k.H)-max(b.Y, k.Y))
+			if ix*iy > 0.5*min(b.W*b.H, k.W*k.H) {
 				ok = false
 				break
 			}

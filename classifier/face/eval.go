@@ -1,6 +1,8 @@
 package face
 
 import (
+	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 )
@@ -87,4 +89,109 @@ func AUC(scores []float64, positive []bool) float64 {
 		return 0
 	}
 	return (rankSum - float64(npos)*float64(npos+1)/2) / (float64(npos) * float64(nneg))
+}
+
+// DetectorReport measures a detector on composed scenes.
+type DetectorReport struct {
+	Frames         int     `json:"frames"`
+	Faces          int     `json:"faces"`
+	Found          int     `json:"found"` // matched at IoU ≥ 0.5
+	Recall         float64 `json:"recall"`
+	FalsePositives int     `json:"false_positives"`
+	FPPerFrame     float64 `json:"false_positives_per_frame"`
+	MeanIoU        float64 `json:"mean_iou"` // of the matched faces
+}
+
+// EvaluateDetector composes frames (w × h) from crops with a seeded random
+// generator, 1–3 faces each at sizes minSize–maxSize, and matches the
+// detections to the placed faces greedily at IoU ≥ 0.5.
+func EvaluateDetector(det *Detector, crops []*Image, frames, w, h, minSize, maxSize int, seed uint64) DetectorReport {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	var r DetectorReport
+	iouSum := 0.0
+	for f := 0; f < frames; f++ {
+		n := 1 + rng.IntN(3)
+		var faces []*Image
+		for i := 0; i < n; i++ {
+			faces = append(faces, crops[rng.IntN(len(crops))])
+		}
+		sc := Compose(rng, w, h, faces, minSize, maxSize)
+		got := det.Detect(sc.Image)
+		used := make([]bool, len(got))
+		for _, t := range sc.Faces {
+			best, bi := 0.0, -1
+			for i, g := range got {
+				if iou := t.IoU(g); !used[i] && iou > best {
+					best, bi = iou, i
+				}
+			}
+			if best >= 0.5 {
+				used[bi] = true
+				r.Found++
+				iouSum += best
+			}
+		}
+		for _, u := range used {
+			if !u {
+				r.FalsePositives++
+			}
+		}
+		r.Faces += len(sc.Faces)
+		r.Frames++
+	}
+	if r.Faces > 0 {
+		r.Recall = float64(r.Found) / float64(r.Faces)
+	}
+	if r.Found > 0 {
+		r.MeanIoU = iouSum / float64(r.Found)
+	}
+	r.FPPerFrame = float64(r.FalsePositives) / float64(r.Frames)
+	return r
+}
+
+// Calibrate measures how the detector's boxes sit on the placed faces of
+// composed scenes: the median size ratio (face / box) and the median
+// vertical offset of the face centre (in box heights). det's own BoxScale
+// and BoxShift should be 1 and 0 while it runs.
+func Calibrate(det *Detector, crops []*Image, frames, w, h, minSize, maxSize int, seed uint64) (scale, shift float64, matched int) {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	var ratios, shifts []float64
+	for f := 0; f < frames; f++ {
+		n := 1 + rng.IntN(3)
+		var faces []*Image
+		for i := 0; i < n; i++ {
+			faces = append(faces, crops[rng.IntN(len(crops))])
+		}
+		sc := Compose(rng, w, h, faces, minSize, maxSize)
+		got := det.Detect(sc.Image)
+		for _, t := range sc.Faces {
+			// The detection whose centre lies inside the face and is nearest its centre.
+			best, bd := -1, math.Inf(1)
+			for i, g := range got {
+				gx, gy := g.X+g.W/2, g.Y+g.H/2
+				if gx < t.X || gx > t.X+t.W || gy < t.Y || gy > t.Y+t.H {
+					continue
+				}
+				if d := math.Hypot(gx-(t.X+t.W/2), gy-(t.Y+t.H/2)); d < bd {
+					best, bd = i, d
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			g := got[best]
+			ratios = append(ratios, math.Sqrt(t.W*t.H/(g.W*g.H)))
+			shifts = append(shifts, ((t.Y+t.H/2)-(g.Y+g.H/2))/g.H)
+		}
+	}
+	return median(ratios), median(shifts), len(ratios)
+}
+
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

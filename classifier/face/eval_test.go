@@ -29,3 +29,29 @@ func TestEvaluate(t *testing.T) {
 		t.Errorf("%+v", r)
 	}
 }
+
+// TestDetectorOnComposedScenes: FER2013 validation faces placed at random
+// positions and scales in 640×480 frames are found (recall ≥ 95 % at IoU
+// 0.5) with at most one false positive per ten frames.
+func TestDetectorOnComposedScenes(t *testing.T) {
+	det, err := LoadDetector(modelDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crops []*Image
+	for _, s := range readSamples(t, validation(t), nil) {
+		crops = append(crops, s.Image)
+	}
+	frames := 120
+	if testing.Short() {
+		frames = 30
+	}
+	for _, size := range []int{416} {
+		det.InputSize = size
+		r := EvaluateDetector(det, crops, frames, 640, 480, 60, 220, 42)
+		t.Logf("input %d: %+v", size, r)
+		if r.Recall < 0.95 || r.FPPerFrame > 0.1 {
+			t.Errorf("input %d: recall %.3f (want ≥ 0.95), %.2f false positives a frame (want ≤ 0.1)", size, r.Recall, r.FPPerFrame)
+		}
+	}
+}

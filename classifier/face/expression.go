@@ -21,6 +21,9 @@ type ExpressionNet struct {
 	// Head, when set, replaces the fully connected layer (a head trained on
 	// the network's features; see Head).
 	Head *Head
+	// Tuned, when set, replaces the last dense block and the classifier
+	// with ones fine-tuned in Go (see Tune).
+	Tuned *Tuned
 }
 
 // expressionMean is the mean RGB the feature extractor subtracts.
@@ -86,6 +89,29 @@ func (n *ExpressionNet) Features(img *Image) []float32 {
 
 // FeatureMap is the network's last feature map for a crop: 7×7×256.
 func (n *ExpressionNet) FeatureMap(img *Image) *tensor {
+	if n.Tuned != nil {
+		return n.Tuned.block(n.Dense2(img))
+	}
+	return n.block(3, n.Dense2(img))
+}
+
+// block runs dense block bi.
+func (n *ExpressionNet) block(bi int, out *tensor) *tensor {
+	var o1 *tensor
+	if bi == 0 {
+		o1 = relu(n.conv0.apply(out, 2, true))
+	} else {
+		o1 = relu(n.blocks[bi][0].apply(out, 2))
+	}
+	o2 := n.blocks[bi][1].apply(o1, 1)
+	o3 := n.blocks[bi][2].apply(relu(sum(o1, o2)), 1)
+	o4 := n.blocks[bi][3].apply(relu(sum(o1, o2, o3)), 1)
+	return relu(sum(o1, o2, o3, o4))
+}
+
+// Dense2 is the output of the first three dense blocks: 14×14×128, the
+// input of the last block (which Tune fine-tunes).
+func (n *ExpressionNet) Dense2(img *Image) *tensor {
 	x := img.tensor()
 	sq, _, _ := padToSquare(x, true)
 	x = resizeBilinear(sq, 112, 112)
@@ -96,17 +122,8 @@ func (n *ExpressionNet) FeatureMap(img *Image) *tensor {
 		}
 	}
 	out := in
-	for bi := 0; bi < 4; bi++ {
-		var o1 *tensor
-		if bi == 0 {
-			o1 = relu(n.conv0.apply(out, 2, true))
-		} else {
-			o1 = relu(n.blocks[bi][0].apply(out, 2))
-		}
-		o2 := n.blocks[bi][1].apply(o1, 1)
-		o3 := n.blocks[bi][2].apply(relu(sum(o1, o2)), 1)
-		o4 := n.blocks[bi][3].apply(relu(sum(o1, o2, o3)), 1)
-		out = relu(sum(o1, o2, o3, o4))
+	for bi := 0; bi < 3; bi++ {
+		out = n.block(bi, out)
 	}
 	return out
 }
@@ -170,6 +187,16 @@ func sum(ts ...*tensor) *tensor {
 
 // Classify returns the probability of each class (Labels order) for a face crop.
 func (n *ExpressionNet) Classify(img *Image) []float64 {
+	if t := n.Tuned; t != nil {
+		p := t.predict(t.block(n.Dense2(img)))
+		if t.Mirror {
+			q := t.predict(t.block(n.Dense2(img.Mirror())))
+			for i := range p {
+				p[i] = (p[i] + q[i]) / 2
+			}
+		}
+		return p
+	}
 	h := n.Head
 	if h == nil {
 		return n.ownHead(n.Features(img))

@@ -1,14 +1,12 @@
 package face
 
 import (
-	_ "embed"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 
 	"contactd/classifier/internal/f32"
 )
@@ -100,25 +98,6 @@ func ParseHead(b []byte, name string) (*Head, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &h, nil
-}
-
-//go:embed face_head.json
-var builtinHead []byte
-
-// LoadHead reads a head file; "" is the built-in head, trained on FER2013's
-// training set by `contactd face train`.
-func LoadHead(path string) (*Head, error) {
-	if path == "" {
-		if len(builtinHead) == 0 {
-			return nil, nil // none built in: the network's own layer
-		}
-		return ParseHead(builtinHead, "built-in face head")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseHead(b, path)
 }
 
 // logits computes the head's scores for standardised input z; hid receives
