@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"contactd/auth"
+	"contactd/classifier/vision"
 	"contactd/classifier/voice"
 	"contactd/contact"
 	"contactd/history"
@@ -89,10 +90,12 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 		http.Error(w, fmt.Sprintf("employee %q is not in the configuration", employee), http.StatusNotFound)
 		return
 	}
-	merged := make(chan struct {
+	type item struct {
 		station string
-		r       voice.Reading
-	}, 16)
+		voice   *voice.Reading
+		face    *vision.Reading
+	}
+	merged := make(chan item, 32)
 	var stops []func()
 	for _, st := range s.Config.Stations {
 		c, stop := s.voice.Subscribe(st.ID)
@@ -100,14 +103,23 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 		go func(id string, c <-chan voice.Reading) {
 			for rd := range c {
 				select {
-				case merged <- struct {
-					station string
-					r       voice.Reading
-				}{id, rd}:
+				case merged <- item{station: id, voice: &rd}:
 				default:
 				}
 			}
 		}(st.ID, c)
+		if s.vision != nil {
+			fc, fstop := s.vision.Subscribe(st.ID)
+			stops = append(stops, fstop)
+			go func(id string, c <-chan vision.Reading) {
+				for rd := range c {
+					select {
+					case merged <- item{station: id, face: &rd}:
+					default:
+					}
+				}
+			}(st.ID, fc)
+		}
 	}
 	defer func() {
 		for _, stop := range stops {
@@ -118,6 +130,8 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 	if !ok {
 		return
 	}
+	// One stream of the employee's voice and face, fused (vision.Fuser).
+	var fused vision.Fuser
 	for {
 		select {
 		case <-r.Context().Done():
@@ -125,11 +139,26 @@ func (s *Server) mirror(w http.ResponseWriter, r *http.Request, sess *auth.Sessi
 		case <-s.terminate:
 			return
 		case m := <-merged:
-			// Only the seconds of this employee's shift, and not the patient's speech.
-			if s.employeeOf(m.station, m.r.Start) != employee || m.r.Who == voice.Patient {
-				continue
+			ev := map[string]any{"station": m.station}
+			switch {
+			case m.voice != nil:
+				// Only the seconds of this employee's shift, and not the patient's speech.
+				if s.employeeOf(m.station, m.voice.Start) != employee || m.voice.Who == voice.Patient {
+					continue
+				}
+				if m.voice.Prediction != nil {
+					fused.AddVoice(m.voice.Speech, m.voice.Valence, m.voice.Arousal)
+				}
+				ev["reading"] = m.voice
+			default:
+				if s.employeeOf(m.station, m.face.Start) != employee {
+					continue
+				}
+				fused.AddFace(*m.face)
+				ev["face"] = m.face
 			}
-			send(map[string]any{"station": m.station, "reading": m.r})
+			ev["fused"] = fused
+			send(ev)
 		}
 	}
 }

@@ -10,10 +10,13 @@ package vision
 // default rate); with neither, it holds. Smile is the same average of the
 // smile probability, over face looks only.
 type Fuser struct {
-	Valence, Arousal, Smile float64
+	Valence float64 `json:"valence"`
+	Arousal float64 `json:"arousal"`
+	Smile   float64 `json:"smile"`
 	// Voice and Face say whether each modality has contributed yet.
-	Voice, Face bool
-	talking     int // face looks left that follow speech
+	Voice   bool `json:"voice"`
+	Face    bool `json:"face"`
+	talking int  // face looks left that follow speech
 }
 
 // Fusion weights (see Fuser).

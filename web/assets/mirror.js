@@ -18,14 +18,44 @@ document.addEventListener('DOMContentLoaded', () => {
 
   // Exponential smoothing: the indicator moves calmly, not second by second.
   let ar = 0, va = 0, speaking = 0;
-  function state() {
-    if (speaking < 0.15) return 'quiet';
+  function stateOf() {
     if (va < -0.2 && ar > 0.1) return 'tense';
     if (va < -0.2) return 'low';
     if (va > 0.2) return 'warm';
     return 'calm';
   }
-  function show(r) {
+  function state() {
+    if (speaking < 0.15 && Date.now() - lastFace > 1500) return 'quiet';
+    if (va < -0.2 && ar > 0.1) return 'tense';
+    if (va < -0.2) return 'low';
+    if (va > 0.2) return 'warm';
+    return 'calm';
+  }
+  // A face look: the smile strip and, through the server's fusion, the indicator.
+  let lastFace = 0, smileEl = null;
+  function showFace(f, fusedState) {
+    lastFace = Date.now();
+    received++;
+    indicator.dataset.received = String(received);
+    if (fusedState && fusedState.face) {
+      if (!smileEl) {
+        smileEl = el('p', { class: 'smile', id: 'smile' });
+        tick.after(smileEl);
+      }
+      smileEl.textContent = `${t('smile')}: ${pct(fusedState.smile)}`;
+    }
+    if (fusedState) paint(fusedState.valence, fusedState.arousal, f.face || speaking >= 0.15);
+  }
+  function paint(v, a, present) {
+    va = v; ar = a;
+    const st = present ? state() : 'quiet';
+    indicator.className = 'indicator ' + st;
+    indicator.dataset.state = st;
+    indicator.style.setProperty('--va', va.toFixed(3));
+    indicator.style.setProperty('--ar', ar.toFixed(3));
+    mood.textContent = t('mirror_' + st);
+  }
+  function show(r, fusedState) {
     received++;
     const sp = Math.min(1, r.speech || 0);
     speaking = 0.8 * speaking + 0.2 * sp;
@@ -34,7 +64,9 @@ document.addEventListener('DOMContentLoaded', () => {
       ar = (1 - k) * ar + k * r.arousal;
       va = (1 - k) * va + k * r.valence;
     }
-    const st = state();
+    if (fusedState) { ar = fusedState.arousal; va = fusedState.valence; }
+    const faceRecent = Date.now() - lastFace < 1500;
+    const st = speaking < 0.15 && !faceRecent ? 'quiet' : (speaking < 0.15 ? stateOf() : state());
     indicator.className = 'indicator ' + st;
     indicator.dataset.state = st;
     indicator.dataset.received = String(received);
@@ -53,7 +85,11 @@ document.addEventListener('DOMContentLoaded', () => {
 
   function connect() {
     const es = new EventSource(`/api/v1/mirror/${encodeURIComponent(employee)}/stream`);
-    es.addEventListener('reading', (ev) => show(JSON.parse(ev.data).reading));
+    es.addEventListener('reading', (ev) => {
+      const m = JSON.parse(ev.data);
+      if (m.face) showFace(m.face, m.fused);
+      else if (m.reading) show(m.reading, m.fused);
+    });
     es.onerror = () => { tick.textContent = t('mirror_waiting'); };
   }
   connect();
