@@ -1,9 +1,11 @@
 package face
 
 import (
+	"contactd/classifier/internal/f32"
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 )
 
 // Expressions are the classes of the expression network, in its output order.
@@ -176,11 +178,9 @@ func (m *Image) Mirror() *Image {
 
 // sum adds tensors of one shape into a new one.
 func sum(ts ...*tensor) *tensor {
-	y := newTensor(ts[0].h, ts[0].w, ts[0].c)
-	for _, t := range ts {
-		for i, v := range t.d {
-			y.d[i] += v
-		}
+	y := &tensor{ts[0].h, ts[0].w, ts[0].c, slices.Clone(ts[0].d)}
+	for _, t := range ts[1:] {
+		f32.Axpy(y.d, 1, t.d)
 	}
 	return y
 }

@@ -110,28 +110,43 @@ type sepConv struct {
 
 // apply runs it with "same" padding.
 func (s *sepConv) apply(x *tensor, stride int) *tensor {
+	dw, oh, ow := s.depthwise(x, stride)
+	return &tensor{oh, ow, s.out, pointwise(dw, oh*ow, s.in, s.pw, s.bias, s.out)}
+}
+
+// depthwise runs the 3×3 depthwise part ("same" padding), one tap along
+// a whole output row at a time.
+func (s *sepConv) depthwise(x *tensor, stride int) ([]float32, int, int) {
 	oh, pt := samePad(x.h, 3, stride)
 	ow, pl := samePad(x.w, 3, stride)
-	dw := make([]float32, oh*ow*s.in)
+	c := s.in
+	dw := make([]float32, oh*ow*c)
 	for oy := 0; oy < oh; oy++ {
-		for ox := 0; ox < ow; ox++ {
-			acc := dw[(oy*ow+ox)*s.in : (oy*ow+ox+1)*s.in]
-			for ky := 0; ky < 3; ky++ {
-				iy := oy*stride + ky - pt
-				if iy < 0 || iy >= x.h {
+		for ky := 0; ky < 3; ky++ {
+			iy := oy*stride + ky - pt
+			if iy < 0 || iy >= x.h {
+				continue
+			}
+			for kx := 0; kx < 3; kx++ {
+				// Output columns whose input column ox*stride+kx-pl is inside the image.
+				lo := 0
+				for lo < ow && lo*stride+kx-pl < 0 {
+					lo++
+				}
+				hi := ow
+				for hi > lo && (hi-1)*stride+kx-pl >= x.w {
+					hi--
+				}
+				if hi <= lo {
 					continue
 				}
-				for kx := 0; kx < 3; kx++ {
-					ix := ox*stride + kx - pl
-					if ix < 0 || ix >= x.w {
-						continue
-					}
-					f32.MulAdd(acc, x.at(iy, ix), s.dw[(ky*3+kx)*s.in:(ky*3+kx+1)*s.in])
-				}
+				ix := lo*stride + kx - pl
+				k := (ky*3 + kx) * c
+				f32.DepthwiseRow(dw[(oy*ow+lo)*c:], x.d[(iy*x.w+ix)*c:], s.dw[k:k+c], hi-lo, c, stride*c)
 			}
 		}
 	}
-	return &tensor{oh, ow, s.out, pointwise(dw, oh*ow, s.in, s.pw, s.bias, s.out)}
+	return dw, oh, ow
 }
 
 func newSepConv(ws map[string]weight, prefix string, in, out int) (*sepConv, error) {

@@ -117,27 +117,7 @@ type sepState struct {
 }
 
 func (s *sepConv) forwardKeep(x *tensor, stride int) (*tensor, sepState) {
-	oh, pt := samePad(x.h, 3, stride)
-	ow, pl := samePad(x.w, 3, stride)
-	dw := make([]float32, oh*ow*s.in)
-	for oy := 0; oy < oh; oy++ {
-		for ox := 0; ox < ow; ox++ {
-			acc := dw[(oy*ow+ox)*s.in : (oy*ow+ox+1)*s.in]
-			for ky := 0; ky < 3; ky++ {
-				iy := oy*stride + ky - pt
-				if iy < 0 || iy >= x.h {
-					continue
-				}
-				for kx := 0; kx < 3; kx++ {
-					ix := ox*stride + kx - pl
-					if ix < 0 || ix >= x.w {
-						continue
-					}
-					f32.MulAdd(acc, x.at(iy, ix), s.dw[(ky*3+kx)*s.in:(ky*3+kx+1)*s.in])
-				}
-			}
-		}
-	}
+	dw, oh, ow := s.depthwise(x, stride)
 	return &tensor{oh, ow, s.out, pointwise(dw, oh*ow, s.in, s.pw, s.bias, s.out)}, sepState{x, dw}
 }
 

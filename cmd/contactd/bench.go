@@ -51,7 +51,7 @@ func (a *app) benchCmd() *cobra.Command {
 	}
 	cut.Flags().StringVar(&day, "day", "", "directory made by 'contactd testdata day'")
 	cut.Flags().IntVar(&rounds, "rounds", 3, "repetitions; the median is reported")
-	cmd.AddCommand(cut, a.benchIngestCmd(), a.benchPublishersCmd(), a.benchBareCmd(), a.benchVADCmd(), a.benchVoiceCmd())
+	cmd.AddCommand(cut, a.benchIngestCmd(), a.benchPublishersCmd(), a.benchBareCmd(), a.benchVADCmd(), a.benchVoiceCmd(), a.benchFaceCmd())
 	return cmd
 }
 

@@ -9,7 +9,7 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
-require('@tensorflow/tfjs-backend-wasm');
+const wasm = require('@tensorflow/tfjs-backend-wasm');
 const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 
 function readRecords(file) {
@@ -36,6 +36,8 @@ function tensorOf(r) {
 
 async function main() {
   const [mode, file, arg] = process.argv.slice(2);
+  // WASM_THREADS=1: one thread, to compare with one Go core.
+  if (process.env.WASM_THREADS) wasm.setThreadsCount(Number(process.env.WASM_THREADS));
   await tf.setBackend('wasm');
   await tf.ready();
   const dir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
@@ -73,7 +75,7 @@ async function main() {
     let count = 0;
     for (let i = 0; i < n; i++) for (const t of ts) { await run(t); count++; }
     const sec = Number(process.hrtime.bigint() - t0) / 1e9;
-    out.results.push({ items: count, seconds: sec, per_second: count / sec, threads: process.env.TFJS_WASM_THREADS || 'default' });
+    out.results.push({ items: count, seconds: sec, per_second: count / sec, threads: wasm.getThreadsCount ? wasm.getThreadsCount() : (process.env.WASM_THREADS || 'default') });
   } else {
     throw new Error('mode: expression, detect, bench-expression or bench-detect');
   }

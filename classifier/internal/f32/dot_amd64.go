@@ -46,3 +46,14 @@ func pointwisePair(out0, out1, x0, x1, w []float32, in, outC int) {
 	}
 	pointwisePairGeneric(out0, out1, x0, x1, w, in, outC)
 }
+
+//go:noescape
+func dwRowAVX2(y, x, w *float32, n, c, xstride int)
+
+func dwRow(y, x, w []float32, n, c, xstride int) {
+	if useAVX2 && c%8 == 0 {
+		dwRowAVX2(&y[0], &x[0], &w[0], n, c, xstride)
+		return
+	}
+	dwRowGeneric(y, x, w, n, c, xstride)
+}

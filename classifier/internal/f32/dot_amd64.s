@@ -200,3 +200,41 @@ axtail:
 axdone:
 	VZEROUPPER
 	RET
+
+// func dwRowAVX2(y, x, w *float32, n, c, xstride int)
+// For n pixels: y[p·c+j] += x[p·xstride+j]·w[j], j < c (c a multiple of 8):
+// one tap of a depthwise convolution along an output row.
+TEXT ·dwRowAVX2(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	MOVQ n+24(FP), R8
+	MOVQ c+32(FP), R9
+	MOVQ xstride+40(FP), R10
+	SHLQ $2, R9
+	SHLQ $2, R10
+
+dwpix:
+	TESTQ R8, R8
+	JE    dwdone
+	XORQ  BX, BX
+
+dwch:
+	CMPQ BX, R9
+	JGE  dwnext
+	VMOVUPS (DI)(BX*1), Y0
+	VMOVUPS (SI)(BX*1), Y1
+	VFMADD231PS (DX)(BX*1), Y1, Y0
+	VMOVUPS Y0, (DI)(BX*1)
+	ADDQ $32, BX
+	JMP  dwch
+
+dwnext:
+	ADDQ R9, DI
+	ADDQ R10, SI
+	DECQ R8
+	JMP  dwpix
+
+dwdone:
+	VZEROUPPER
+	RET

@@ -10,3 +10,5 @@ func mulAdd(y, a, b []float32)                 { mulAddGeneric(y, a, b) }
 func pointwisePair(out0, out1, x0, x1, w []float32, in, outC int) {
 	pointwisePairGeneric(out0, out1, x0, x1, w, in, outC)
 }
+
+func dwRow(y, x, w []float32, n, c, xstride int) { dwRowGeneric(y, x, w, n, c, xstride) }

@@ -100,3 +100,24 @@ func pointwisePairGeneric(out0, out1, x0, x1, w []float32, in, outC int) {
 		}
 	}
 }
+
+// DepthwiseRow adds one tap of a depthwise convolution along a row of n
+// output pixels of c channels: y[p·c+j] += x[p·xstride+j]·w[j].
+func DepthwiseRow(y, x, w []float32, n, c, xstride int) {
+	if n <= 0 {
+		return
+	}
+	if len(y) < n*c || len(x) < (n-1)*xstride+c || len(w) < c {
+		panic("f32.DepthwiseRow: slices too short")
+	}
+	dwRow(y, x, w, n, c, xstride)
+}
+
+func dwRowGeneric(y, x, w []float32, n, c, xstride int) {
+	for p := 0; p < n; p++ {
+		yp, xp := y[p*c:(p+1)*c], x[p*xstride:p*xstride+c]
+		for j := range yp {
+			yp[j] += xp[j] * w[j]
+		}
+	}
+}

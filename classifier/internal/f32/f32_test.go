@@ -107,3 +107,25 @@ func TestAxpyMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+func TestDepthwiseRowMatchesGeneric(t *testing.T) {
+	for _, tc := range [][3]int{{5, 32, 32}, {3, 64, 128}, {4, 16, 16}, {2, 12, 24}} {
+		n, c, xs := tc[0], tc[1], tc[2]
+		x := make([]float32, (n-1)*xs+c)
+		w := make([]float32, c)
+		y, z := make([]float32, n*c), make([]float32, n*c)
+		for i := range x {
+			x[i] = float32(i%9) - 4
+		}
+		for i := range w {
+			w[i] = float32(i%5) * 0.5
+		}
+		DepthwiseRow(y, x, w, n, c, xs)
+		dwRowGeneric(z, x, w, n, c, xs)
+		for i := range y {
+			if y[i] != z[i] {
+				t.Fatalf("%v [%d]: %v, want %v", tc, i, y[i], z[i])
+			}
+		}
+	}
+}
