@@ -45,8 +45,8 @@ type Engine struct {
 	Voice func(station string, from, to time.Time) *contact.Voice
 	// Face, if set, returns what the face path saw in [from, to).
 	Face func(station string, from, to time.Time) *contact.Face
-	Tick  time.Duration
-	Now   func() time.Time
+	Tick time.Duration
+	Now  func() time.Time
 
 	mu       sync.Mutex
 	stations map[string]*station

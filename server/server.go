@@ -26,8 +26,8 @@ import (
 
 	"contactd/auth"
 	"contactd/classifier/audio"
-	"contactd/classifier/face"
 	"contactd/classifier/emotion"
+	"contactd/classifier/face"
 	"contactd/classifier/features"
 	"contactd/classifier/speaker"
 	"contactd/classifier/vad"
@@ -61,7 +61,7 @@ type Server struct {
 	ingest   *ingest.Server
 	engine   *live.Engine
 	voice    *voice.Hub
-	vision   *vision.Hub // nil when face.enabled is off
+	vision   *vision.Hub               // nil when face.enabled is off
 	voices   map[string]*speaker.Voice // enrolled employees by id
 	pipeline *metrics.Pipeline
 	emotion  *metrics.Emotion
