@@ -171,10 +171,14 @@ type dayFigures struct {
 	PositiveShare float64 `json:"positive_share"`
 	MeanArousal   float64 `json:"mean_arousal"`
 	MeanValence   float64 `json:"mean_valence"`
+	// FaceSeconds the desk camera saw their face; SmileShare of those smiling.
+	FaceSeconds float64 `json:"face_seconds"`
+	SmileShare  float64 `json:"smile_share"`
 }
 
 func figures(d history.Day) dayFigures {
-	f := dayFigures{Day: d.Day, SpeechSeconds: d.Speech, NegativeShare: d.NegativeShare(), PositiveShare: d.PositiveShare()}
+	f := dayFigures{Day: d.Day, SpeechSeconds: d.Speech, NegativeShare: d.NegativeShare(), PositiveShare: d.PositiveShare(),
+		FaceSeconds: d.FaceSeen, SmileShare: d.SmileShare()}
 	if d.Speech > 0 {
 		f.MeanArousal, f.MeanValence = d.Arousal/d.Speech, d.Valence/d.Speech
 	}
@@ -303,7 +307,7 @@ func (s *Server) monitor(w http.ResponseWriter, r *http.Request, _ *auth.Session
 		for _, d := range s.history.Series(e, day, 14) {
 			rw.Last14 = append(rw.Last14, figures(d))
 		}
-		if t := s.history.Get(e, day); t.Speech > 0 {
+		if t := s.history.Get(e, day); t.Speech > 0 || t.FaceSeen > 0 {
 			f := figures(t)
 			rw.Today = &f
 		}

@@ -102,7 +102,8 @@ document.addEventListener('DOMContentLoaded', () => {
     dl.replaceChildren(
       el('dt', { text: t('speech_min') }), el('dd', { text: num(f.speech_seconds / 60, 1) }),
       el('dt', { text: t('positive_share') }), el('dd', { class: 'pos', text: pct(f.positive_share) }),
-      el('dt', { text: t('negative_share') }), el('dd', { class: 'neg', text: pct(f.negative_share) }));
+      el('dt', { text: t('negative_share') }), el('dd', { class: 'neg', text: pct(f.negative_share) }),
+      ...(f.face_seconds > 0 ? [el('dt', { text: t('smile_share') }), el('dd', { class: 'pos', text: pct(f.smile_share) })] : []));
     document.getElementById('week').replaceChildren(Charts.sparkline([
       { values: d.last_7d.map((x) => (x.speech_seconds >= 60 ? x.positive_share : null)), cls: 'pos' },
       { values: d.last_7d.map((x) => (x.speech_seconds >= 60 ? x.negative_share : null)), cls: 'neg' },

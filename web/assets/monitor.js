@@ -29,7 +29,8 @@ document.addEventListener('DOMContentLoaded', () => {
       figs ? el('div', { class: 'figures' },
         el('div', { class: 'fig neg' }, el('span', { class: 'k', text: t('negative_share') }), el('strong', { text: pct(figs.negative_share) }), compare(figs.negative_share, e.baseline_14d?.negative_share, true)),
         el('div', { class: 'fig pos' }, el('span', { class: 'k', text: t('positive_share') }), el('strong', { text: pct(figs.positive_share) }), compare(figs.positive_share, e.baseline_14d?.positive_share, false)),
-        el('div', { class: 'fig' }, el('span', { class: 'k', text: t('speech_min') }), el('strong', { text: num(figs.speech_seconds / 60, 1) })))
+        el('div', { class: 'fig' }, el('span', { class: 'k', text: t('speech_min') }), el('strong', { text: num(figs.speech_seconds / 60, 1) })),
+        figs.face_seconds > 0 ? el('div', { class: 'fig smile' }, el('span', { class: 'k', text: t('smile_share') }), el('strong', { text: pct(figs.smile_share) })) : null)
         : el('p', { class: 'muted', text: t('no_speech_today') }),
       el('div', { class: 'spark-row' }, el('span', { class: 'k', text: t('last_14d') }), spark),
       ...e.warnings.map((w) => el('p', { class: 'warning', role: 'alert', 'data-warning': w, text: '⚠ ' + t(warningText[w] || w) })),

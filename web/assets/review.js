@@ -86,6 +86,7 @@ document.addEventListener('DOMContentLoaded', () => {
     if (c.rating) facts.push(`${t('rating')}: ${c.rating.value} (${c.rating.scale})`);
     if (c.voice && c.voice.patient) facts.push(`${t('patient')}: ${t('negative_share')} ${pct(c.voice.patient.negative_share)}`);
     if (c.voice && c.voice.employee) facts.push(`${t('staff')}: ${t('negative_share')} ${pct(c.voice.employee.negative_share)}`);
+    if (c.face && c.face.seen) facts.push(`${t('smile_share')}: ${pct(c.face.smile_share)}`);
     view.querySelector('.facts').textContent = facts.join(' · ');
     const player = view.querySelector('.player');
     let video = null;
@@ -102,6 +103,10 @@ document.addEventListener('DOMContentLoaded', () => {
     const lanes = [];
     const lane = (name, side) => side && lanes.push({ name, seconds: side.timeline.map((x) => ({ ...x, label: `${timeOnly.format(new Date(x.at))} ${t('emotion_' + x.emotion)} (${Math.round(x.confidence * 100)}%)` })) });
     if (c.voice) { lane(t('staff'), c.voice.employee); lane(t('patient'), c.voice.patient); lane(t('unattributed'), c.voice.unattributed); }
+    if (c.face && c.face.timeline.length) {
+      lanes.push({ name: t('face_lane'), seconds: c.face.timeline.filter((x) => x.face).map((x) => ({ at: x.at, speech: 1, emotion: x.expression,
+        label: `${timeOnly.format(new Date(x.at))} ${t('emotion_' + x.expression)} · ${t('smile_share')} ${Math.round(x.happy * 100)}%` })) });
+    }
     const markers = [{ at: Date.parse(c.arrive), label: t('arrive'), cls: 'arrive' }, { at: Date.parse(c.leave), label: t('leave'), cls: 'leave' }];
     if (c.rating) markers.push({ at: Date.parse(c.rating.at), label: `${t('press')} ${c.rating.value}`, cls: 'press set-' + c.set });
     view.querySelector('.timeline').append(lanes.length ? Charts.timeline({ start, end: Math.max(end, c.rating ? Date.parse(c.rating.at) + 2000 : end), lanes, markers,
