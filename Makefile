@@ -48,6 +48,8 @@ fuzz:
 	$(GO) test ./classifier/onnx -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./classifier/emotion -run '^$$' -fuzz '^FuzzParseLabels$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./review -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./classifier/face -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./classifier/face -run '^$$' -fuzz '^FuzzReadTar$$' -fuzztime $(FUZZTIME)
 
 # The pages' end-to-end test runs on its own, so the other packages' tests do
 # not take the cores its live demo needs.
@@ -67,6 +69,7 @@ bench: build
 	@mkdir -p bench; test -f bench/dense.wav || { ls ../shared/datasets/ravdess/*.ogg | head -40 | sed "s/.*/file '&'/; s#'\.\./#'$(CURDIR)/../#" > bench/ravdess40.txt && \
 	  ffmpeg -v error -f concat -safe 0 -i bench/ravdess40.txt -af silenceremove=stop_periods=-1:stop_duration=0.4:stop_threshold=-45dB -ar 16000 -ac 1 bench/dense.wav; }
 	./$(BIN) bench voice --audio bench/dense.wav --seconds 300 --stations 100
+	./$(BIN) bench face --tar ../shared/datasets/fer2013/validation.tar
 
 clean:
 	rm -rf bin demo bench/day bench/dense.wav bench/ravdess40.txt

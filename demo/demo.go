@@ -12,13 +12,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +32,7 @@ import (
 	"contactd/auth"
 	"contactd/capture"
 	"contactd/classifier/audio"
+	"contactd/classifier/face"
 	"contactd/classifier/features"
 	"contactd/classifier/speaker"
 	"contactd/classifier/vad"
@@ -66,6 +71,7 @@ var Users = []struct{ Name, Role, Employee, Lang string }{
 // 5-point terminal, -1 for none).
 type desk struct {
 	station, token, employee, actor string
+	camera                          bool     // a desk camera showing the employee's face
 	lines                           []string // RAVDESS emotion codes
 	patients                        []patient
 }
@@ -77,9 +83,9 @@ type patient struct {
 
 // RAVDESS emotion codes: 01 neutral, 02 calm, 03 happy, 04 sad, 05 angry.
 var desks = []desk{
-	{"desk-1", "desk-1-demo-token-0001", "anna", "18", []string{"01", "02", "03", "02"}, []patient{
+	{"desk-1", "desk-1-demo-token-0001", "anna", "18", true, []string{"01", "02", "03", "02"}, []patient{
 		{"05", "05", 0}, {"07", "03", 4}, {"09", "01", 3}, {"11", "05", 1}, {"03", "04", -1}, {"15", "03", 4}}},
-	{"desk-2", "desk-2-demo-token-0002", "boris", "13", []string{"04", "05", "01", "04"}, []patient{
+	{"desk-2", "desk-2-demo-token-0002", "boris", "13", false, []string{"04", "05", "01", "04"}, []patient{
 		{"04", "05", 0}, {"06", "01", 2}, {"08", "05", 0}, {"10", "03", 3}, {"12", "04", 1}, {"14", "01", -1}}},
 }
 
@@ -137,6 +143,12 @@ func Run(ctx context.Context, o Options) error {
 		if shifts[i], err = buildShift(ctx, ravdess, media, d); err != nil {
 			return err
 		}
+		if d.camera {
+			o.Progress(fmt.Sprintf("preparing %s's desk camera", d.employee))
+			if shifts[i].ivf, err = buildCamera(ctx, filepath.Join(o.Datasets, "fer2013", "train.tar"), media, d); err != nil {
+				return err
+			}
+		}
 		o.Progress(fmt.Sprintf("enrolling %s's voice", d.employee))
 		if err := enroll(ravdess, cfg.StateDir, d); err != nil {
 			return err
@@ -184,6 +196,7 @@ func Run(ctx context.Context, o Options) error {
 // each contact starts and ends in it.
 type shift struct {
 	ogg      string
+	ivf      string // the desk camera, if any
 	contacts []span
 }
 
@@ -282,6 +295,70 @@ func buildShift(ctx context.Context, ravdess, dir string, d desk) (*shift, error
 	return sh, os.Rename(tmp, sh.ogg)
 }
 
+// buildCamera makes the desk camera's loop (once; cached): the employee's
+// face — a FER2013 training face standing in for them — smiling for 6 s,
+// then neutral for 6 s, over a desk background, VP8 at 10 fps.
+func buildCamera(ctx context.Context, tarPath, dir string, d desk) (string, error) {
+	ivf := filepath.Join(dir, d.station+".ivf")
+	if _, err := os.Stat(ivf); err == nil {
+		return ivf, nil
+	}
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return "", fmt.Errorf("demo: the FER2013 corpus is not at %s: %w", tarPath, err)
+	}
+	defer f.Close()
+	picked := map[string]*face.Image{}
+	samples, _, err := face.ReadTar(f, func(name string) bool {
+		return strings.HasPrefix(name, "happy/Training_1") || strings.HasPrefix(name, "neutral/Training_1")
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, s := range samples {
+		if picked[s.Label] == nil {
+			picked[s.Label] = s.Image
+		}
+	}
+	if picked["happy"] == nil || picked["neutral"] == nil {
+		return "", fmt.Errorf("demo: no happy and neutral faces in %s", tarPath)
+	}
+	var args []string
+	for i, l := range []string{"happy", "neutral"} {
+		sc := face.Compose(rand.New(rand.NewPCG(11, 12)), 640, 480, []*face.Image{picked[l]}, 230, 230)
+		png := filepath.Join(dir, fmt.Sprintf("%s-%d.png", d.station, i))
+		if err := writePNG(png, sc.Image); err != nil {
+			return "", err
+		}
+		args = append(args, "-loop", "1", "-framerate", "10", "-t", "6", "-i", png)
+	}
+	tmp := ivf + ".tmp.ivf"
+	args = append([]string{"-v", "error", "-y"}, args...)
+	args = append(args, "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]", "-c:v", "libvpx",
+		"-deadline", "realtime", "-g", "10", "-b:v", "600k", "-pix_fmt", "yuv420p", "-f", "ivf", tmp)
+	if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("ffmpeg: %v: %s", err, out)
+	}
+	return ivf, os.Rename(tmp, ivf)
+}
+
+func writePNG(path string, m *face.Image) error {
+	img := image.NewRGBA(image.Rect(0, 0, m.W, m.H))
+	for i := 0; i < m.W*m.H; i++ {
+		copy(img.Pix[i*4:], m.Pix[i*3:i*3+3])
+		img.Pix[i*4+3] = 255
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func probe(ctx context.Context, f string) (time.Duration, error) {
 	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", f).Output()
 	if err != nil {
@@ -374,7 +451,7 @@ func streamDesk(ctx context.Context, base string, d desk, sh *shift, log *slog.L
 	}
 	for ctx.Err() == nil {
 		pub := &capture.Publisher{URL: base + "/whip/" + d.station, Token: d.token, IncludeLoopback: true,
-			InterfaceFilter: func(n string) bool { return n == "lo" }, Log: log}
+			InterfaceFilter: func(n string) bool { return n == "lo" }, Log: log, Video: sh.ivf != ""}
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		err := pub.Connect(cctx)
 		cancel()
@@ -387,7 +464,15 @@ func streamDesk(ctx context.Context, base string, d desk, sh *shift, log *slog.L
 			}
 			continue
 		}
+		vctx, stopVideo := context.WithCancel(ctx)
+		var vwg sync.WaitGroup
+		if sh.ivf != "" {
+			vwg.Add(1)
+			go func() { defer vwg.Done(); capture.StreamIVF(vctx, pub.VideoTr, sh.ivf) }()
+		}
 		err = loop(ctx, pub, data, sh)
+		stopVideo()
+		vwg.Wait()
 		pub.Close(context.Background())
 		if err != nil && ctx.Err() == nil {
 			log.Warn("demo desk: stream ended, reconnecting", "station", d.station, "error", err)

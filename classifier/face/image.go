@@ -5,6 +5,7 @@
 package face
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"image/color"
@@ -34,9 +35,23 @@ func (m *Image) tensor() *tensor {
 	return t
 }
 
+// MaxPixels bounds an image Decode accepts (a 4K frame has 8.3 million).
+const MaxPixels = 16 << 20
+
 // Decode reads a JPEG or PNG; grey images stay grey.
 func Decode(r io.Reader) (*Image, error) {
-	src, _, err := image.Decode(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > MaxPixels {
+		return nil, fmt.Errorf("image of %d×%d pixels: at most %d", cfg.Width, cfg.Height, MaxPixels)
+	}
+	src, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}

@@ -100,6 +100,7 @@ try {
     check((await page.locator('#detail svg.timeline-chart .marker.press').count()) === 1, 'the rating is marked on the timeline');
     const lanes = await page.locator('#detail svg.timeline-chart .lane-label').allTextContents();
     check(lanes.includes('Сотрудник') && lanes.includes('Пациент'), `employee and patient lanes (${lanes})`);
+    check(lanes.includes('Лицо сотрудника'), `anna's desk camera gives a face lane (${lanes})`);
     // Tag a cause, label the patient's emotion, note, mark reviewed.
     await page.check('#detail input[name=cause][value=rudeness]');
     await page.selectOption('#detail select[name=label_patient]', 'angry');
@@ -149,6 +150,8 @@ try {
     const mood = await page.locator('#mood').innerText();
     check(mood.length > 0 && mood !== 'Жду звук со стойки…', `the indicator says "${mood}"`);
     await page.waitForFunction(() => document.querySelectorAll('#today dd').length >= 3, null, { timeout: 20_000 });
+    await page.waitForSelector('#smile', { timeout: 20_000 });
+    check(/\d/.test(await page.locator('#smile').innerText()), 'the mirror shows the smile from the desk camera');
     await shot(page, '3-mirror');
     const other = await page.goto(base + '/mirror?employee=boris');
     check(other.status() === 403, `anna opening boris's mirror gets ${other.status()}`);
