@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -315,9 +316,43 @@ func buildCamera(ctx context.Context, tarPath, dir string, d desk) (string, erro
 	if err != nil {
 		return "", err
 	}
+	// Faces the server will find and read as what they show, at the
+	// camera's size: as the live path sees them (320 px wide, input 224).
+	dirModels, err := face.ModelDir("")
+	if err != nil {
+		return "", err
+	}
+	det, err := face.LoadDetector(dirModels)
+	if err != nil {
+		return "", err
+	}
+	det.InputSize, det.BoxShift = 224, face.CropShift
+	net, err := face.LoadExpressionNet(dirModels)
+	if err != nil {
+		return "", err
+	}
+	if err := net.UseHead(""); err != nil {
+		return "", err
+	}
+	scenes := map[string]*face.Image{}
 	for _, s := range samples {
-		if picked[s.Label] == nil {
-			picked[s.Label] = s.Image
+		if picked[s.Label] != nil {
+			continue
+		}
+		sc := face.Compose(rand.New(rand.NewPCG(11, 12)), 640, 480, []*face.Image{s.Image}, 230, 230)
+		small := sc.Image.Resize(320, 240)
+		boxes := det.Detect(small)
+		if len(boxes) != 1 {
+			continue
+		}
+		crop, err := small.Crop(boxes[0])
+		if err != nil {
+			continue
+		}
+		p := net.Classify(crop)
+		want := slices.Index(face.Labels, s.Label)
+		if p[want] > 0.8 {
+			picked[s.Label], scenes[s.Label] = s.Image, sc.Image
 		}
 	}
 	if picked["happy"] == nil || picked["neutral"] == nil {
@@ -325,9 +360,8 @@ func buildCamera(ctx context.Context, tarPath, dir string, d desk) (string, erro
 	}
 	var args []string
 	for i, l := range []string{"happy", "neutral"} {
-		sc := face.Compose(rand.New(rand.NewPCG(11, 12)), 640, 480, []*face.Image{picked[l]}, 230, 230)
 		png := filepath.Join(dir, fmt.Sprintf("%s-%d.png", d.station, i))
-		if err := writePNG(png, sc.Image); err != nil {
+		if err := writePNG(png, scenes[l]); err != nil {
 			return "", err
 		}
 		args = append(args, "-loop", "1", "-framerate", "10", "-t", "6", "-i", png)

@@ -93,3 +93,13 @@ func (m *Image) Crop(b Box) (*Image, error) {
 	}
 	return out, nil
 }
+
+// Resize scales an image bilinearly (as the networks' own resizing does).
+func (m *Image) Resize(w, h int) *Image {
+	t := resizeBilinear(m.tensor(), h, w)
+	out := &Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+	for i, v := range t.d {
+		out.Pix[i] = uint8(max(0, min(255, v+0.5)))
+	}
+	return out
+}

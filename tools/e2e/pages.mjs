@@ -100,7 +100,8 @@ try {
     check((await page.locator('#detail svg.timeline-chart .marker.press').count()) === 1, 'the rating is marked on the timeline');
     const lanes = await page.locator('#detail svg.timeline-chart .lane-label').allTextContents();
     check(lanes.includes('Сотрудник') && lanes.includes('Пациент'), `employee and patient lanes (${lanes})`);
-    check(lanes.includes('Лицо сотрудника'), `anna's desk camera gives a face lane (${lanes})`);
+    const seen = await page.evaluate(async (id) => ((await (await fetch('/api/v1/contacts/' + id)).json()).contact.face || {}).seen || 0, contactId);
+    check(lanes.includes('Лицо сотрудника') && seen > 10, `anna's desk camera gives a face lane (${lanes}; ${seen} looks with a face)`);
     // Tag a cause, label the patient's emotion, note, mark reviewed.
     await page.check('#detail input[name=cause][value=rudeness]');
     await page.selectOption('#detail select[name=label_patient]', 'angry');
