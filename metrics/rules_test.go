@@ -85,6 +85,9 @@ func TestCardinalityIsBounded(t *testing.T) {
 				em.ObserveSecond(st, stations[st], who, r.Float64(), emo, r.Float64()*2-1, r.Float64()*2-1)
 			}
 		}
+		for _, expr := range []string{"neutral", "fear", "surprise", "contempt", ""} {
+			em.ObserveFace(st, stations[st], 0.25, expr, r.Float64(), r.Float64()*2-1, r.Float64()*2-1)
+		}
 	}
 	p.ObserveResult("clinic", &res)
 	ing.AddRejected("unknown-station-"+fmt.Sprint(r.Uint64()), "bad_token")
@@ -96,8 +99,8 @@ func TestCardinalityIsBounded(t *testing.T) {
 	allowed := map[string][]string{
 		"site": {"clinic"}, "station": {"desk-1", "desk-2", "room-3", ""}, "employee": {"anna", "ben", ""},
 		"set": {"negative", "neutral", "positive", "unrated"}, "box": {"top", "bottom", "middle"},
-		"flag": {"leave_missing", "misuse", "no_media"}, "speaker": Speakers, "emotion": EmotionClasses,
-		"modality": {"voice", "face"}, "stage": {"recorder", "voice"}, "scale": {"2pt", "3pt", "4pt", "5pt", "nps"},
+		"flag": {"leave_missing", "misuse", "no_media"}, "speaker": Speakers, "emotion": append(slices.Clone(EmotionClasses), FaceClasses...),
+		"modality": {"voice", "face"}, "stage": {"recorder", "voice", "face"}, "scale": {"2pt", "3pt", "4pt", "5pt", "nps"},
 		"value": {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}, "reason": {"bad_token"}, "kind": {"events", "ratings"},
 		"le": nil, // histogram buckets: fixed by the code
 	}
