@@ -92,7 +92,7 @@ func (n *ExpressionNet) Features(img *Image) []float32 {
 // FeatureMap is the network's last feature map for a crop: 7×7×256.
 func (n *ExpressionNet) FeatureMap(img *Image) *tensor {
 	if n.Tuned != nil {
-		return n.Tuned.block(n.Dense2(img))
+		return n.Tuned.forward(n.denseUpTo(img, n.Tuned.From))
 	}
 	return n.block(3, n.Dense2(img))
 }
@@ -113,7 +113,10 @@ func (n *ExpressionNet) block(bi int, out *tensor) *tensor {
 
 // Dense2 is the output of the first three dense blocks: 14×14×128, the
 // input of the last block (which Tune fine-tunes).
-func (n *ExpressionNet) Dense2(img *Image) *tensor {
+func (n *ExpressionNet) Dense2(img *Image) *tensor { return n.denseUpTo(img, 3) }
+
+// denseUpTo runs the preprocessing and the first k dense blocks.
+func (n *ExpressionNet) denseUpTo(img *Image, k int) *tensor {
 	x := img.tensor()
 	sq, _, _ := padToSquare(x, true)
 	x = resizeBilinear(sq, 112, 112)
@@ -124,7 +127,7 @@ func (n *ExpressionNet) Dense2(img *Image) *tensor {
 		}
 	}
 	out := in
-	for bi := 0; bi < 3; bi++ {
+	for bi := 0; bi < k; bi++ {
 		out = n.block(bi, out)
 	}
 	return out
@@ -188,9 +191,9 @@ func sum(ts ...*tensor) *tensor {
 // Classify returns the probability of each class (Labels order) for a face crop.
 func (n *ExpressionNet) Classify(img *Image) []float64 {
 	if t := n.Tuned; t != nil {
-		p := t.predict(t.block(n.Dense2(img)))
+		p := t.predict(t.forward(n.denseUpTo(img, t.From)))
 		if t.Mirror {
-			q := t.predict(t.block(n.Dense2(img.Mirror())))
+			q := t.predict(t.forward(n.denseUpTo(img.Mirror(), t.From)))
 			for i := range p {
 				p[i] = (p[i] + q[i]) / 2
 			}

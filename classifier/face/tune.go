@@ -15,27 +15,39 @@ import (
 	"contactd/classifier/internal/f32"
 )
 
-// Tuned is the expression network's last dense block and classifier,
-// fine-tuned in Go on a face corpus (the first three blocks stay as
-// shipped: they are general face features; the last block and the
-// classifier adapt to the corpus's crops and labels).
+// Tuned is the expression network's last dense block (or last two) and
+// classifier, fine-tuned in Go on a face corpus: the first blocks stay as
+// shipped (general face features); the tuned ones and the classifier adapt
+// to the corpus's crops and labels.
 type Tuned struct {
-	convs [4]*sepConv
-	fcW   []float32 // [7][256]
-	fcB   []float32
+	// From is the first tuned block: 3 (the last only) or 2.
+	From   int
+	blocks []*denseBlock
+	fcW    []float32 // [7][256]
+	fcB    []float32
 	// Mirror averages the prediction with that of the mirrored crop.
 	Mirror bool
 	// Trained says on what and how, for the record.
 	Trained string
 }
 
-// block runs the tuned last dense block on a Dense2 map.
-func (t *Tuned) block(x *tensor) *tensor {
-	o1 := relu(t.convs[0].apply(x, 2))
-	o2 := t.convs[1].apply(o1, 1)
-	o3 := t.convs[2].apply(relu(sum(o1, o2)), 1)
-	o4 := t.convs[3].apply(relu(sum(o1, o2, o3)), 1)
+// denseBlock is one dense block whose first convolution has stride 2.
+type denseBlock struct{ convs [4]*sepConv }
+
+func (b *denseBlock) forward(x *tensor) *tensor {
+	o1 := relu(b.convs[0].apply(x, 2))
+	o2 := b.convs[1].apply(o1, 1)
+	o3 := b.convs[2].apply(relu(sum(o1, o2)), 1)
+	o4 := b.convs[3].apply(relu(sum(o1, o2, o3)), 1)
 	return relu(sum(o1, o2, o3, o4))
+}
+
+// forward runs the tuned blocks on the output of the blocks before From.
+func (t *Tuned) forward(x *tensor) *tensor {
+	for _, b := range t.blocks {
+		x = b.forward(x)
+	}
+	return x
 }
 
 func (t *Tuned) logits(m *tensor) ([]float32, []float32) {
@@ -56,52 +68,83 @@ func (t *Tuned) predict(m *tensor) []float64 {
 	return softmax(p)
 }
 
-// tunedFrom copies the shipped last block and classifier as the start.
-func tunedFrom(n *ExpressionNet) *Tuned {
-	t := &Tuned{fcW: slices.Clone(n.fcW), fcB: slices.Clone(n.fcB)}
-	for i, c := range n.blocks[3] {
-		t.convs[i] = &sepConv{in: c.in, out: c.out, dw: slices.Clone(c.dw), pw: slices.Clone(c.pw), bias: slices.Clone(c.bias)}
+// tunedFrom copies the shipped blocks from `from` on and the classifier as the start.
+func tunedFrom(n *ExpressionNet, from int) *Tuned {
+	t := &Tuned{From: from, fcW: slices.Clone(n.fcW), fcB: slices.Clone(n.fcB)}
+	for bi := from; bi < 4; bi++ {
+		b := &denseBlock{}
+		for i, c := range n.blocks[bi] {
+			b.convs[i] = &sepConv{in: c.in, out: c.out, dw: slices.Clone(c.dw), pw: slices.Clone(c.pw), bias: slices.Clone(c.bias)}
+		}
+		t.blocks = append(t.blocks, b)
 	}
 	return t
 }
 
-// params lists the trainable tensors in a fixed order.
+// params lists the trainable tensors in a fixed order: each block's four
+// convolutions (depthwise, pointwise, bias), then the classifier.
 func (t *Tuned) params() [][]float32 {
 	var ps [][]float32
-	for _, c := range t.convs {
-		ps = append(ps, c.dw, c.pw, c.bias)
+	for _, b := range t.blocks {
+		for _, c := range b.convs {
+			ps = append(ps, c.dw, c.pw, c.bias)
+		}
 	}
 	return append(ps, t.fcW, t.fcB)
 }
 
+// names are the params' names in a file: the last block's are conv{i}/…,
+// the third's block2/conv{i}/….
+func (t *Tuned) names() []string {
+	var out []string
+	for k := range t.blocks {
+		prefix := ""
+		if bi := t.From + k; bi != 3 {
+			prefix = fmt.Sprintf("block%d/", bi)
+		}
+		for ci := 0; ci < 4; ci++ {
+			for _, w := range []string{"dw", "pw", "bias"} {
+				out = append(out, fmt.Sprintf("%sconv%d/%s", prefix, ci, w))
+			}
+		}
+	}
+	return append(out, "fc/w", "fc/b")
+}
+
 type tunedFile struct {
+	From    int               `json:"from,omitempty"` // 0 in older files: 3
 	Mirror  bool              `json:"mirror"`
 	Trained string            `json:"trained"`
 	Weights map[string]string `json:"weights"`
 }
 
-var tunedNames = []string{"conv0/dw", "conv0/pw", "conv0/bias", "conv1/dw", "conv1/pw", "conv1/bias",
-	"conv2/dw", "conv2/pw", "conv2/bias", "conv3/dw", "conv3/pw", "conv3/bias", "fc/w", "fc/b"}
-
 // MarshalJSON writes the tuned weights (base64 little-endian float32).
 func (t *Tuned) MarshalJSON() ([]byte, error) {
-	f := tunedFile{Mirror: t.Mirror, Trained: t.Trained, Weights: map[string]string{}}
+	f := tunedFile{From: t.From, Mirror: t.Mirror, Trained: t.Trained, Weights: map[string]string{}}
+	names := t.names()
 	for i, p := range t.params() {
-		f.Weights[tunedNames[i]] = encodeF32(p)
+		f.Weights[names[i]] = encodeF32(p)
 	}
 	return json.Marshal(f)
 }
 
-// ParseTuned reads a tuned block for net (whose shapes it must fit).
+// ParseTuned reads tuned blocks for net (whose shapes they must fit).
 func ParseTuned(b []byte, name string, net *ExpressionNet) (*Tuned, error) {
 	var f tunedFile
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("%s: not a tuned expression block: %w", name, err)
 	}
-	t := tunedFrom(net)
+	if f.From == 0 {
+		f.From = 3
+	}
+	if f.From != 2 && f.From != 3 {
+		return nil, fmt.Errorf("%s: from %d (want 2 or 3)", name, f.From)
+	}
+	t := tunedFrom(net, f.From)
 	t.Mirror, t.Trained = f.Mirror, f.Trained
+	names := t.names()
 	for i, p := range t.params() {
-		v, err := decodeF32(f.Weights[tunedNames[i]], len(p), tunedNames[i])
+		v, err := decodeF32(f.Weights[names[i]], len(p), names[i])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -177,17 +220,60 @@ func addTo(dst []float32, srcs ...[]float32) {
 	}
 }
 
+// blockState keeps a dense block's activations for its backward pass.
+type blockState struct {
+	s            [4]sepState
+	o1, in3, in4 *tensor
+	out          *tensor
+}
+
+func (b *denseBlock) forwardKeep(x *tensor) (*tensor, blockState) {
+	var st blockState
+	a1, s1 := b.convs[0].forwardKeep(x, 2)
+	st.o1 = relu(a1)
+	o2, s2 := b.convs[1].forwardKeep(st.o1, 1)
+	st.in3 = relu(sum(st.o1, o2))
+	o3, s3 := b.convs[2].forwardKeep(st.in3, 1)
+	st.in4 = relu(sum(st.o1, o2, o3))
+	o4, s4 := b.convs[3].forwardKeep(st.in4, 1)
+	st.out = relu(sum(st.o1, o2, o3, o4))
+	st.s = [4]sepState{s1, s2, s3, s4}
+	return st.out, st
+}
+
+// backward takes the gradient of the block's output, adds its weights'
+// gradients to g (12 tensors, in params order) and returns the gradient of
+// its input (nil unless wantInput).
+func (b *denseBlock) backward(st blockState, dout []float32, g [][]float32, wantInput bool) []float32 {
+	dsum4 := slices.Clone(dout)
+	reluMask(dsum4, st.out)
+	do1, do2, do3 := slices.Clone(dsum4), slices.Clone(dsum4), slices.Clone(dsum4)
+	din4 := b.convs[3].backward(st.s[3], 1, dsum4, [3][]float32{g[9], g[10], g[11]})
+	reluMask(din4, st.in4)
+	addTo(do1, din4)
+	addTo(do2, din4)
+	addTo(do3, din4)
+	din3 := b.convs[2].backward(st.s[2], 1, do3, [3][]float32{g[6], g[7], g[8]})
+	reluMask(din3, st.in3)
+	addTo(do1, din3)
+	addTo(do2, din3)
+	addTo(do1, b.convs[1].backward(st.s[1], 1, do2, [3][]float32{g[3], g[4], g[5]}))
+	reluMask(do1, st.o1)
+	dx := b.convs[0].backward(st.s[0], 2, do1, [3][]float32{g[0], g[1], g[2]})
+	if !wantInput {
+		return nil
+	}
+	return dx
+}
+
 // step runs one sample forward and back, adding gradients into g (ordered
 // as params) and returning the loss.
 func (t *Tuned) step(x *tensor, label int, g [][]float32) float64 {
-	a1, s1 := t.convs[0].forwardKeep(x, 2)
-	o1 := relu(a1)
-	o2, s2 := t.convs[1].forwardKeep(o1, 1)
-	in3 := relu(sum(o1, o2))
-	o3, s3 := t.convs[2].forwardKeep(in3, 1)
-	in4 := relu(sum(o1, o2, o3))
-	o4, s4 := t.convs[3].forwardKeep(in4, 1)
-	out := relu(sum(o1, o2, o3, o4))
+	states := make([]blockState, len(t.blocks))
+	out := x
+	for i, b := range t.blocks {
+		out, states[i] = b.forwardKeep(out)
+	}
 	l, feat := t.logits(out)
 	p := make([]float64, len(l))
 	for i, v := range l {
@@ -195,44 +281,35 @@ func (t *Tuned) step(x *tensor, label int, g [][]float32) float64 {
 	}
 	p = softmax(p)
 	loss := -math.Log(max(p[label], 1e-12))
-	// Classifier.
+	nb := len(t.blocks) * 12
 	dfeat := make([]float32, Features)
 	for o := range p {
 		d := float32(p[o])
 		if o == label {
 			d--
 		}
-		f32.Axpy(g[12][o*Features:(o+1)*Features], d, feat)
-		g[13][o] += d
+		f32.Axpy(g[nb][o*Features:(o+1)*Features], d, feat)
+		g[nb+1][o] += d
 		f32.Axpy(dfeat, d, t.fcW[o*Features:(o+1)*Features])
 	}
-	// Average pool, then the block's sums and ReLUs, last convolution first.
+	// The average pool spreads the feature gradient over the 7×7 grid.
 	n := out.h * out.w
-	dsum4 := make([]float32, len(out.d))
+	dout := make([]float32, len(out.d))
 	for i := 0; i < n; i++ {
 		for c := 0; c < Features; c++ {
-			dsum4[i*Features+c] = dfeat[c] / float32(n)
+			dout[i*Features+c] = dfeat[c] / float32(n)
 		}
 	}
-	reluMask(dsum4, out)
-	do1, do2, do3 := slices.Clone(dsum4), slices.Clone(dsum4), slices.Clone(dsum4)
-	din4 := t.convs[3].backward(s4, 1, dsum4, [3][]float32{g[9], g[10], g[11]})
-	reluMask(din4, in4)
-	addTo(do1, din4)
-	addTo(do2, din4)
-	addTo(do3, din4)
-	din3 := t.convs[2].backward(s3, 1, do3, [3][]float32{g[6], g[7], g[8]})
-	reluMask(din3, in3)
-	addTo(do1, din3)
-	addTo(do2, din3)
-	addTo(do1, t.convs[1].backward(s2, 1, do2, [3][]float32{g[3], g[4], g[5]}))
-	reluMask(do1, o1)
-	t.convs[0].backward(s1, 2, do1, [3][]float32{g[0], g[1], g[2]})
+	for i := len(t.blocks) - 1; i >= 0; i-- {
+		dout = t.blocks[i].backward(states[i], dout, g[i*12:(i+1)*12], i > 0)
+	}
 	return loss
 }
 
 // TuneConfig sets the fine-tuning.
 type TuneConfig struct {
+	// From is the first block tuned: 3 (the last, default) or 2.
+	From   int
 	Epochs int
 	LR     float64 // Adam step size
 	L2     float64 // decoupled weight decay
@@ -248,7 +325,11 @@ var DefaultTuneConfig = TuneConfig{Epochs: 8, LR: 3e-4, L2: 1e-4, Batch: 64, See
 // minibatch Adam on every core. epoch, if set, is called after each pass
 // with the mean loss and may return false to stop.
 func Tune(ctx context.Context, net *ExpressionNet, x []*DenseMap, y []int, cfg TuneConfig, epoch func(t *Tuned, ep int, loss float64) bool) (*Tuned, error) {
-	t := tunedFrom(net)
+	from := cfg.From
+	if from == 0 {
+		from = 3
+	}
+	t := tunedFrom(net, from)
 	ps := t.params()
 	m1, m2 := make([][]float32, len(ps)), make([][]float32, len(ps))
 	for i, p := range ps {
@@ -286,7 +367,7 @@ func Tune(ctx context.Context, net *ExpressionNet, x []*DenseMap, y []int, cfg T
 						clear(g)
 					}
 					for k := w; k < len(batch); k += workers {
-						losses[w] += t.step(x[batch[k]], y[batch[k]], wg[w])
+						losses[w] += t.step(x[batch[k]].unpack(), y[batch[k]], wg[w])
 					}
 				}()
 			}
@@ -324,20 +405,43 @@ func Tune(ctx context.Context, net *ExpressionNet, x []*DenseMap, y []int, cfg T
 	return t, nil
 }
 
-// DenseMap is a Dense2 output, kept for fine-tuning.
-type DenseMap = tensor
-
-// Dense2All computes the Dense2 maps of many crops on every core.
-func (n *ExpressionNet) Dense2All(ctx context.Context, imgs []*Image, progress func(done int)) ([]*DenseMap, error) {
-	return parallel(ctx, imgs, n.Dense2, progress)
+// DenseMap is the output of the blocks before the tuned ones, kept for
+// fine-tuning in bfloat16 (half the memory; the frozen activations need no
+// more precision).
+type DenseMap struct {
+	h, w, c int
+	d       []uint16
 }
 
-// PredictMaps classifies Dense2 maps with a tuned block: a map and, when
+func pack(t *tensor) *DenseMap {
+	m := &DenseMap{t.h, t.w, t.c, make([]uint16, len(t.d))}
+	for i, v := range t.d {
+		b := math.Float32bits(v)
+		m.d[i] = uint16((b + 0x7fff + (b>>16)&1) >> 16) // round to nearest even
+	}
+	return m
+}
+
+func (m *DenseMap) unpack() *tensor {
+	t := newTensor(m.h, m.w, m.c)
+	for i, u := range m.d {
+		t.d[i] = math.Float32frombits(uint32(u) << 16)
+	}
+	return t
+}
+
+// DenseAll computes, on every core, the output of the first k blocks of
+// many crops: the input of fine-tuning from block k.
+func (n *ExpressionNet) DenseAll(ctx context.Context, imgs []*Image, k int, progress func(done int)) ([]*DenseMap, error) {
+	return parallel(ctx, imgs, func(m *Image) *DenseMap { return pack(n.denseUpTo(m, k)) }, progress)
+}
+
+// PredictMaps classifies maps of the blocks before From: a map and, when
 // mirrored is set, its mirror image's map, averaged.
 func (t *Tuned) PredictMaps(m, mirrored *DenseMap) []float64 {
-	p := t.predict(t.block(m))
+	p := t.predict(t.forward(m.unpack()))
 	if mirrored != nil {
-		q := t.predict(t.block(mirrored))
+		q := t.predict(t.forward(mirrored.unpack()))
 		for i := range p {
 			p[i] = (p[i] + q[i]) / 2
 		}

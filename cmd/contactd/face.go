@@ -368,8 +368,8 @@ trained on). Point face.head at the file to use it.`,
 			if err != nil {
 				return err
 			}
-			bar := a.bar(len(imgs), "first three blocks")
-			maps, err := net.Dense2All(cmd.Context(), imgs, func(d int) { bar.Set(d) })
+			bar := a.bar(len(imgs), "frozen blocks")
+			maps, err := net.DenseAll(cmd.Context(), imgs, cfg.From, func(d int) { bar.Set(d) })
 			if err != nil {
 				return err
 			}
@@ -380,7 +380,7 @@ trained on). Point face.head at the file to use it.`,
 				if err != nil {
 					return err
 				}
-				vm, err := net.Dense2All(cmd.Context(), vimgs, nil)
+				vm, err := net.DenseAll(cmd.Context(), vimgs, cfg.From, nil)
 				if err != nil {
 					return err
 				}
@@ -389,8 +389,8 @@ trained on). Point face.head at the file to use it.`,
 			fmt.Fprintf(w, "fine-tuning on %d crops (with mirror images), %d epochs\n", len(maps), cfg.Epochs)
 			bestAcc, bestEp := -1.0, 0
 			var best []byte
-			provenance := fmt.Sprintf("%s: %d crops and their mirror images; last dense block and classifier fine-tuned %%d epochs, lr %g, l2 %g, batch %d, seed %d",
-				filepath.Base(tarPath), len(maps)/2, cfg.LR, cfg.L2, cfg.Batch, cfg.Seed)
+			provenance := fmt.Sprintf("%s: %d crops and their mirror images; dense blocks %d–3 and classifier fine-tuned %%d epochs, lr %g, l2 %g, batch %d, seed %d",
+				filepath.Base(tarPath), len(maps)/2, cfg.From, cfg.LR, cfg.L2, cfg.Batch, cfg.Seed)
 			save := func(t *face.Tuned, ep int) error {
 				t.Mirror, t.Trained = true, fmt.Sprintf(provenance, ep)
 				b, err := json.Marshal(t)
@@ -436,6 +436,7 @@ trained on). Point face.head at the file to use it.`,
 	f.StringVar(&out, "out", "", "file to write")
 	f.StringVar(&validation, "validation", "", "a tar to choose the epoch on (never trained on)")
 	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs")
+	f.IntVar(&cfg.From, "from", 3, "first block to tune: 3 (the last) or 2 (the last two)")
 	f.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam step size")
 	f.Float64Var(&cfg.L2, "l2", cfg.L2, "weight decay")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "minibatch size")
