@@ -50,6 +50,8 @@ fuzz:
 	$(GO) test ./review -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./classifier/face -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./classifier/face -run '^$$' -fuzz '^FuzzReadTar$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./appointments -run '^$$' -fuzz '^FuzzParseCSV$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./appointments -run '^$$' -fuzz '^FuzzParseICS$$' -fuzztime $(FUZZTIME)
 
 # The pages' end-to-end test runs on its own, so the other packages' tests do
 # not take the cores its live demo needs.

@@ -109,6 +109,8 @@ func TestAccessMatrix(t *testing.T) {
 		{"GET /api/v1/review/causes", "GET", "/api/v1/review/causes", "", [5]int{401, 200, 200, 403, 200}},
 		{"GET /api/v1/review/pareto", "GET", "/api/v1/review/pareto", "", [5]int{401, 200, 200, 403, 200}},
 		{"GET /api/v1/audit", "GET", "/api/v1/audit", "", [5]int{401, 403, 403, 403, 200}},
+		{"POST /api/v1/appointments", "POST", "/api/v1/appointments", "id,room,doctor,start,end\nx1,desk-1,anna,2026-11-25 09:00,2026-11-25 09:20\n", [5]int{401, 403, 403, 403, 202}},
+		{"GET /api/v1/appointments", "GET", "/api/v1/appointments?room=desk-1", "", [5]int{401, 200, 200, 403, 200}},
 		{"POST /api/v1/me/lang", "POST", "/api/v1/me/lang", `{"lang":"en"}`, [5]int{401, 204, 204, 204, 204}},
 		{"GET /api/v1/stations", "GET", "/api/v1/stations", "", [5]int{401, 200, 200, 200, 200}},
 		{"GET /api/v1/shifts", "GET", "/api/v1/shifts?station=desk-1", "", [5]int{401, 200, 200, 200, 200}},
@@ -152,6 +154,9 @@ func TestAccessMatrix(t *testing.T) {
 			}
 			if strings.HasPrefix(rw.path, "/whip") {
 				req.Header.Set("Content-Type", "application/sdp")
+			}
+			if rw.path == "/api/v1/appointments" {
+				req.Header.Set("Content-Type", "text/csv")
 			}
 			resp, err := c.Do(req)
 			if err != nil {

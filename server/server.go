@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"contactd/appointments"
 	"contactd/auth"
 	"contactd/classifier/audio"
 	"contactd/classifier/emotion"
@@ -70,6 +71,7 @@ type Server struct {
 	rota     *shifts.Rota
 	auth     *auth.Manager
 	reviews  *review.Journal
+	schedule *appointments.Book
 	audit    *review.Audit
 
 	history *history.Book // employees' speech day by day
@@ -113,6 +115,11 @@ func (s *Server) Initialize() error {
 		return err
 	}
 	if s.audit, err = review.OpenAudit(filepath.Join(cfg.StateDir, "audit.jsonl")); err != nil {
+		return err
+	}
+	if s.schedule, err = appointments.Open(filepath.Join(cfg.StateDir, "appointments.jsonl"), func(line int, err error) {
+		s.Log.Warn("appointments: line skipped", "file", "appointments.jsonl", "line", line, "error", err)
+	}); err != nil {
 		return err
 	}
 	if s.history, err = history.Open(filepath.Join(cfg.StateDir, "history.jsonl"), s.Log); err != nil {
@@ -207,6 +214,7 @@ func (s *Server) Close() {
 	}
 	s.reviews.Close()
 	s.audit.Close()
+	s.schedule.Close()
 	if err := s.history.Close(); err != nil {
 		s.Log.Error("history not saved", "error", err)
 	}
@@ -424,6 +432,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/export", s.auth.Require(players, s.export))
 	mux.HandleFunc("GET /api/v1/audit", s.auth.Require([]string{auth.Admin}, s.auditLog))
 	mux.HandleFunc("POST /api/v1/me/lang", s.auth.Require(auth.AllRoles, s.setLang))
+	mux.HandleFunc("POST /api/v1/appointments", s.auth.Require([]string{auth.Admin}, s.postAppointments))
+	mux.HandleFunc("GET /api/v1/appointments", s.auth.Require(reviewers, s.getAppointments))
 	mux.HandleFunc("POST /api/v1/events", s.postLines("events"))
 	mux.HandleFunc("POST /api/v1/ratings", s.postLines("ratings"))
 	stations := s.auth.Require(auth.AllRoles, func(w http.ResponseWriter, r *http.Request, _ *auth.Session) { s.listStations(w, r, "") })
