@@ -99,6 +99,10 @@ const (
 	FlagMisuse Flag = "misuse"
 	// FlagNoMedia: the contact lies outside the recording; no clip was cut.
 	FlagNoMedia Flag = "no_media"
+	// FlagOverrun: a consultation that ended after its appointment's end.
+	FlagOverrun Flag = "overrun"
+	// FlagUnscheduled: a consultation in a room with no appointment for it.
+	FlagUnscheduled Flag = "unscheduled"
 )
 
 // Contact is one patient contact: a time range at a station plus its facts.
@@ -123,6 +127,65 @@ type Contact struct {
 	// Face is what the desk camera saw of the employee's face (live capture
 	// with video only).
 	Face *Face `json:"face,omitempty"`
+	// Appointment is the booked consultation a room's contact belongs to.
+	Appointment *Appointment `json:"appointment,omitempty"`
+	// Conversation is how the doctor and the patient talked (rooms).
+	Conversation *Conversation `json:"conversation,omitempty"`
+}
+
+// Appointment is the booking a consulting-room contact was made from.
+type Appointment struct {
+	ID    string    `json:"id"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Conversation is the doctor–patient communication of one consultation,
+// from voice activity and speaker attribution. Seconds are of speech;
+// durations of turns include their short pauses.
+type Conversation struct {
+	DoctorSeconds  float64 `json:"doctor_seconds"`
+	PatientSeconds float64 `json:"patient_seconds"`
+	// DoctorShare is the doctor's share of all speech (0..1).
+	DoctorShare  float64 `json:"doctor_share"`
+	Turns        int     `json:"turns"`
+	DoctorTurns  int     `json:"doctor_turns"`
+	PatientTurns int     `json:"patient_turns"`
+	// Overlaps are changes of speaker with no pause between them;
+	// interruptions those after which the newcomer kept the floor.
+	Overlaps int `json:"overlaps"`
+	// DoctorInterruptions: the doctor cut in on the patient; PatientInterruptions the reverse.
+	DoctorInterruptions  int `json:"doctor_interruptions"`
+	PatientInterruptions int `json:"patient_interruptions"`
+	// LongestMonologue is the doctor's longest turn, in seconds.
+	LongestMonologue float64 `json:"longest_monologue"`
+	LongestSilence   float64 `json:"longest_silence"`
+	// Speech rates in syllables per second of speech.
+	DoctorRate  float64 `json:"doctor_rate"`
+	PatientRate float64 `json:"patient_rate"`
+	// PatientFirstSay: seconds from the start until the patient began the
+	// first turn nobody cut short (-1: none); PatientOpening: how long the
+	// patient's first turn lasted.
+	PatientFirstSay float64 `json:"patient_first_say"`
+	PatientOpening  float64 `json:"patient_opening"`
+	// PatientTrend compares the patient's voice valence over the first and
+	// the last third of their speech: improving, steady, worsening, unknown.
+	PatientTrend        string  `json:"patient_trend"`
+	PatientValenceStart float64 `json:"patient_valence_start"`
+	PatientValenceEnd   float64 `json:"patient_valence_end"`
+	Timeline            []Say   `json:"timeline"`
+}
+
+// Say is one stretch of one speaker's speech in a consultation.
+type Say struct {
+	Who   string    `json:"who"` // employee or patient
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Overlap: it began with no pause after the other speaker's speech.
+	Overlap   bool    `json:"overlap,omitempty"`
+	Syllables int     `json:"syllables"`
+	Emotion   string  `json:"emotion,omitempty"`
+	Valence   float64 `json:"valence,omitempty"`
 }
 
 // Face is the employee's facial expression through a contact: a summary and

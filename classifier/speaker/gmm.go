@@ -209,3 +209,14 @@ func (g *GMM) Adapt(frames [][]float64, r float64) *GMM {
 	out.prepare()
 	return out
 }
+
+// FrameLogLikelihoods is the log density of each frame on its own (the
+// input of frame-level segmentation).
+func (g *GMM) FrameLogLikelihoods(frames [][]float64) []float64 {
+	buf := make([]float64, len(g.Weights))
+	out := make([]float64, len(frames))
+	for i, x := range frames {
+		out[i] = g.logComponents(x, buf)
+	}
+	return out
+}

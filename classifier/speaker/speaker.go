@@ -24,15 +24,20 @@ func Frames(a *features.Analysis, mask []bool, from, to int) [][]float64 {
 		if mask != nil && !mask[i] || mask == nil && f.Energy < -50 {
 			continue
 		}
-		v := make([]float64, Dims)
-		copy(v, f.MFCC[:])
-		// Delta: the slope over the neighbouring frames.
-		for k := 0; k < 13; k++ {
-			v[13+k] = (a.Frames[i+1].MFCC[k] - a.Frames[i-1].MFCC[k]) / 2
-		}
-		out = append(out, v)
+		out = append(out, Vector(a, i))
 	}
 	return out
+}
+
+// Vector is frame i's cepstral vector (1 ≤ i < len(a.Frames)-1).
+func Vector(a *features.Analysis, i int) []float64 {
+	v := make([]float64, Dims)
+	copy(v, a.Frames[i].MFCC[:])
+	// Delta: the slope over the neighbouring frames.
+	for k := 0; k < 13; k++ {
+		v[13+k] = (a.Frames[i+1].MFCC[k] - a.Frames[i-1].MFCC[k]) / 2
+	}
+	return v
 }
 
 // UBMComponents is the size of the background mixture.

@@ -1,0 +1,264 @@
+package consult
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"contactd/appointments"
+	"contactd/classifier/emotion"
+	"contactd/classifier/features"
+	"contactd/classifier/speaker"
+	"contactd/classifier/turns"
+	"contactd/classifier/vad"
+	"contactd/contact"
+	"contactd/daygen"
+	"contactd/internal/testenv"
+)
+
+var (
+	actorsMu sync.Mutex
+	actors   = map[int][]daygen.Utterance{}
+)
+
+func actor(t testing.TB, n int) []daygen.Utterance {
+	t.Helper()
+	actorsMu.Lock()
+	defer actorsMu.Unlock()
+	if u, ok := actors[n]; ok {
+		return u
+	}
+	u, err := daygen.RAVDESSActor(context.Background(), filepath.Join(testenv.Datasets(t), "ravdess"), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actors[n] = u
+	return u
+}
+
+func models(t testing.TB) turns.Models {
+	t.Helper()
+	vm, err := vad.LoadInstalled("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, err := speaker.DefaultBackground()
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := emotion.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return turns.Models{VAD: vm, Background: bg, Emotion: em}
+}
+
+// enrol makes the doctor's voice from their first 20 recordings (about
+// 30 s of speech, as at a real enrolment); the day uses the others.
+func enrol(t testing.TB, m turns.Models, us []daygen.Utterance) (*speaker.Voice, []daygen.Utterance) {
+	t.Helper()
+	ext, det := features.NewExtractor(), m.VAD.NewDetector()
+	var frames [][]float64
+	for i, u := range us[:20] {
+		x := daygen.Level(daygen.Trim(u.PCM), daygen.SpeechDB)
+		daygen.AddRoomNoise(x, uint64(100+i)) // enrolled in the room
+		frames = append(frames, speaker.SpeechFrames(ext, det, x)...)
+	}
+	v, err := m.Background.Enroll("doctor", frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, us[20:]
+}
+
+func span(x []float32, t0, from, to time.Time) []float32 {
+	a := max(int(from.Sub(t0).Seconds()*features.Rate), 0)
+	b := min(int(to.Sub(t0).Seconds()*features.Rate), len(x))
+	return x[a:b]
+}
+
+// TestTurnsSweep prints the conversation metrics against the script for
+// a grid of segmentation costs (CONTACTD_TURNS_SWEEP=1; choosing costs).
+func TestTurnsSweep(t *testing.T) {
+	if os.Getenv("CONTACTD_TURNS_SWEEP") == "" {
+		t.Skip("set CONTACTD_TURNS_SWEEP=1")
+	}
+	m := models(t)
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	type pair struct{ doc, pats []int }
+	var pairs []pair
+	for _, p := range [][]int{{1, 3, 5, 7}, {9, 11, 13, 15}, {17, 19, 5, 13}} { // odd actors: tuning
+		pairs = append(pairs, pair{[]int{p[0]}, p[1:]})
+	}
+	type day struct {
+		d     *daygen.ConsultDay
+		voice *speaker.Voice
+	}
+	var days []day
+	for i, p := range pairs {
+		v, rest := enrol(t, m, actor(t, p.doc[0]))
+		var pats [][]daygen.Utterance
+		for _, a := range p.pats {
+			pats = append(pats, actor(t, a))
+		}
+		d, err := daygen.GenerateConsultDay(daygen.ConsultOptions{Start: t0, Room: "room-1", Doctor: rest, Patients: pats,
+			Kinds: []daygen.Kind{daygen.Normal, daygen.Normal, daygen.Normal}, Seed: uint64(i + 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		days = append(days, day{d, v})
+	}
+	for _, cc := range []float64{40, 60, 80} {
+		for _, passes := range []int{2, 4} {
+			cfg := turns.Config{ChangeCost: cc, PauseChangeCost: 4, MinPause: 150 * time.Millisecond, Passes: passes, MinSeparation: 0.4}
+			var shareErr, turnErr, intErr, n float64
+			for _, dy := range days {
+				for _, s := range dy.d.Slots {
+					from, to := s.Arrive.Add(-2*time.Second), s.Leave.Add(2*time.Second)
+					segs, err := turns.Find(span(dy.d.Audio, t0, from, to), m, dy.voice, cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c := Measure(DefaultConfig(), Says(segs, from), s.Arrive)
+					want := s.DoctorSpeech / (s.DoctorSpeech + s.PatientSpeech)
+					shareErr += math.Abs(c.DoctorShare - want)
+					turnErr += math.Abs(float64(c.Turns - s.Turns))
+					intErr += math.Abs(float64(c.DoctorInterruptions + c.PatientInterruptions - s.Interruptions))
+					n++
+					fmt.Printf("cc=%v p=%d share %.3f/%.3f turns %d/%d int %d/%d overl %d trend %s/%s\n", cc, passes, c.DoctorShare, want, c.Turns, s.Turns,
+						c.DoctorInterruptions+c.PatientInterruptions, s.Interruptions, c.Overlaps, c.PatientTrend, s.PatientTrend)
+				}
+			}
+			fmt.Printf("== cc=%v passes=%d mean |share err| %.3f |turn err| %.2f |int err| %.2f\n", cc, passes, shareErr/n, turnErr/n, intErr/n)
+		}
+	}
+}
+
+// TestConsultingDay: a generated consulting day — a schedule of eight
+// two-minute appointments, a doctor (RAVDESS actor 2, enrolled on 20 other
+// recordings of theirs) and a patient per appointment (actors 4–12), with
+// scripted turns, pauses and interruptions; a no-show, two overruns, back-to-back
+// appointments, a door sensor on some. Actors here are never used to
+// choose the segmentation's costs (odd actors are, in TestTurnsSweep).
+// The whole path, from one microphone: the day's segmentation finds the
+// consultations without a door, each consultation's own segmentation gives
+// its metrics. Its targets are not met yet (see the README), so it runs
+// on request: CONTACTD_CONSULT_EVAL=1.
+func TestConsultingDay(t *testing.T) {
+	if os.Getenv("CONTACTD_CONSULT_EVAL") == "" {
+		t.Skip("set CONTACTD_CONSULT_EVAL=1: the one-microphone segmentation does not meet its targets yet")
+	}
+	m := models(t)
+	voice, rest := enrol(t, m, actor(t, 2))
+	var pats [][]daygen.Utterance
+	for _, a := range []int{4, 6, 8, 10, 12} {
+		pats = append(pats, actor(t, a))
+	}
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	kinds := []daygen.Kind{daygen.Normal, daygen.Normal, daygen.NoShow, daygen.Overrun, daygen.BackToBack, daygen.Normal, daygen.Overrun, daygen.BackToBack}
+	doors := []bool{true, false, false, false, true, false, false, false}
+	d, err := daygen.GenerateConsultDay(daygen.ConsultOptions{Start: t0, Room: "room-1", Doctor: rest, Patients: pats, Kinds: kinds, Doors: doors, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var appts []appointments.Appointment
+	for _, s := range d.Slots {
+		appts = append(appts, appointments.Appointment{ID: s.ID, Room: "room-1", Doctor: "dr-ivanova", Start: s.Start, End: s.End})
+	}
+	// Who spoke when over the whole day finds the consultations without a door.
+	segs, err := turns.Find(d.Audio, m, voice, turns.DefaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	res := Contacts(cfg, Input{Room: "room-1", Appointments: appts, Events: d.Events, Speech: Says(segs, t0)})
+
+	byAppt := map[string]*contact.Contact{}
+	for _, c := range res.Contacts {
+		if c.Appointment == nil {
+			t.Errorf("unscheduled contact %v–%v", c.Arrive.Sub(t0), c.Leave.Sub(t0))
+			continue
+		}
+		byAppt[c.Appointment.ID] = c
+	}
+	var noShows []string
+	for _, a := range res.NoShows {
+		noShows = append(noShows, a.ID)
+	}
+	var wantNoShows []string
+	for _, s := range d.Slots {
+		if s.Kind == daygen.NoShow {
+			wantNoShows = append(wantNoShows, s.ID)
+		}
+	}
+	if !slices.Equal(noShows, wantNoShows) {
+		t.Errorf("no-shows %v, want %v", noShows, wantNoShows)
+	}
+	var shareErrs []float64
+	for _, s := range d.Slots {
+		if s.Kind == daygen.NoShow {
+			continue
+		}
+		c := byAppt[s.ID]
+		if c == nil {
+			t.Errorf("%s (%v): no contact", s.ID, s.Kind)
+			continue
+		}
+		tol := 3 * time.Second
+		if (c.Arrive.Sub(s.Arrive)).Abs() > tol || (c.Leave.Sub(s.Leave)).Abs() > tol {
+			t.Errorf("%s: contact %v–%v, want %v–%v (door %v)", s.ID, c.Arrive.Sub(t0), c.Leave.Sub(t0), s.Arrive.Sub(t0), s.Leave.Sub(t0), s.Door)
+		}
+		if over := s.Leave.After(s.End.Add(cfg.Overrun)); over != c.HasFlag(contact.FlagOverrun) {
+			t.Errorf("%s: overrun flag %v, want %v", s.ID, c.HasFlag(contact.FlagOverrun), over)
+		}
+		if c.Employee != "dr-ivanova" {
+			t.Errorf("%s: doctor %q", s.ID, c.Employee)
+		}
+		// The consultation's own audio: the patient's voice adapted on it alone.
+		from := c.Arrive.Add(-time.Second)
+		cs, err := turns.Find(span(d.Audio, t0, from, c.Leave.Add(time.Second)), m, voice, turns.DefaultConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conv := Measure(cfg, Says(cs, from), c.Arrive)
+		want := s.DoctorSpeech / (s.DoctorSpeech + s.PatientSpeech)
+		shareErrs = append(shareErrs, math.Abs(conv.DoctorShare-want))
+		t.Logf("%s %-10s door=%-5v share %.3f (script %.3f) turns %d (%d) interruptions %d (%d) overlaps %d trend %s (%s) first say %.1f s",
+			s.ID, kindName(s.Kind), s.Door, conv.DoctorShare, want, conv.Turns, s.Turns, conv.DoctorInterruptions+conv.PatientInterruptions,
+			s.Interruptions, conv.Overlaps, conv.PatientTrend, s.PatientTrend, conv.PatientFirstSay)
+		if math.Abs(conv.DoctorShare-want) > shareTolerance {
+			t.Errorf("%s: doctor's talk share %.3f, script %.3f", s.ID, conv.DoctorShare, want)
+		}
+		if abs(conv.Turns-s.Turns) > 1 {
+			t.Errorf("%s: %d turns, script %d", s.ID, conv.Turns, s.Turns)
+		}
+		if got := conv.DoctorInterruptions + conv.PatientInterruptions; abs(got-s.Interruptions) > 1 {
+			t.Errorf("%s: %d interruptions, script %d", s.ID, got, s.Interruptions)
+		}
+	}
+	t.Logf("talk share: mean absolute error %.3f over %d consultations", mean(shareErrs), len(shareErrs))
+}
+
+// shareTolerance is the largest error of the doctor's talk share allowed
+// per consultation.
+const shareTolerance = 0.05
+
+func abs(x int) int { return max(x, -x) }
+
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(max(len(v), 1))
+}
+
+func kindName(k daygen.Kind) string {
+	return [...]string{"normal", "no-show", "overrun", "back2back"}[k]
+}
