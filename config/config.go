@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"contactd/consult"
 	"contactd/contact"
 	"contactd/segmenter"
 	"contactd/storage"
@@ -53,6 +54,8 @@ type Config struct {
 	Face      Face             `yaml:"face"`
 	Log       Log              `yaml:"log"`
 	Segmenter segmenter.Config `yaml:"segmenter"`
+	// Consult holds the consulting rooms' rules.
+	Consult consult.Config `yaml:"consult"`
 	// Scales maps each rating scale's values to sets and boxes.
 	Scales contact.SetRules `yaml:"scales"`
 }
@@ -221,6 +224,7 @@ func Default() *Config {
 		Face:      Face{Enabled: true, FPS: 4, InputSize: 224},
 		Log:       Log{Level: "info", Format: "text"},
 		Segmenter: segmenter.DefaultConfig(),
+		Consult:   consult.DefaultConfig(),
 		Scales:    contact.DefaultSetRules(),
 	}
 }
@@ -399,6 +403,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Segmenter.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Consult.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Scales.Validate(); err != nil {

@@ -5,6 +5,8 @@
 package consult
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -48,6 +50,27 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Early: 15 * time.Minute, MaxOverrun: 30 * time.Minute, Gap: 20 * time.Second,
 		MinPatient: 3 * time.Second, ChangePause: 4 * time.Second, Overrun: time.Minute, InterruptHold: time.Second, TrendDelta: 0.15}
+}
+
+// Validate names the first rule that makes no sense.
+func (c Config) Validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"early", c.Early}, {"max_overrun", c.MaxOverrun}, {"gap", c.Gap}, {"min_patient", c.MinPatient},
+		{"change_pause", c.ChangePause}, {"overrun", c.Overrun}, {"interrupt_hold", c.InterruptHold}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("consult.%s: %v is negative", d.name, d.v))
+		}
+	}
+	if c.Gap <= c.ChangePause {
+		errs = append(errs, fmt.Errorf("consult.gap: %v must be longer than change_pause %v", c.Gap, c.ChangePause))
+	}
+	if c.TrendDelta <= 0 || c.TrendDelta > 2 {
+		errs = append(errs, fmt.Errorf("consult.trend_delta: %v is not in (0, 2]", c.TrendDelta))
+	}
+	return errors.Join(errs...)
 }
 
 // turn is a run of one speaker's says.

@@ -47,6 +47,16 @@ type ConsultSlot struct {
 	PatientTrend   string
 	PatientEmotion [2]string // at the start, at the end
 	Script         []ScriptTurn
+	// Placed is every recording placed in the slot, to measure the talk
+	// of each speaker on their own audio.
+	Placed []Placed
+}
+
+// Placed is one recording placed in the day.
+type Placed struct {
+	Doctor bool
+	At     time.Time
+	PCM    []float32 // as mixed in, before the room's noise
 }
 
 // ScriptTurn is one turn as placed in the recording.
@@ -187,7 +197,11 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 					gain = patGain
 				}
 				x := Level(Trim(u.PCM), SpeechDB)
-				place(x, end, gain)
+				for i := range x {
+					x[i] *= float32(gain)
+				}
+				place(x, end, 1)
+				s.Placed = append(s.Placed, Placed{Doctor: who == 0, At: at(end), PCM: x})
 				dur := float64(len(x)) / Rate
 				if who == 0 {
 					s.DoctorSpeech += dur

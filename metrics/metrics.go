@@ -30,6 +30,8 @@ type Pipeline struct {
 	IgnoredLeaves   *prometheus.CounterVec
 	ClipCut         *prometheus.HistogramVec
 	RejectedInput   *prometheus.CounterVec
+	// Consult counts consulting rooms' conversations and no-shows.
+	Consult *Consult
 }
 
 // NewPipeline registers the pipeline metrics on reg.
@@ -69,6 +71,8 @@ func NewPipeline(reg prometheus.Registerer) *Pipeline {
 	}
 	reg.MustRegister(p.Contacts, p.ContactDuration, p.Ratings, p.OrphanRatings, p.PassBys, p.Flags, p.IgnoredLeaves,
 		p.ClipCut, p.RejectedInput)
+	p.Consult = newConsult()
+	p.Consult.register(reg)
 	return p
 }
 
@@ -117,6 +121,7 @@ func (p *Pipeline) ObserveResult(site string, r *segmenter.Result) {
 		for _, f := range c.Flags {
 			p.Flags.WithLabelValues(site, c.Station, emp, string(f)).Inc()
 		}
+		p.Consult.Observe(site, c)
 	}
 	for _, pb := range r.PassBys {
 		p.PassBys.WithLabelValues(site, pb.Station, p.employee(pb.Station, pb.Arrive)).Inc()

@@ -78,6 +78,13 @@ func TestCardinalityIsBounded(t *testing.T) {
 		if i%50 == 0 {
 			c.AddFlag(contact.FlagMisuse)
 		}
+		if st == "room-3" {
+			c.Employee = "ben"
+			c.AddFlag(contact.FlagOverrun)
+			c.Conversation = &contact.Conversation{DoctorSeconds: 30, PatientSeconds: 20, DoctorShare: 0.6, Turns: r.IntN(40),
+				DoctorInterruptions: r.IntN(5), PatientRate: 4, DoctorRate: 5, PatientFirstSay: -1,
+				PatientTrend: []string{"improving", "steady", "worsening", "unknown", "sideways"}[r.IntN(5)]}
+		}
 		res.Contacts = append(res.Contacts, c)
 		res.Orphans = append(res.Orphans, contact.Rating{Station: st, Value: 1, Scale: contact.Scale4pt, At: c.Leave})
 		for _, who := range []string{"employee", "patient", "unattributed", "a stranger"} {
@@ -99,7 +106,7 @@ func TestCardinalityIsBounded(t *testing.T) {
 	allowed := map[string][]string{
 		"site": {"clinic"}, "station": {"desk-1", "desk-2", "room-3", ""}, "employee": {"anna", "ben", ""},
 		"set": {"negative", "neutral", "positive", "unrated"}, "box": {"top", "bottom", "middle"},
-		"flag": {"leave_missing", "misuse", "no_media"}, "speaker": Speakers, "emotion": append(slices.Clone(EmotionClasses), FaceClasses...),
+		"flag": {"leave_missing", "misuse", "no_media", "overrun"}, "trend": Trends, "speaker": Speakers, "emotion": append(slices.Clone(EmotionClasses), FaceClasses...),
 		"modality": {"voice", "face"}, "stage": {"recorder", "voice", "face"}, "scale": {"2pt", "3pt", "4pt", "5pt", "nps"},
 		"value": {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}, "reason": {"bad_token"}, "kind": {"events", "ratings"},
 		"le": nil, // histogram buckets: fixed by the code

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"contactd/appointments"
 	"contactd/clip"
 	"contactd/contact"
 	"contactd/metrics"
@@ -35,6 +36,8 @@ type Options struct {
 	Log       *slog.Logger      // optional
 	// Progress, if set, is called after each clip with the clips done and total.
 	Progress func(done, total int)
+	// Room, if set, analyses a consulting room: contacts from its appointments.
+	Room *Room
 }
 
 // Report is what an analysis produced; its JSON is the `analyze --json` contract.
@@ -47,7 +50,10 @@ type Report struct {
 	Rejected      []string           `json:"rejected_input"`
 	OtherStation  int                `json:"other_station_lines"`
 	Recording     RecordingInfo      `json:"recording"`
-	rejected      []*contact.InputError
+	// NoShows are the room's appointments nobody came to (rooms only).
+	NoShows  []appointments.Appointment `json:"no_shows,omitempty"`
+	Warnings []string                   `json:"warnings,omitempty"`
+	rejected []*contact.InputError
 }
 
 // Indices are the two service indices over the analysed contacts.
@@ -126,7 +132,14 @@ func Analyze(ctx context.Context, o Options) (*Report, error) {
 		log.Warn("input line rejected", "file", e.File, "line", e.Line, "field", e.Field, "error", e.Msg)
 	}
 
-	res := segmenter.Run(o.Segmenter, o.Rules, in)
+	var res *segmenter.Result
+	if o.Room != nil {
+		if res, err = o.Room.contacts(ctx, o, start, in, rep); err != nil {
+			return nil, err
+		}
+	} else {
+		res = segmenter.Run(o.Segmenter, o.Rules, in)
+	}
 	for _, c := range res.Contacts {
 		c.Site = o.Site
 	}
@@ -166,6 +179,9 @@ func Analyze(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Metrics != nil {
 		o.Metrics.ObserveResult(o.Site, res)
+		for _, a := range rep.NoShows {
+			o.Metrics.Consult.NoShows.WithLabelValues(o.Site, a.Room, a.Doctor).Inc()
+		}
 		for range rep.rejected {
 			o.Metrics.RejectedInput.WithLabelValues(o.Site, "line").Inc()
 		}

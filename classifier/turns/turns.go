@@ -60,11 +60,38 @@ type Config struct {
 	// voice's log-likelihood ratio (per frame, averaged over a second)
 	// must lie this far apart to be two voices.
 	MinSeparation float64
+	// LevelRange: frames more than this many dB under the speech's loud
+	// frames (95th percentile) carry no evidence of the speaker.
+	LevelRange float64
+	// PitchWeight scales the log-F0 term of the re-segmentation passes,
+	// EnrolledWeight the enrolled voice's log-likelihood ratio in them.
+	PitchWeight    float64
+	EnrolledWeight float64
+	// SplitBySegment makes the first split by stretches of speech rather
+	// than by one-second windows.
+	SplitBySegment bool
+}
+
+func meanStd(v []float64) (m, s float64) {
+	for _, x := range v {
+		m += x
+	}
+	m /= float64(len(v))
+	for _, x := range v {
+		s += (x - m) * (x - m)
+	}
+	return m, math.Max(math.Sqrt(s/float64(len(v))), 0.05)
+}
+
+func logNormal(x, m, s float64) float64 {
+	d := (x - m) / s
+	return -0.5*d*d - math.Log(s) - 0.5*math.Log(2*math.Pi)
 }
 
 // DefaultConfig was chosen on conversations mixed from half of the RAVDESS
 // actors and checked on the other half (see the README).
-var DefaultConfig = Config{ChangeCost: 60, PauseChangeCost: 4, MinPause: 150 * time.Millisecond, Passes: 2, MinSeparation: 1}
+var DefaultConfig = Config{ChangeCost: 60, PauseChangeCost: 4, MinPause: 150 * time.Millisecond, Passes: 2, MinSeparation: 0.4,
+	LevelRange: 30, PitchWeight: 1}
 
 // Models are the shared models.
 type Models struct {
@@ -94,27 +121,80 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 	if len(idx) == 0 {
 		return nil, nil
 	}
-	ld := doctor.GMM.FrameLogLikelihoods(vecs)
-	lu := m.Background.GMM.FrameLogLikelihoods(vecs)
-	minPause := int(cfg.MinPause / frame)
-	doc := split(ld, lu, cfg.MinSeparation)
-	for pass := 0; pass < cfg.Passes; pass++ {
-		var df, pf [][]float64
-		for k, d := range doc {
-			if d {
-				df = append(df, vecs[k])
-			} else {
-				pf = append(pf, vecs[k])
+	// Only voiced frames near the speech's level carry the voice: the
+	// others (breath, fricatives, the edges of words) mostly carry the room,
+	// which both voices share. They give no evidence either way.
+	useful := make([]bool, len(idx))
+	energies := make([]float64, 0, len(idx))
+	for _, i := range idx {
+		energies = append(energies, a.Frames[i].Energy)
+	}
+	slices.Sort(energies)
+	floor := energies[len(energies)*95/100] - cfg.LevelRange
+	logF0 := make([]float64, len(idx))
+	for k, i := range idx {
+		f := a.Frames[i]
+		useful[k] = f.F0 > 0 && f.Energy >= floor
+		if f.F0 > 0 {
+			logF0[k] = math.Log(f.F0)
+		}
+	}
+	gate := func(l []float64) []float64 {
+		for k := range l {
+			if !useful[k] {
+				l[k] = 0
 			}
 		}
-		if len(df) < 300 || len(pf) < 300 { // under 3 s of either: one speaker
+		return l
+	}
+	ld := gate(doctor.GMM.FrameLogLikelihoods(vecs))
+	lu := gate(m.Background.GMM.FrameLogLikelihoods(vecs))
+	minPause := int(cfg.MinPause / frame)
+	var doc []bool
+	if cfg.SplitBySegment {
+		doc = splitSegments(ld, lu, useful, idx, minPause, cfg.MinSeparation)
+	} else {
+		doc = split(ld, lu, useful, cfg.MinSeparation)
+	}
+	for pass := 0; pass < cfg.Passes; pass++ {
+		var df, pf [][]float64
+		var dp, pp []float64
+		for k, d := range doc {
+			if !useful[k] {
+				continue
+			}
+			if d {
+				df, dp = append(df, vecs[k]), append(dp, logF0[k])
+			} else {
+				pf, pp = append(pf, vecs[k]), append(pp, logF0[k])
+			}
+		}
+		if len(df) < 200 || len(pf) < 200 { // under 2 s of either: one speaker
 			break
 		}
 		// Both voices as this microphone hears them: the enrolled model
-		// only chose which cluster is the doctor.
-		dm := m.Background.GMM.Adapt(df, speaker.Relevance)
-		pm := m.Background.GMM.Adapt(pf, speaker.Relevance)
-		doc = viterbi(dm.FrameLogLikelihoods(vecs), pm.FrameLogLikelihoods(vecs), idx, minPause, cfg)
+		// only chose which cluster is the doctor. Pitch adds a Gaussian on
+		// log F0 per voice.
+		dl := gate(m.Background.GMM.Adapt(df, speaker.Relevance).FrameLogLikelihoods(vecs))
+		pl := gate(m.Background.GMM.Adapt(pf, speaker.Relevance).FrameLogLikelihoods(vecs))
+		if cfg.EnrolledWeight > 0 {
+			// The enrolled voice keeps the doctor's identity from drifting
+			// with the labels the passes learn from.
+			for k := range dl {
+				dl[k] += cfg.EnrolledWeight * (ld[k] - lu[k])
+			}
+		}
+		if cfg.PitchWeight > 0 {
+			dm, ds := meanStd(dp)
+			pm, ps := meanStd(pp)
+			for k := range dl {
+				if useful[k] {
+					dl[k] += cfg.PitchWeight * logNormal(logF0[k], dm, ds)
+					pl[k] += cfg.PitchWeight * logNormal(logF0[k], pm, ps)
+				}
+			}
+		}
+		doc = viterbi(dl, pl, idx, minPause, cfg)
 	}
 	segs := segments(a, idx, doc, minPause)
 	if m.Emotion != nil {
@@ -161,16 +241,21 @@ func classify(m *emotion.Model, a *features.Analysis, mask []bool, segs []Segmen
 // clusters when two people speak (2-means); the higher is the doctor. When
 // the clusters lie closer than minSep nats the recording holds one voice:
 // the doctor's if the mean ratio is above zero.
-func split(ld, lu []float64, minSep float64) []bool {
+func split(ld, lu []float64, useful []bool, minSep float64) []bool {
 	n := len(ld)
-	llr := make([]float64, n+1) // prefix sums
+	llr := make([]float64, n+1) // prefix sums of the ratio and of the useful frames
+	cnt := make([]float64, n+1)
 	for k := range ld {
 		llr[k+1] = llr[k] + ld[k] - lu[k]
+		cnt[k+1] = cnt[k]
+		if useful[k] {
+			cnt[k+1]++
+		}
 	}
 	sm := make([]float64, n)
 	for k := range sm {
 		a, b := max(k-50, 0), min(k+51, n)
-		sm[k] = (llr[b] - llr[a]) / float64(b-a)
+		sm[k] = (llr[b] - llr[a]) / max(cnt[b]-cnt[a], 1)
 	}
 	sorted := slices.Clone(sm)
 	slices.Sort(sorted)
@@ -195,7 +280,7 @@ func split(ld, lu []float64, minSep float64) []bool {
 	}
 	out := make([]bool, n)
 	if hi-lo < minSep {
-		one := llr[n]/float64(n) > 0
+		one := llr[n]/max(cnt[n], 1) > 0
 		for k := range out {
 			out[k] = one
 		}
@@ -204,6 +289,83 @@ func split(ld, lu []float64, minSep float64) []bool {
 	mid := (lo + hi) / 2
 	for k, v := range sm {
 		out[k] = v > mid
+	}
+	return out
+}
+
+// splitSegments is split by stretches of speech between pauses: each
+// stretch's mean ratio, 2-means over the stretches weighted by length.
+func splitSegments(ld, lu []float64, useful []bool, idx []int, minPause int, minSep float64) []bool {
+	type run struct {
+		a, b  int
+		score float64
+		w     float64
+	}
+	var runs []run
+	for a := 0; a < len(idx); {
+		b := a + 1
+		for b < len(idx) && idx[b]-idx[b-1]-1 < minPause {
+			b++
+		}
+		r := run{a: a, b: b}
+		for k := a; k < b; k++ {
+			if useful[k] {
+				r.score += ld[k] - lu[k]
+				r.w++
+			}
+		}
+		if r.w > 0 {
+			r.score /= r.w
+		}
+		runs = append(runs, r)
+		a = b
+	}
+	scores := make([]float64, 0, len(runs))
+	var total, wsum float64
+	for _, r := range runs {
+		if r.w > 0 {
+			scores = append(scores, r.score)
+			total += r.score * r.w
+			wsum += r.w
+		}
+	}
+	out := make([]bool, len(idx))
+	if len(scores) < 2 {
+		for k := range out {
+			out[k] = wsum > 0 && total > 0
+		}
+		return out
+	}
+	slices.Sort(scores)
+	lo, hi := scores[len(scores)/4], scores[3*len(scores)/4]
+	for it := 0; it < 30; it++ {
+		var sl, sh, nl, nh float64
+		mid := (lo + hi) / 2
+		for _, r := range runs {
+			if r.w == 0 {
+				continue
+			}
+			if r.score > mid {
+				sh, nh = sh+r.score*r.w, nh+r.w
+			} else {
+				sl, nl = sl+r.score*r.w, nl+r.w
+			}
+		}
+		if nl == 0 || nh == 0 {
+			break
+		}
+		lo, hi = sl/nl, sh/nh
+	}
+	mid := (lo + hi) / 2
+	one := hi-lo < minSep
+	for _, r := range runs {
+		d := r.score > mid
+		if one {
+			d = total > 0
+		}
+		for k := r.a; k < r.b; k++ {
+			out[k] = d
+		}
 	}
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -12,6 +14,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/spf13/cobra"
 
+	"contactd/appointments"
+	"contactd/classifier/speaker"
+	"contactd/classifier/turns"
 	"contactd/contact"
 	"contactd/metrics"
 	"contactd/pipeline"
@@ -20,6 +25,7 @@ import (
 func (a *app) analyzeCmd() *cobra.Command {
 	var (
 		media, startS, station, events, ratings, store, site, metricsFile string
+		schedule, voicesDir                                               string
 		asJSON                                                            bool
 	)
 	cmd := &cobra.Command{
@@ -69,6 +75,11 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 				EventsFile: events, RatingsFile: ratings,
 				Segmenter: a.cfg.Segmenter, Rules: a.cfg.Scales, Archive: arc, Metrics: m, Log: a.log,
 			}
+			if schedule != "" {
+				if opt.Room, err = a.room(schedule, voicesDir); err != nil {
+					return err
+				}
+			}
 			if !asJSON {
 				var bar progress
 				opt.Progress = func(done, total int) {
@@ -112,7 +123,58 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 	f.StringVar(&site, "site", "", "site id (default: config site)")
 	f.StringVar(&metricsFile, "metrics", "", "also write the run's Prometheus metrics to this file (textfile collector format)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of the summary table")
+	f.StringVar(&schedule, "schedule", "", "the station is a consulting room: its appointments (CSV or iCalendar .ics); contacts follow them")
+	f.StringVar(&voicesDir, "voices", "", "where doctors' enrolled voices are, {employee}.json (default: {state_dir}/voices)")
 	return cmd
+}
+
+// room reads a consulting room's schedule and what its analysis needs.
+func (a *app) room(schedule, voicesDir string) (*pipeline.Room, error) {
+	f, err := os.Open(schedule)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	defer f.Close()
+	parse := appointments.ParseCSV
+	if strings.EqualFold(filepath.Ext(schedule), ".ics") {
+		parse = appointments.ParseICS
+	}
+	appts, bad, err := parse(f, schedule, a.cfg.Location(), nil)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	for _, e := range bad {
+		a.log.Warn("appointment rejected", "file", e.File, "line", e.Line, "field", e.Field, "error", e.Msg)
+	}
+	vm, err := a.vadModel()
+	if err != nil {
+		return nil, err
+	}
+	bg, err := speaker.DefaultBackground()
+	if err != nil {
+		return nil, err
+	}
+	em, err := a.voiceModel(a.cfg.Emotion.VoiceModel)
+	if err != nil {
+		return nil, err
+	}
+	if voicesDir == "" {
+		voicesDir = filepath.Join(a.cfg.StateDir, "voices")
+	}
+	return &pipeline.Room{Appointments: appts, Consult: a.cfg.Consult, Turns: turns.DefaultConfig,
+		Models: turns.Models{VAD: vm, Background: bg, Emotion: em},
+		Voice: func(doctor string) *speaker.Voice {
+			b, err := os.ReadFile(filepath.Join(voicesDir, doctor+".json"))
+			if err != nil {
+				return nil
+			}
+			var v speaker.Voice
+			if json.Unmarshal(b, &v) != nil || v.GMM == nil {
+				a.log.Warn("not an enrolled voice", "file", filepath.Join(voicesDir, doctor+".json"))
+				return nil
+			}
+			return &v
+		}}, nil
 }
 
 func printSummary(w io.Writer, rep *pipeline.Report, store string) {
@@ -141,6 +203,9 @@ func printSummary(w io.Writer, rep *pipeline.Report, store string) {
 	}
 	fmt.Fprintf(tw, "all\t%d\t%.3f\t%.3f\t\n", s.Overall.Served, s.Overall.Support, s.Overall.Dissatisfaction)
 	tw.Flush()
+	if rep.NoShows != nil {
+		printRoom(w, rep)
+	}
 	if len(rep.Rejected) > 0 {
 		fmt.Fprintf(w, "\nrejected input lines:\n")
 		for _, r := range rep.Rejected {
@@ -171,4 +236,32 @@ func writeMetrics(reg *prometheus.Registry, path string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// printRoom lists a consulting room's consultations and no-shows.
+func printRoom(w io.Writer, rep *pipeline.Report) {
+	fmt.Fprintf(w, "\n%d no-show(s)", len(rep.NoShows))
+	for _, a := range rep.NoShows {
+		fmt.Fprintf(w, " %s", a.ID)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "appointment	doctor	minutes	doctor talk	turns	interruptions (dr/pt)	longest monologue s	patient first say s	patient trend	flags	")
+	for _, c := range rep.Contacts {
+		appt := "unscheduled"
+		if c.Appointment != nil {
+			appt = c.Appointment.ID
+		}
+		v := c.Conversation
+		if v == nil {
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t—\t—\t—\t—\t—\t—\t%v\t\n", appt, c.Employee, c.Duration().Minutes(), c.Flags)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f%%\t%d\t%d/%d\t%.0f\t%.0f\t%s\t%v\t\n", appt, c.Employee, c.Duration().Minutes(),
+			100*v.DoctorShare, v.Turns, v.DoctorInterruptions, v.PatientInterruptions, v.LongestMonologue, v.PatientFirstSay, v.PatientTrend, c.Flags)
+	}
+	tw.Flush()
+	for _, m := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", m)
+	}
 }

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"contactd/contact"
+	"contactd/daygen"
+	"contactd/internal/testenv"
+	"contactd/pipeline"
+)
+
+// TestAnalyzeRoom: `contactd analyze --schedule` on a generated consulting
+// morning (Ogg Opus recording, CSV schedule, door events for one booking,
+// a rating at the exit): a contact per attended booking with its doctor,
+// appointment, clip and conversation metrics; the no-show reported and the
+// rating joined.
+func TestAnalyzeRoom(t *testing.T) {
+	dir := t.TempDir()
+	ravdess := filepath.Join(testenv.Datasets(t), "ravdess")
+	ctx := context.Background()
+	load := func(actor int) []daygen.Utterance {
+		u, err := daygen.RAVDESSActor(ctx, ravdess, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	doctor := load(15)
+	t0 := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	d, err := daygen.GenerateConsultDay(daygen.ConsultOptions{Start: t0, Room: "room-1", Doctor: doctor[20:],
+		Patients: [][]daygen.Utterance{load(16), load(18), load(17), load(20)},
+		Kinds:    []daygen.Kind{daygen.Normal, daygen.Normal, daygen.NoShow, daygen.Normal}, Doors: []bool{true, false, false, false}, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The recording, as the room's agent would send it: Opus in Ogg.
+	raw := make([]byte, 2*len(d.Audio))
+	for i, v := range d.Audio {
+		binary.LittleEndian.PutUint16(raw[2*i:], uint16(int16(v*32767)))
+	}
+	media := filepath.Join(dir, "room-1.ogg")
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "-", "-c:a", "libopus", "-b:a", "32k", media)
+	cmd.Stdin = strings.NewReader(string(raw))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	var csv strings.Builder
+	csv.WriteString("id,room,doctor,start,end\n")
+	for _, s := range d.Slots {
+		fmt.Fprintf(&csv, "%s,room-1,dr-orlova,%s,%s\n", s.ID, s.Start.Format(time.RFC3339), s.End.Format(time.RFC3339))
+	}
+	schedule := filepath.Join(dir, "schedule.csv")
+	events := filepath.Join(dir, "events.jsonl")
+	ratings := filepath.Join(dir, "ratings.jsonl")
+	var evs strings.Builder
+	for _, e := range d.Events {
+		b, _ := json.Marshal(e)
+		evs.Write(append(b, '\n'))
+	}
+	first := d.Slots[0]
+	rating, _ := json.Marshal(contact.Rating{Station: "room-1", Value: 0, Scale: contact.Scale2pt, At: first.Leave.Add(10 * time.Second)})
+	for path, body := range map[string]string{schedule: csv.String(), events: evs.String(), ratings: string(rating) + "\n"} {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The doctor's voice, enrolled as a clinic would: the CLI on 20 recordings.
+	files, _ := filepath.Glob(filepath.Join(ravdess, "03-01-*-15.ogg"))
+	sort.Strings(files)
+	voices := filepath.Join(dir, "voices")
+	os.MkdirAll(voices, 0o755)
+	if code, _, errs := contactd(t, append([]string{"speaker", "enroll", "--name", "dr-orlova", "--out", filepath.Join(voices, "dr-orlova.json")}, files[:20]...)...); code != 0 {
+		t.Fatalf("enroll: %d %s", code, errs)
+	}
+	store := filepath.Join(dir, "store")
+	code, out, errs := contactd(t, "analyze", "--media", media, "--station", "room-1", "--start", t0.Format(time.RFC3339),
+		"--schedule", schedule, "--voices", voices, "--events", events, "--ratings", ratings, "--store", store, "--json")
+	if code != 0 {
+		t.Fatalf("analyze: exit %d\n%s", code, errs)
+	}
+	var rep pipeline.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.NoShows) != 1 || rep.NoShows[0].ID != "A-003" {
+		t.Errorf("no-shows %+v, want A-003", rep.NoShows)
+	}
+	got := map[string]*contact.Contact{}
+	for _, c := range rep.Contacts {
+		if c.Appointment != nil {
+			got[c.Appointment.ID] = c
+		}
+	}
+	for _, s := range d.Slots {
+		if s.Kind == daygen.NoShow {
+			continue
+		}
+		c := got[s.ID]
+		if c == nil {
+			t.Errorf("%s: no contact (contacts: %d)", s.ID, len(rep.Contacts))
+			continue
+		}
+		if c.Employee != "dr-orlova" || c.Clip == "" {
+			t.Errorf("%s: doctor %q clip %q", s.ID, c.Employee, c.Clip)
+		} else if _, err := os.Stat(filepath.Join(store, c.Clip)); err != nil {
+			t.Errorf("%s: clip not stored: %v", s.ID, err)
+		}
+		v := c.Conversation
+		if v == nil || v.Turns < 4 || v.DoctorShare < 0.2 || v.DoctorShare > 0.8 || len(v.Timeline) == 0 {
+			t.Errorf("%s: conversation %+v", s.ID, v)
+			continue
+		}
+		t.Logf("%s: doctor share %.2f (script %.2f), turns %d (%d), interruptions %d (%d)", s.ID, v.DoctorShare,
+			s.DoctorSpeech/(s.DoctorSpeech+s.PatientSpeech), v.Turns, s.Turns, v.DoctorInterruptions+v.PatientInterruptions, s.Interruptions)
+	}
+	if c := got[first.ID]; c != nil && (c.Rating == nil || c.Set != contact.Negative) {
+		t.Errorf("%s: rating %+v set %s, want the negative press joined", first.ID, c.Rating, c.Set)
+	}
+	_, text, _ := contactd(t, "analyze", "--media", media, "--station", "room-1", "--start", t0.Format(time.RFC3339),
+		"--schedule", schedule, "--voices", voices, "--events", events, "--store", filepath.Join(dir, "store2"))
+	if !strings.Contains(text, "1 no-show(s) A-003") || !strings.Contains(text, "A-004") {
+		t.Errorf("summary lacks the room table:\n%s", text)
+	}
+}

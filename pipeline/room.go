@@ -1,0 +1,107 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"contactd/appointments"
+	"contactd/classifier/audio"
+	"contactd/classifier/features"
+	"contactd/classifier/speaker"
+	"contactd/classifier/turns"
+	"contactd/consult"
+	"contactd/contact"
+	"contactd/segmenter"
+)
+
+// Room makes an analysis a consulting room's: contacts come from the
+// appointments (refined by the door or button events, or by the voices),
+// and each gets its conversation measured.
+type Room struct {
+	Appointments []appointments.Appointment
+	Consult      consult.Config
+	Turns        turns.Config
+	Models       turns.Models
+	// Voice returns a doctor's enrolled voice (nil: not enrolled).
+	Voice func(doctor string) *speaker.Voice
+}
+
+// roomContacts runs the room rules over the recording.
+func (r *Room) contacts(ctx context.Context, o Options, start time.Time, in segmenter.Input, rep *Report) (*segmenter.Result, error) {
+	x, err := audio.DecodeFile(o.Media, features.Rate)
+	if err != nil {
+		return nil, fmt.Errorf("%s: decoding the audio: %w", o.Media, err)
+	}
+	at := func(d time.Duration) int { return max(0, min(int(d.Seconds()*features.Rate), len(x))) }
+	// Who spoke when, over each doctor's bookings (a room may host several
+	// doctors in a day): the voice evidence of the consultations.
+	var appts []appointments.Appointment
+	for _, a := range r.Appointments {
+		if a.Room == o.Station && a.End.After(start) && a.Start.Before(in.Until) {
+			appts = append(appts, a)
+		}
+	}
+	var speech []contact.Say
+	voices := map[string]*speaker.Voice{}
+	for _, a := range appts {
+		if _, ok := voices[a.Doctor]; ok {
+			continue
+		}
+		v := r.Voice(a.Doctor)
+		voices[a.Doctor] = v
+		if v == nil {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("doctor %s has no enrolled voice: their consultations need a door or button, and get no conversation metrics", a.Doctor))
+			continue
+		}
+		// The doctor's bookings, widened by the room rules.
+		var from, to time.Time
+		for _, b := range appts {
+			if b.Doctor != a.Doctor {
+				continue
+			}
+			if f := b.Start.Add(-r.Consult.Early); from.IsZero() || f.Before(from) {
+				from = f
+			}
+			if t := b.End.Add(r.Consult.MaxOverrun); t.After(to) {
+				to = t
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		segs, err := turns.Find(x[at(from.Sub(start)):at(to.Sub(start))], r.Models, v, r.Turns)
+		if err != nil {
+			return nil, err
+		}
+		base := start.Add(time.Duration(at(from.Sub(start))) * time.Second / features.Rate)
+		speech = append(speech, consult.Says(segs, base)...)
+	}
+	res := consult.Contacts(r.Consult, consult.Input{Room: o.Station, Appointments: appts, Events: in.Events, Speech: speech})
+	rep.NoShows = res.NoShows
+	if rep.NoShows == nil {
+		rep.NoShows = []appointments.Appointment{}
+	}
+	for _, c := range res.Contacts {
+		c.ClipStart, c.ClipEnd = c.Arrive.Add(-o.Segmenter.PreRoll), c.Leave.Add(o.Segmenter.PostRoll)
+		if c.ClipStart.Before(start) {
+			c.ClipStart = start
+		}
+		if c.ClipEnd.After(in.Until) {
+			c.ClipEnd = in.Until
+		}
+		v := voices[c.Employee]
+		if v == nil {
+			continue
+		}
+		// The consultation's own audio: the patient's voice is learnt on it alone.
+		a, b := at(c.Arrive.Sub(start)), at(c.Leave.Sub(start))
+		segs, err := turns.Find(x[a:b], r.Models, v, r.Turns)
+		if err != nil {
+			return nil, err
+		}
+		c.Conversation = consult.Measure(r.Consult, consult.Says(segs, start.Add(time.Duration(a)*time.Second/features.Rate)), c.Arrive)
+	}
+	join := segmenter.Join(o.Segmenter, o.Rules, res.Contacts, in.Ratings)
+	return &segmenter.Result{Contacts: res.Contacts, Orphans: join.Orphans, Debounced: join.Debounced}, nil
+}
