@@ -46,6 +46,9 @@ type Config struct {
 	Shifts []Shift `yaml:"shifts"`
 	// Users log in to the web pages; station tokens are only for agents.
 	Users []User `yaml:"users"`
+	// Schedulers are clinic information systems that push appointments
+	// (POST /api/v1/appointments with their token).
+	Schedulers []Scheduler `yaml:"schedulers"`
 	// Monitor configures the supervisor's view.
 	Monitor Monitor `yaml:"monitor"`
 	// Review configures the quality officer's review page.
@@ -65,6 +68,12 @@ type Station struct {
 	ID       string `yaml:"id"`
 	Token    string `yaml:"token"`
 	Employee string `yaml:"employee"`
+}
+
+// Scheduler is a clinic information system allowed to push appointments.
+type Scheduler struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
 }
 
 // User is a person who logs in: a quality officer, a supervisor, an
@@ -330,6 +339,16 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].token: station %s needs a token of at least 16 characters", i, st.ID))
 		}
 		seen[st.ID] = true
+	}
+	for i, sc := range c.Schedulers {
+		switch {
+		case !contact.ValidStation(sc.Name):
+			errs = append(errs, fmt.Errorf("schedulers[%d].name: %q is not an id", i, sc.Name))
+		case len(sc.Token) < 16:
+			errs = append(errs, fmt.Errorf("schedulers[%d].token: scheduler %s needs a token of at least 16 characters", i, sc.Name))
+		case slices.ContainsFunc(c.Stations, func(st Station) bool { return st.Token == sc.Token }):
+			errs = append(errs, fmt.Errorf("schedulers[%d].token: scheduler %s shares a station's token", i, sc.Name))
+		}
 	}
 	for i, st := range c.Stations {
 		if st.Employee != "" && !contact.ValidStation(st.Employee) {

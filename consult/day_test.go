@@ -119,16 +119,16 @@ func TestTurnsSweep(t *testing.T) {
 		days = append(days, day{d, v})
 	}
 	var cfgs []turns.Config
-	for _, pw := range []float64{0, 1} {
-		for _, lr := range []float64{60, 100} {
+	for _, pw := range []float64{1} {
+		for _, lr := range []float64{4, 10, 20} {
 			c := turns.DefaultConfig
-			c.PitchWeight, c.ChangeCost = pw, lr
+			c.PitchWeight, c.PauseChangeCost = pw, lr
 			cfgs = append(cfgs, c)
 		}
 	}
 	for _, cfg := range cfgs {
 		{
-			cc, passes := cfg.PitchWeight, cfg.ChangeCost
+			cc, passes := cfg.PitchWeight, cfg.PauseChangeCost
 			var shareErr, maxErr, turnErr, intErr, n float64
 			for _, dy := range days {
 				for _, s := range dy.d.Slots {
@@ -168,7 +168,7 @@ func TestTurnsSweep(t *testing.T) {
 						c.DoctorInterruptions+c.PatientInterruptions, s.Interruptions, c.Overlaps, c.PatientTrend, s.PatientTrend)
 				}
 			}
-			fmt.Printf("== pitch=%v change=%v mean |share err| %.3f (max %.3f) |turn err| %.2f |int err| %.2f\n", cc, passes, shareErr/n, maxErr, turnErr/n, intErr/n)
+			fmt.Printf("== pitch=%v pausechange=%v mean |share err| %.3f (max %.3f) |turn err| %.2f |int err| %.2f\n", cc, passes, shareErr/n, maxErr, turnErr/n, intErr/n)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"contactd/auth"
+	"contactd/config"
 )
 
 // TestAppointmentsAPI: a clinic information system (here the admin's
@@ -14,7 +15,10 @@ import (
 // named by line and field, good ones listed by room; a later push moves an
 // appointment; the schedule survives a restart.
 func TestAppointmentsAPI(t *testing.T) {
-	ts := startServer(t, t.TempDir(), t.TempDir(), withUsers(t))
+	withScheduler := func(c *config.Config) {
+		c.Schedulers = []config.Scheduler{{Name: "mis", Token: "mis-token-0123456789"}}
+	}
+	ts := startServer(t, t.TempDir(), t.TempDir(), withUsers(t), withScheduler)
 	root, _ := login(t, ts.url, "root", "correct horse battery")
 	push := func(c *client, ctype, body string) (int, string) {
 		req, _ := http.NewRequest("POST", ts.url+"/api/v1/appointments", strings.NewReader(body))
@@ -46,11 +50,28 @@ func TestAppointmentsAPI(t *testing.T) {
 	if code, _ := push(root, "text/csv", "id,room\n"); code != 400 {
 		t.Errorf("a header without the columns: %d", code)
 	}
-	// a2 moves to 10:00.
-	push(root, "text/csv", "id,room,doctor,start,end\na2,desk-1,anna,2026-11-25T10:00:00Z,2026-11-25T10:20:00Z\n")
+	// The clinic information system pushes with its token, no session:
+	// a2 moves to 10:00. A wrong token, or a station's, is refused.
+	bearer := func(tok string) int {
+		req, _ := http.NewRequest("POST", ts.url+"/api/v1/appointments",
+			strings.NewReader("id,room,doctor,start,end\na2,desk-1,anna,2026-11-25T10:00:00Z,2026-11-25T10:20:00Z\n"))
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for tok, want := range map[string]int{"not-the-token-of-anyone": 401, ts.srv.Config.Stations[0].Token: 401, "mis-token-0123456789": 202} {
+		if code := bearer(tok); code != want {
+			t.Errorf("push with token %q: %d, want %d", tok, code, want)
+		}
+	}
 	state := ts.srv.Config.StateDir
 	ts.stop()
-	ts2 := startServer(t, state, ts.store, withUsers(t))
+	ts2 := startServer(t, state, ts.store, withUsers(t), withScheduler)
 	olga, _ := login(t, ts2.url, "olga", "correct horse battery")
 	var got struct {
 		Appointments []struct{ ID, Room, Doctor string }

@@ -266,6 +266,18 @@ func (s *Server) authorize(station, token string) error {
 	return nil
 }
 
+// scheduler names the clinic information system a token belongs to,
+// comparing every one in constant time.
+func (s *Server) scheduler(token string) (string, bool) {
+	name := ""
+	for _, sc := range s.Config.Schedulers {
+		if subtle.ConstantTimeCompare([]byte(token), []byte(sc.Token)) == 1 {
+			name = sc.Name
+		}
+	}
+	return name, token != "" && name != ""
+}
+
 // knownToken reports whether token is some station's, comparing every one in
 // constant time.
 func (s *Server) knownToken(token string) bool {
@@ -432,7 +444,25 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/export", s.auth.Require(players, s.export))
 	mux.HandleFunc("GET /api/v1/audit", s.auth.Require([]string{auth.Admin}, s.auditLog))
 	mux.HandleFunc("POST /api/v1/me/lang", s.auth.Require(auth.AllRoles, s.setLang))
-	mux.HandleFunc("POST /api/v1/appointments", s.auth.Require([]string{auth.Admin}, s.postAppointments))
+	adminAppointments := s.auth.Require([]string{auth.Admin}, func(w http.ResponseWriter, r *http.Request, sess *auth.Session) {
+		s.postAppointments(w, r, "user "+sess.User.Name)
+	})
+	mux.HandleFunc("POST /api/v1/appointments", func(w http.ResponseWriter, r *http.Request) {
+		// A clinic information system pushes with its token; an admin
+		// uploads from a session.
+		if tok := ingest.BearerToken(r); tok != "" {
+			name, ok := s.scheduler(tok)
+			if !ok {
+				s.imetrics.AddRejected("", "bad_token")
+				w.Header().Set("WWW-Authenticate", `Bearer realm="contactd"`)
+				http.Error(w, "unknown scheduler token", http.StatusUnauthorized)
+				return
+			}
+			s.postAppointments(w, r, "scheduler "+name)
+			return
+		}
+		adminAppointments(w, r)
+	})
 	mux.HandleFunc("GET /api/v1/appointments", s.auth.Require(reviewers, s.getAppointments))
 	mux.HandleFunc("POST /api/v1/events", s.postLines("events"))
 	mux.HandleFunc("POST /api/v1/ratings", s.postLines("ratings"))

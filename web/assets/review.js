@@ -2,7 +2,8 @@
 // emotion timeline and rating, causes, labels, reviewed; Pareto; export.
 'use strict';
 document.addEventListener('DOMContentLoaded', () => {
-  const { t, api, json, el, dateTime, timeOnly, duration, pct } = App;
+  const { t, api, json, el, dateTime, timeOnly, duration, pct, num } = App;
+  const num1 = { format: (v) => num(v, 1) };
   const main = document.querySelector('main.review');
   const canPlay = main.dataset.canPlay === 'true';
   const causes = JSON.parse(main.dataset.causes || '[]');
@@ -99,10 +100,40 @@ document.addEventListener('DOMContentLoaded', () => {
       video = el(hasVideo ? 'video' : 'audio', { controls: true, preload: 'metadata', src: `/api/v1/contacts/${encodeURIComponent(c.id)}/clip`, class: 'clip' });
       player.append(video, el('a', { href: `/api/v1/contacts/${encodeURIComponent(c.id)}/clip?download=1`, class: 'download', text: '⬇ ' + c.clip.split('/').pop() }));
     }
+    const conv = c.conversation;
+    if (conv || c.appointment) {
+      const sec = view.querySelector('.conversation');
+      sec.hidden = false;
+      const dl = sec.querySelector('.conversation-facts');
+      const s = (x) => `${num1.format(x)} ${t('seconds_short')}`;
+      const rows = [];
+      if (c.appointment) rows.push([t('appointment'), `${c.appointment.id} · ${timeOnly.format(new Date(c.appointment.start))}–${timeOnly.format(new Date(c.appointment.end))}`]);
+      if (conv) {
+        rows.push([t('doctor_share'), pct(conv.doctor_share)], [t('turns'), String(conv.turns)],
+          [t('interruptions'), `${conv.doctor_interruptions} / ${conv.patient_interruptions}`], [t('overlaps'), String(conv.overlaps)],
+          [t('longest_monologue'), s(conv.longest_monologue)], [t('longest_silence'), s(conv.longest_silence)],
+          [t('speech_rate'), `${num1.format(conv.doctor_rate)} / ${num1.format(conv.patient_rate)}`],
+          [t('first_say'), conv.patient_first_say < 0 ? '—' : s(conv.patient_first_say)], [t('opening'), s(conv.patient_opening)],
+          [t('trend'), t('trend_' + conv.patient_trend)]);
+      }
+      for (const [k, v] of rows) dl.append(el('dt', { text: k }), el('dd', { text: v }));
+    }
     const start = Date.parse(c.clip_start || c.arrive), end = Date.parse(c.clip_end || c.leave);
     const lanes = [];
     const lane = (name, side) => side && lanes.push({ name, seconds: side.timeline.map((x) => ({ ...x, label: `${timeOnly.format(new Date(x.at))} ${t('emotion_' + x.emotion)} (${Math.round(x.confidence * 100)}%)` })) });
-    if (c.voice) { lane(t('staff'), c.voice.employee); lane(t('patient'), c.voice.patient); lane(t('unattributed'), c.voice.unattributed); }
+    if (conv && conv.timeline.length) {
+      // Who spoke when, second by second, coloured by the emotion heard.
+      for (const [who, name] of [['employee', t('doctor')], ['patient', t('patient')]]) {
+        const cells = [];
+        for (const x of conv.timeline.filter((y) => y.who === who)) {
+          for (let at = Date.parse(x.start); at < Date.parse(x.end); at += 1000) {
+            cells.push({ at: new Date(at).toISOString(), speech: Math.min(1, (Date.parse(x.end) - at) / 1000), emotion: x.emotion || 'neutral',
+              label: `${timeOnly.format(new Date(at))} ${name}${x.emotion ? ' · ' + t('emotion_' + x.emotion) : ''}${x.overlap ? ' · ' + t('overlaps') : ''}` });
+          }
+        }
+        lanes.push({ name, seconds: cells });
+      }
+    } else if (c.voice) { lane(t('staff'), c.voice.employee); lane(t('patient'), c.voice.patient); lane(t('unattributed'), c.voice.unattributed); }
     if (c.face && c.face.timeline.length) {
       lanes.push({ name: t('face_lane'), seconds: c.face.timeline.filter((x) => x.face).map((x) => ({ at: x.at, speech: 1, emotion: x.expression,
         label: `${timeOnly.format(new Date(x.at))} ${t('emotion_' + x.expression)} · ${t('smile_share')} ${Math.round(x.happy * 100)}%` })) });
