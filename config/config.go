@@ -68,7 +68,13 @@ type Station struct {
 	ID       string `yaml:"id"`
 	Token    string `yaml:"token"`
 	Employee string `yaml:"employee"`
+	// Kind is "desk" (the default: contacts from presence events) or
+	// "room" (a consulting room: contacts from its appointments).
+	Kind string `yaml:"kind"`
 }
+
+// IsRoom reports whether the station is a consulting room.
+func (s Station) IsRoom() bool { return s.Kind == "room" }
 
 // Scheduler is a clinic information system allowed to push appointments.
 type Scheduler struct {
@@ -337,6 +343,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].id: %q appears twice", i, st.ID))
 		case len(st.Token) < 16:
 			errs = append(errs, fmt.Errorf("stations[%d].token: station %s needs a token of at least 16 characters", i, st.ID))
+		case st.Kind != "" && st.Kind != "desk" && st.Kind != "room":
+			errs = append(errs, fmt.Errorf("stations[%d].kind: %q (want desk or room)", i, st.Kind))
 		}
 		seen[st.ID] = true
 	}

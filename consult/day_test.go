@@ -59,13 +59,23 @@ func models(t testing.TB) turns.Models {
 	return turns.Models{VAD: vm, Background: bg, Emotion: em}
 }
 
-// enrol makes the doctor's voice from their first 20 recordings (about
-// 30 s of speech, as at a real enrolment); the day uses the others.
+// enrol makes the doctor's voice from 20 recordings of one sentence (about
+// 30 s of speech, read at the enrolment in the room); the day uses their
+// recordings of the other sentence.
 func enrol(t testing.TB, m turns.Models, us []daygen.Utterance) (*speaker.Voice, []daygen.Utterance) {
 	t.Helper()
 	ext, det := features.NewExtractor(), m.VAD.NewDetector()
 	var frames [][]float64
-	for i, u := range us[:20] {
+	var rest []daygen.Utterance
+	n := 0
+	for i, u := range us {
+		if u.Text != 1 || n == 20 {
+			if u.Text != 1 {
+				rest = append(rest, u)
+			}
+			continue
+		}
+		n++
 		x := daygen.Level(daygen.Trim(u.PCM), daygen.SpeechDB)
 		daygen.AddRoomNoise(x, uint64(100+i)) // enrolled in the room
 		frames = append(frames, speaker.SpeechFrames(ext, det, x)...)
@@ -74,7 +84,7 @@ func enrol(t testing.TB, m turns.Models, us []daygen.Utterance) (*speaker.Voice,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v, us[20:]
+	return v, rest
 }
 
 func span(x []float32, t0, from, to time.Time) []float32 {
@@ -120,15 +130,15 @@ func TestTurnsSweep(t *testing.T) {
 	}
 	var cfgs []turns.Config
 	for _, pw := range []float64{1} {
-		for _, lr := range []float64{4, 10, 20} {
+		for _, lr := range []float64{2, 6, 16} {
 			c := turns.DefaultConfig
-			c.PitchWeight, c.PauseChangeCost = pw, lr
+			c.PitchWeight, c.Relevance = pw, lr
 			cfgs = append(cfgs, c)
 		}
 	}
 	for _, cfg := range cfgs {
 		{
-			cc, passes := cfg.PitchWeight, cfg.PauseChangeCost
+			cc, passes := cfg.PitchWeight, cfg.Relevance
 			var shareErr, maxErr, turnErr, intErr, n float64
 			for _, dy := range days {
 				for _, s := range dy.d.Slots {
@@ -168,7 +178,7 @@ func TestTurnsSweep(t *testing.T) {
 						c.DoctorInterruptions+c.PatientInterruptions, s.Interruptions, c.Overlaps, c.PatientTrend, s.PatientTrend)
 				}
 			}
-			fmt.Printf("== pitch=%v pausechange=%v mean |share err| %.3f (max %.3f) |turn err| %.2f |int err| %.2f\n", cc, passes, shareErr/n, maxErr, turnErr/n, intErr/n)
+			fmt.Printf("== pitch=%v relevance=%v mean |share err| %.3f (max %.3f) |turn err| %.2f |int err| %.2f\n", cc, passes, shareErr/n, maxErr, turnErr/n, intErr/n)
 		}
 	}
 }

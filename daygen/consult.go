@@ -20,6 +20,8 @@ import (
 type Utterance struct {
 	PCM     []float32
 	Emotion string
+	// Text tells recordings of different sentences apart (RAVDESS: 1 or 2).
+	Text int
 }
 
 // Kind is what happens in one appointment slot of a consulting day.
@@ -82,6 +84,8 @@ type ConsultOptions struct {
 	Kinds    []Kind        // one per slot
 	Doors    []bool        // per slot: a door sensor reports the patient (default: every other slot)
 	Slot     time.Duration // booked length; default 2 min
+	Lead     time.Duration // quiet before the first slot (default 20 s)
+	Tail     time.Duration // quiet after the last slot (default 2 min)
 	Seed     uint64
 }
 
@@ -109,16 +113,23 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 	r := rand.New(rand.NewPCG(o.Seed, 9))
 	d := &ConsultDay{Start: o.Start}
 	sec := func(t float64) int { return int(t * Rate) }
-	lead := 20.0 // seconds of quiet before the first slot
-	total := lead + float64(len(o.Kinds))*o.Slot.Seconds() + 120
+	if o.Lead == 0 {
+		o.Lead = 20 * time.Second
+	}
+	if o.Tail == 0 {
+		o.Tail = 2 * time.Minute
+	}
+	lead := o.Lead.Seconds()
+	total := lead + float64(len(o.Kinds))*o.Slot.Seconds() + o.Tail.Seconds()
 	mix := make([]float64, sec(total))
 	at := func(off float64) time.Time { return o.Start.Add(time.Duration(off * float64(time.Second))) }
 	place := func(u []float32, off float64, gain float64) {
 		i0 := sec(off)
+		if need := i0 + len(u) + sec(o.Tail.Seconds()); need > len(mix) {
+			mix = append(mix, make([]float64, need-len(mix))...) // an overrun goes past the last slot
+		}
 		for i, v := range u {
-			if i0+i < len(mix) {
-				mix[i0+i] += float64(v) * gain
-			}
+			mix[i0+i] += float64(v) * gain
 		}
 	}
 	pick := func(pool []Utterance, emotions []string) Utterance {
@@ -325,7 +336,11 @@ func RAVDESSActor(ctx context.Context, dir string, actor int) ([]Utterance, erro
 		for i, v := range pcm {
 			x[i] = float32(v) / 32768
 		}
-		out = append(out, Utterance{PCM: x, Emotion: row[3]})
+		text := 0
+		if len(row) > 5 {
+			text, _ = strconv.Atoi(row[5])
+		}
+		out = append(out, Utterance{PCM: x, Emotion: row[3], Text: text})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no recordings of actor %d", labels, actor)

@@ -45,8 +45,10 @@ type Engine struct {
 	Voice func(station string, from, to time.Time) *contact.Voice
 	// Face, if set, returns what the face path saw in [from, to).
 	Face func(station string, from, to time.Time) *contact.Face
-	Tick time.Duration
-	Now  func() time.Time
+	// Rooms, if set, are the consulting rooms: contacts from appointments.
+	Rooms *Rooms
+	Tick  time.Duration
+	Now   func() time.Time
 
 	mu       sync.Mutex
 	stations map[string]*station
@@ -63,6 +65,7 @@ type station struct {
 	saved   map[string]*saved // contacts already in the store, by id
 	orphans map[string]bool   // orphan ratings already stored
 	journal *os.File
+	room    *roomState // consulting rooms only
 }
 
 // saved is what was stored for a contact, to see when a late rating changes it.
@@ -240,6 +243,9 @@ func (e *Engine) run() {
 			e.mu.Lock()
 			for _, st := range e.stations {
 				st.journal.Close()
+				if st.room != nil {
+					st.room.file.Close()
+				}
 			}
 			e.mu.Unlock()
 			return
@@ -263,6 +269,10 @@ func (e *Engine) process(now time.Time) {
 }
 
 func (e *Engine) processStation(id string, now time.Time) {
+	if e.Rooms != nil && e.Rooms.Is(id) {
+		e.processRoom(id, now)
+		return
+	}
 	e.mu.Lock()
 	st := e.stations[id]
 	events, ratings := slices.Clone(st.events), slices.Clone(st.ratings)
@@ -463,6 +473,9 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 		return nil, err
 	}
 	c.ClipStart, c.ClipEnd = zero.Add(span.Start), zero.Add(span.End)
+	if e.Rooms != nil && e.Rooms.Converse != nil && e.Rooms.Is(id) {
+		c.Conversation = e.Rooms.Converse(c, tmp.Name())
+	}
 	info := clip.Info{Streams: span.Streams}
 	format, ext := info.Container()
 	c.Clip = e.Archive.ClipKey(c, ext)
@@ -478,8 +491,14 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 func (e *Engine) KeepAfter() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	keep := e.Now()
-	for _, st := range e.stations {
+	now := e.Now()
+	keep := now
+	for id, st := range e.stations {
+		if e.Rooms != nil && e.Rooms.Is(id) {
+			if t := e.roomKeepAfter(id, st, now); t.Before(keep) {
+				keep = t
+			}
+		}
 		for _, ev := range st.events {
 			if t := ev.At.Add(-e.Segmenter.PreRoll); t.Before(keep) {
 				keep = t

@@ -166,7 +166,8 @@ func (s *Server) Initialize() error {
 			}
 			return vision.ContactFace(s.vision.Readings(station, from, to))
 		},
-		Site: cfg.Site, Segmenter: cfg.Segmenter, Rules: cfg.Scales, Archive: s.Archive, Metrics: s.pipeline, Log: s.Log,
+		Rooms: s.rooms(),
+		Site:  cfg.Site, Segmenter: cfg.Segmenter, Rules: cfg.Scales, Archive: s.Archive, Metrics: s.pipeline, Log: s.Log,
 		JournalDir: filepath.Join(cfg.StateDir, "journal"),
 		Recorder: func(id string) *recorder.Recorder {
 			s.mu.Lock()
@@ -251,6 +252,14 @@ func (s *Server) housekeeping() {
 
 // employeeOf names the employee on shift at a station at a time.
 func (s *Server) employeeOf(station string, at time.Time) string {
+	if st, ok := s.stations[station]; ok && st.IsRoom() && s.schedule != nil {
+		// In a consulting room, the doctor of the booking under way.
+		for _, a := range s.schedule.In(station, at, at.Add(time.Nanosecond)) {
+			if !a.Cancelled {
+				return a.Doctor
+			}
+		}
+	}
 	return s.rota.EmployeeAt(station, at)
 }
 

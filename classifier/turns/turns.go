@@ -67,6 +67,8 @@ type Config struct {
 	// EnrolledWeight the enrolled voice's log-likelihood ratio in them.
 	PitchWeight    float64
 	EnrolledWeight float64
+	// Relevance of the passes' MAP adaptation (0: enrolment's).
+	Relevance float64
 	// SplitBySegment makes the first split by stretches of speech rather
 	// than by one-second windows.
 	SplitBySegment bool
@@ -175,8 +177,12 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 		// Both voices as this microphone hears them: the enrolled model
 		// only chose which cluster is the doctor. Pitch adds a Gaussian on
 		// log F0 per voice.
-		dl := gate(m.Background.GMM.Adapt(df, speaker.Relevance).FrameLogLikelihoods(vecs))
-		pl := gate(m.Background.GMM.Adapt(pf, speaker.Relevance).FrameLogLikelihoods(vecs))
+		rel := cfg.Relevance
+		if rel == 0 {
+			rel = speaker.Relevance
+		}
+		dl := gate(m.Background.GMM.Adapt(df, rel).FrameLogLikelihoods(vecs))
+		pl := gate(m.Background.GMM.Adapt(pf, rel).FrameLogLikelihoods(vecs))
 		if cfg.EnrolledWeight > 0 {
 			// The enrolled voice keeps the doctor's identity from drifting
 			// with the labels the passes learn from.

@@ -1,6 +1,10 @@
 package voice
 
-import "contactd/contact"
+import (
+	"time"
+
+	"contactd/contact"
+)
 
 // ContactVoice gathers a contact's readings by speaker, with summaries;
 // nil when nobody spoke.
@@ -45,4 +49,23 @@ func ContactVoice(rs []Reading) *contact.Voice {
 		s.NegativeShare = (s.EmotionSeconds["sad"] + s.EmotionSeconds["angry"]) / s.SpeechSeconds
 	}
 	return v
+}
+
+// Says turns readings (one a second) into stretches of one speaker's
+// speech: consecutive seconds with at least 0.2 s of speech by the same
+// speaker. It is the coarse who-spoke-when that finds consultations.
+func Says(rs []Reading) []contact.Say {
+	var out []contact.Say
+	for _, r := range rs {
+		if r.Speech < 0.2 || r.Who == "" {
+			continue
+		}
+		end := r.Start.Add(time.Second)
+		if n := len(out); n > 0 && out[n-1].Who == r.Who && !r.Start.After(out[n-1].End) {
+			out[n-1].End = end
+			continue
+		}
+		out = append(out, contact.Say{Who: r.Who, Start: r.Start, End: end})
+	}
+	return out
 }

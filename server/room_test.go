@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"contactd/capture"
+	"contactd/classifier/features"
+	"contactd/classifier/speaker"
+	"contactd/classifier/vad"
+	"contactd/config"
+	"contactd/contact"
+	"contactd/daygen"
+	"contactd/internal/testenv"
+)
+
+const roomToken = "room-1-secret-token-0123"
+
+// TestLiveConsultingRoom: a consulting room's agent streams a consultation
+// over WebRTC, with no door sensor; the clinic information system has
+// pushed the booking (and an earlier one nobody came to). Once the
+// booking's latest end has passed, the consultation is stored with its
+// appointment, doctor (whose enrolled voice told them from the patient),
+// rating and conversation metrics, and the no-show is settled once.
+func TestLiveConsultingRoom(t *testing.T) {
+	ctx := context.Background()
+	ravdess := filepath.Join(testenv.Datasets(t), "ravdess")
+	doctor, err := daygen.RAVDESSActor(ctx, ravdess, 15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patient, err := daygen.RAVDESSActor(ctx, ravdess, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The doctor enrolled at the room's microphone, on one sentence.
+	state := t.TempDir()
+	vm, err := vad.LoadInstalled("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, _ := speaker.DefaultBackground()
+	ext, det := features.NewExtractor(), vm.NewDetector()
+	var frames [][]float64
+	var rest []daygen.Utterance
+	for _, u := range doctor {
+		if u.Text == 1 {
+			frames = append(frames, speaker.SpeechFrames(ext, det, daygen.Level(daygen.Trim(u.PCM), daygen.SpeechDB))...)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	v, err := bg.Enroll("dr-orlova", frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(state, "voices"), 0o755)
+	b, _ := json.Marshal(v)
+	os.WriteFile(filepath.Join(state, "voices", "dr-orlova.json"), b, 0o644)
+
+	ts := startServer(t, state, t.TempDir(), func(c *config.Config) {
+		c.Stations = append(c.Stations, config.Station{ID: "room-1", Token: roomToken, Employee: "dr-orlova", Kind: "room"})
+		c.Schedulers = []config.Scheduler{{Name: "mis", Token: "mis-token-0123456789"}}
+		c.Consult.Gap, c.Consult.ChangePause = 3*time.Second, time.Second
+		c.Segmenter.RatingWindow = 8 * time.Second
+	})
+
+	// A short consultation, generated from the two actors' recordings.
+	d, err := daygen.GenerateConsultDay(daygen.ConsultOptions{Start: time.Unix(0, 0), Room: "room-1", Doctor: rest,
+		Patients: [][]daygen.Utterance{patient}, Kinds: []daygen.Kind{daygen.Normal}, Doors: []bool{false}, Slot: 70 * time.Second,
+		Lead: 2 * time.Second, Tail: 3 * time.Second, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	raw := make([]byte, 2*len(d.Audio))
+	for i, x := range d.Audio {
+		binary.LittleEndian.PutUint16(raw[2*i:], uint16(int16(x*32767)))
+	}
+	ogg := filepath.Join(dir, "room.ogg")
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "-", "-c:a", "libopus", "-b:a", "32k",
+		"-ar", "48000", "-page_duration", "20000", "-frame_duration", "20", ogg)
+	cmd.Stdin = strings.NewReader(string(raw))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+
+	pub := &capture.Publisher{URL: ts.url + "/whip/room-1", Token: roomToken, InterfaceFilter: loopbackOnly, IncludeLoopback: true}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := pub.Connect(cctx); err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(context.Background())
+	t0 := time.Now().UTC()
+	slot := d.Slots[0]
+	at := func(x time.Time) time.Time { return t0.Add(x.Sub(d.Start)) } // script time → wall time
+	csv := fmt.Sprintf("id,room,doctor,start,end\nA-1,room-1,dr-orlova,%s,%s\nA-0,room-1,dr-orlova,%s,%s\n",
+		at(slot.Start).Format(time.RFC3339Nano), at(slot.End).Format(time.RFC3339Nano),
+		t0.Add(-10*time.Minute).Format(time.RFC3339Nano), t0.Add(-9*time.Minute).Format(time.RFC3339Nano))
+	if code, body := post(t, ts.url+"/api/v1/appointments", "mis-token-0123456789", "text/csv", csv); code != http.StatusAccepted || !strings.Contains(body, `"accepted":2`) {
+		t.Fatalf("appointments: %d %s", code, body)
+	}
+	streamed := time.Now()
+	// StreamOgg loops: one pass of the recording, then silence.
+	sctx, stop := context.WithTimeout(cctx, time.Duration(len(d.Audio))*time.Second/16000)
+	capture.StreamOgg(sctx, pub.Audio, ogg)
+	stop()
+	// The patient presses on the exit terminal.
+	if code, body := post(t, ts.url+"/api/v1/ratings", roomToken, "application/json",
+		fmt.Sprintf(`{"station":"room-1","value":4,"scale":"5pt","at":%q}`, time.Now().UTC().Format(time.RFC3339Nano))); code != http.StatusAccepted {
+		t.Fatalf("rating: %d %s", code, body)
+	}
+	t.Logf("streamed %.1f s of audio in %.1f s", float64(len(d.Audio))/16000, time.Since(streamed).Seconds())
+	scs := waitSidecars(t, ts.store, 1, 40*time.Second)
+	if len(scs) != 1 {
+		t.Fatalf("%d contacts stored, want the consultation", len(scs))
+	}
+	c := scs[0].Contact
+	if c.Appointment == nil || c.Appointment.ID != "A-1" || c.Employee != "dr-orlova" || c.Station != "room-1" {
+		t.Fatalf("contact %+v appointment %+v", c, c.Appointment)
+	}
+	if tl := c.Conversation; tl != nil && len(tl.Timeline) > 0 {
+		t.Logf("streamed at %v; says %v–%v; contact %v–%v; clip %v–%v; script %v–%v", streamed.Sub(t0), tl.Timeline[0].Start.Sub(t0), tl.Timeline[len(tl.Timeline)-1].End.Sub(t0),
+			c.Arrive.Sub(t0), c.Leave.Sub(t0), c.ClipStart.Sub(t0), c.ClipEnd.Sub(t0), at(slot.Arrive).Sub(t0), at(slot.Leave).Sub(t0))
+	}
+	// The voice path reads whole seconds: its first and last are up to a second off.
+	if d := c.Arrive.Sub(at(slot.Arrive)); d.Abs() > 2*time.Second {
+		t.Errorf("arrive %v off the first speech by %v", c.Arrive, d)
+	}
+	if d := c.Leave.Sub(at(slot.Leave)); d.Abs() > 2*time.Second {
+		t.Errorf("leave %v off the last speech by %v", c.Leave, d)
+	}
+	if c.Rating == nil || c.Rating.Value != 4 || c.Set != contact.Positive {
+		t.Errorf("rating %+v set %s", c.Rating, c.Set)
+	}
+	conv := c.Conversation
+	if conv == nil || conv.Turns < slot.Turns/2 || conv.DoctorShare < 0.2 || conv.DoctorShare > 0.8 {
+		t.Fatalf("conversation %+v (script: %d turns)", conv, slot.Turns)
+	}
+	t.Logf("doctor share %.2f, turns %d (script %d), interruptions %d (script %d), trend %s (script %s)",
+		conv.DoctorShare, conv.Turns, slot.Turns, conv.DoctorInterruptions+conv.PatientInterruptions, slot.Interruptions, conv.PatientTrend, slot.PatientTrend)
+	done, _ := os.ReadFile(filepath.Join(state, "journal", "room-1.done"))
+	if strings.Count(string(done), `"A-0"`) != 1 || strings.Count(string(done), `"A-1"`) != 1 {
+		t.Errorf("settled bookings:\n%s", done)
+	}
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"time"
+
+	"contactd/appointments"
+	"contactd/classifier/audio"
+	"contactd/classifier/features"
+	"contactd/classifier/turns"
+	"contactd/classifier/voice"
+	"contactd/consult"
+	"contactd/contact"
+	"contactd/live"
+)
+
+// rooms gives the live engine the consulting rooms: bookings from the
+// schedule, who spoke when from the voice path, each consultation's
+// conversation measured on its clip with the doctor's enrolled voice.
+func (s *Server) rooms() *live.Rooms {
+	any := false
+	for _, st := range s.Config.Stations {
+		any = any || st.IsRoom()
+	}
+	if !any {
+		return nil
+	}
+	return &live.Rooms{
+		Is: func(station string) bool { st, ok := s.stations[station]; return ok && st.IsRoom() },
+		Appointments: func(room string, from, to time.Time) []appointments.Appointment {
+			return s.schedule.In(room, from, to)
+		},
+		Consult: s.Config.Consult,
+		Speech: func(station string, from, to time.Time) []contact.Say {
+			return voice.Says(s.voice.Readings(station, from, to, 3*time.Second))
+		},
+		Converse: s.converse,
+		NoShow: func(a appointments.Appointment) {
+			s.pipeline.Consult.NoShows.WithLabelValues(s.Config.Site, a.Room, a.Doctor).Inc()
+		},
+	}
+}
+
+// converse measures a consultation from its clip: the doctor's and the
+// patient's turns found on the clip's audio.
+func (s *Server) converse(c *contact.Contact, clip string) *contact.Conversation {
+	v := s.voices[c.Employee]
+	if v == nil {
+		s.Log.Info("no conversation metrics: the doctor's voice is not enrolled", "contact", c.ID, "doctor", c.Employee)
+		return nil
+	}
+	x, err := audio.DecodeFile(clip, features.Rate)
+	if err != nil {
+		s.Log.Warn("consultation audio", "contact", c.ID, "error", err)
+		return nil
+	}
+	// Only the consultation, not the clip's rolls.
+	a := max(0, min(int(c.Arrive.Sub(c.ClipStart).Seconds()*features.Rate), len(x)))
+	b := max(a, min(int(c.Leave.Sub(c.ClipStart).Seconds()*features.Rate), len(x)))
+	m := s.voice.Models
+	segs, err := turns.Find(x[a:b], turns.Models{VAD: m.VAD, Background: m.Background, Emotion: m.Emotion}, v, turns.DefaultConfig)
+	if err != nil {
+		s.Log.Warn("consultation turns", "contact", c.ID, "error", err)
+		return nil
+	}
+	base := c.ClipStart.Add(time.Duration(a) * time.Second / features.Rate)
+	return consult.Measure(s.Config.Consult, consult.Says(segs, base), c.Arrive)
+}
