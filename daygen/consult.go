@@ -156,11 +156,13 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 		}
 		if k == NoShow {
 			// The doctor on the phone: speech of one person only.
-			u := pick(o.Doctor, []string{"neutral", "calm"})
-			place(Level(Trim(u.PCM), SpeechDB), slotStart+30, docGain)
+			// After the previous consultation, if that overran.
+			u := Level(Trim(pick(o.Doctor, []string{"neutral", "calm"}).PCM), SpeechDB)
+			call := max(slotStart+30, prevEnd+30)
+			place(u, call, docGain)
 			s.Door = false
 			d.Slots = append(d.Slots, s)
-			prevEnd = slotStart + 30 + float64(len(u.PCM))/Rate
+			prevEnd = max(prevEnd, call+float64(len(u))/Rate)
 			continue
 		}
 		pool := o.Patients[i%len(o.Patients)]

@@ -106,6 +106,7 @@ func Config(dir string) (*config.Config, error) {
 	for _, d := range desks {
 		cfg.Stations = append(cfg.Stations, config.Station{ID: d.station, Token: d.token, Employee: d.employee})
 	}
+	cfg.Stations = append(cfg.Stations, config.Station{ID: roomStation, Token: roomToken, Employee: roomDoctor, Kind: "room"})
 	for _, u := range Users {
 		cfg.Users = append(cfg.Users, config.User{Name: u.Name, Role: u.Role, Employee: u.Employee, Lang: u.Lang, PasswordHash: hash})
 	}
@@ -156,6 +157,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if err := seedHistory(cfg); err != nil {
+		return err
+	}
+	if err := seedRoom(ctx, cfg, ravdess, o.Dir, o.Progress); err != nil {
 		return err
 	}
 	st, err := storage.OpenLocal(cfg.Store)

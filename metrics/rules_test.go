@@ -106,7 +106,7 @@ func TestCardinalityIsBounded(t *testing.T) {
 	allowed := map[string][]string{
 		"site": {"clinic"}, "station": {"desk-1", "desk-2", "room-3", ""}, "employee": {"anna", "ben", ""},
 		"set": {"negative", "neutral", "positive", "unrated"}, "box": {"top", "bottom", "middle"},
-		"flag": {"leave_missing", "misuse", "no_media", "overrun"}, "trend": Trends, "speaker": Speakers, "emotion": append(slices.Clone(EmotionClasses), FaceClasses...),
+		"flag": {"leave_missing", "misuse", "no_media", "overrun", "unscheduled"}, "trend": Trends, "speaker": Speakers, "emotion": append(slices.Clone(EmotionClasses), FaceClasses...),
 		"modality": {"voice", "face"}, "stage": {"recorder", "voice", "face"}, "scale": {"2pt", "3pt", "4pt", "5pt", "nps"},
 		"value": {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}, "reason": {"bad_token"}, "kind": {"events", "ratings"},
 		"le": nil, // histogram buckets: fixed by the code

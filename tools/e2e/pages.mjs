@@ -119,6 +119,28 @@ try {
     await page.selectOption('#filters select[name=reviewed]', 'no');
     await page.waitForFunction((id) => !document.querySelector(`#contacts tbody tr[data-id="${id}"]`), contactId, { timeout: 10_000 });
     check(true, 'the "not reviewed" filter hides it');
+    // The consulting room: this morning's consultations, each with its
+    // booking and how the doctor and the patient talked.
+    await page.selectOption('#filters select[name=reviewed]', '');
+    await page.selectOption('#filters select[name=employee]', '');
+    await page.selectOption('#filters select[name=set]', '');
+    await page.selectOption('#filters select[name=station]', 'room-1');
+    await page.waitForFunction(() => {
+      const trs = [...document.querySelectorAll('#contacts tbody tr')];
+      return trs.length >= 2 && trs.every((tr) => tr.children[2].textContent === 'room-1');
+    }, null, { timeout: 10_000 });
+    const roomRows = await page.locator('#contacts tbody tr').count();
+    check(roomRows === 3, `room-1 lists this morning's three consultations, the no-show not among them (${roomRows})`);
+    await page.locator('#contacts tbody tr', { hasText: 'приём затянулся' }).first().click();
+    await page.waitForSelector('#detail .conversation:not([hidden]) dd');
+    const facts = await page.locator('#detail .conversation dt').allTextContents();
+    check(facts.includes('Запись') && facts.includes('Доля речи врача') && facts.includes('Перебиваний (врач / пациент)'),
+      `the consultation shows its booking and conversation (${facts})`);
+    const share = await page.locator('#detail .conversation dd').nth(1).innerText();
+    check(/\d+\s?%/.test(share), `the doctor's share of talk is a percentage ("${share}")`);
+    const roomLanes = await page.locator('#detail svg.timeline-chart .lane-label').allTextContents();
+    check(roomLanes.includes('Врач') && roomLanes.includes('Пациент'), `doctor and patient lanes (${roomLanes})`);
+    await shot(page, '1-consultation');
     await ctx.close();
   }
 
