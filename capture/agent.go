@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -40,6 +41,9 @@ type Agent struct {
 	outbox *outbox
 	rtp    uint32
 	wake   chan struct{}
+	// paused: the server said this station may not be recorded now (a
+	// consulting room outside its bookings); nothing is sent or spooled.
+	paused atomic.Bool
 }
 
 type spooled struct {
@@ -113,6 +117,9 @@ func (a *Agent) audio(pkt []byte, at time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.rtp += FrameSamples
+	if a.paused.Load() {
+		return
+	}
 	if a.pub != nil {
 		if err := a.pub.Audio.WriteSample(media.Sample{Data: pkt, Duration: 20 * time.Millisecond}); err == nil {
 			a.ring = append(a.ring, spooled{pkt, at})
@@ -150,7 +157,7 @@ func (a *Agent) connectLoop(ctx context.Context) {
 			mime = webrtc.MimeTypeH264
 		}
 		pub := &Publisher{URL: cfg.Server + "/whip/" + cfg.Station, Token: cfg.Token, Video: cfg.Video.Input != "", VideoMime: mime,
-			InterfaceFilter: a.InterfaceFilter, IncludeLoopback: a.IncludeLoopback, Log: a.Log, OnReply: a.outbox.reply}
+			InterfaceFilter: a.InterfaceFilter, IncludeLoopback: a.IncludeLoopback, Log: a.Log, OnReply: a.serverMessage}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := pub.Connect(cctx)
 		cancel()
@@ -399,6 +406,29 @@ func (o *outbox) add(m map[string]any) error {
 	o.pending[o.next] = m
 	return nil
 }
+
+// serverMessage handles what the server says on the data channel: the
+// recording state, or an answer to one of the agent's messages.
+func (a *Agent) serverMessage(b []byte) {
+	var m struct {
+		Type      string `json:"type"`
+		Recording bool   `json:"recording"`
+	}
+	if json.Unmarshal(b, &m) == nil && m.Type == "recording" {
+		if was := !a.paused.Swap(!m.Recording); was != m.Recording {
+			if m.Recording {
+				a.Log.Info("recording: the server records this station again")
+			} else {
+				a.Log.Warn("recording paused: the server may not record this station now (outside its bookings); nothing is sent or kept")
+			}
+		}
+		return
+	}
+	a.outbox.reply(b)
+}
+
+// Recording reports whether the agent sends (or spools) what it hears.
+func (a *Agent) Recording() bool { return !a.paused.Load() }
 
 // reply handles the server's answer on the data channel.
 func (o *outbox) reply(b []byte) {

@@ -73,7 +73,7 @@ func (a *Agent) handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"station": a.Config.Station, "connected": a.Connected(),
+		json.NewEncoder(w).Encode(map[string]any{"station": a.Config.Station, "connected": a.Connected(), "recording": a.Recording(),
 			"outbox": a.outbox.len(), "spooled_segments": len(a.spool.Segments(time.Time{}, time.Now().Add(time.Hour)))})
 	})
 	return mux

@@ -71,6 +71,10 @@ type Station struct {
 	// Kind is "desk" (the default: contacts from presence events) or
 	// "room" (a consulting room: contacts from its appointments).
 	Kind string `yaml:"kind"`
+	// Record is "always" (the default) or, for a room whose consent rules
+	// say so, "appointments": only inside its bookings (from consult.early
+	// before to consult.max_overrun after).
+	Record string `yaml:"record"`
 }
 
 // IsRoom reports whether the station is a consulting room.
@@ -345,6 +349,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].token: station %s needs a token of at least 16 characters", i, st.ID))
 		case st.Kind != "" && st.Kind != "desk" && st.Kind != "room":
 			errs = append(errs, fmt.Errorf("stations[%d].kind: %q (want desk or room)", i, st.Kind))
+		case st.Record != "" && st.Record != "always" && st.Record != "appointments":
+			errs = append(errs, fmt.Errorf("stations[%d].record: %q (want always or appointments)", i, st.Record))
+		case st.Record == "appointments" && !st.IsRoom():
+			errs = append(errs, fmt.Errorf("stations[%d].record: only a room (kind: room) records by its appointments", i))
 		}
 		seen[st.ID] = true
 	}

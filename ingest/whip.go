@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -73,6 +74,11 @@ type Server struct {
 	InterfaceFilter func(string) bool
 	// IncludeLoopback offers loopback candidates (tests, single-host setups).
 	IncludeLoopback bool
+	// Consent, if set, says whether a station may be recorded at a time
+	// (a consulting room that records only inside its bookings). Outside
+	// it, media is dropped before the recorder and the analysis, and the
+	// agent is told over the data channel: {"type":"recording","recording":false}.
+	Consent func(station string, at time.Time) bool
 
 	api       *webrtc.API
 	mu        sync.Mutex
@@ -247,6 +253,47 @@ type session struct {
 	wg      sync.WaitGroup
 	stop    chan struct{}
 	once    sync.Once
+
+	recording atomic.Bool // consent now (always true without Server.Consent)
+	dcMu      sync.Mutex
+	dc        *webrtc.DataChannel // the agent's events channel, once open
+	told      int8                // what the agent was last told: -1 nothing, 0 off, 1 on
+}
+
+// watchConsent re-reads the station's consent every second and tells the
+// agent when it changes (and once the channel opens).
+func (ss *session) watchConsent() {
+	defer ss.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		ss.recording.Store(ss.srv.Consent(ss.station, time.Now()))
+		ss.tell()
+		select {
+		case <-ss.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// tell sends the recording state to the agent if it changed since it was
+// last told.
+func (ss *session) tell() {
+	ss.dcMu.Lock()
+	defer ss.dcMu.Unlock()
+	now := int8(0)
+	if ss.recording.Load() {
+		now = 1
+	}
+	if ss.dc == nil || ss.dc.ReadyState() != webrtc.DataChannelStateOpen || ss.told == now {
+		return
+	}
+	b, _ := json.Marshal(map[string]any{"type": "recording", "recording": now == 1, "at": time.Now().UTC()})
+	if ss.dc.SendText(string(b)) == nil {
+		ss.told = now
+		ss.srv.Log.Info("recording state sent to the agent", "station", ss.station, "recording", now == 1)
+	}
 }
 
 func newID() string {
@@ -264,7 +311,8 @@ func (s *Server) newSession(ctx context.Context, station, offer string) (*sessio
 	if err != nil {
 		return nil, "", err
 	}
-	ss := &session{srv: s, id: newID(), station: station, pc: pc, rec: rec, stop: make(chan struct{})}
+	ss := &session{srv: s, id: newID(), station: station, pc: pc, rec: rec, stop: make(chan struct{}), told: -1}
+	ss.recording.Store(s.Consent == nil || s.Consent(station, time.Now()))
 	pc.OnTrack(ss.onTrack)
 	pc.OnDataChannel(ss.onDataChannel)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -308,6 +356,10 @@ func (s *Server) newSession(ctx context.Context, station, offer string) (*sessio
 	s.sessions[ss.id] = ss
 	s.byStation[station] = ss
 	s.mu.Unlock()
+	if s.Consent != nil {
+		ss.wg.Add(1)
+		go ss.watchConsent() // stopped by close, with the track readers
+	}
 	if old != nil {
 		s.Log.Info("new session replaces the old one", "station", station, "old", old.id, "new", ss.id)
 		go old.close()
@@ -387,6 +439,9 @@ func (ss *session) readAudio(t *webrtc.TrackRemote, clk *clock, log *slog.Logger
 		if len(p.Payload) == 0 {
 			continue
 		}
+		if !ss.recording.Load() {
+			continue // no consent: nothing kept, nothing analysed
+		}
 		wall := clk.wall(p.Timestamp, time.Now())
 		data := append([]byte(nil), p.Payload...)
 		ss.rec.Push(recorder.Frame{Kind: recorder.Audio, Data: data, RTP: p.Timestamp, Wall: wall, Dur: rtc.OpusDuration(p.Payload)})
@@ -404,6 +459,7 @@ func (ss *session) readVideo(t *webrtc.TrackRemote, clk *clock, h264 bool) {
 		dep, name = &codecs.H264Packet{}, "h264"
 	}
 	sb := samplebuilder.New(256, dep, 90000)
+	waitKey := false // after a pause, video resumes at a keyframe
 	for {
 		p, _, err := t.ReadRTP()
 		if err != nil {
@@ -418,6 +474,14 @@ func (ss *session) readVideo(t *webrtc.TrackRemote, clk *clock, h264 bool) {
 			if h264 {
 				key = rtc.H264Keyframe(s.Data)
 			}
+			if !ss.recording.Load() {
+				waitKey = true
+				continue
+			}
+			if waitKey && !key {
+				continue
+			}
+			waitKey = false
 			wall := clk.wall(s.PacketTimestamp, time.Now())
 			ss.rec.Push(recorder.Frame{Kind: recorder.Video, Codec: name, Data: s.Data, RTP: s.PacketTimestamp,
 				Wall: wall, Dur: s.Duration, Key: key})
@@ -446,6 +510,12 @@ func (ss *session) onDataChannel(dc *webrtc.DataChannel) {
 	if dc.Label() != "events" {
 		ss.srv.Log.Warn("data channel ignored", "station", ss.station, "label", dc.Label())
 		return
+	}
+	ss.dcMu.Lock()
+	ss.dc = dc
+	ss.dcMu.Unlock()
+	if ss.srv.Consent != nil {
+		dc.OnOpen(ss.tell)
 	}
 	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
 		reply := map[string]any{}

@@ -5,11 +5,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,5 +154,92 @@ func TestLiveConsultingRoom(t *testing.T) {
 	done, _ := os.ReadFile(filepath.Join(state, "journal", "room-1.done"))
 	if strings.Count(string(done), `"A-0"`) != 1 || strings.Count(string(done), `"A-1"`) != 1 {
 		t.Errorf("settled bookings:\n%s", done)
+	}
+}
+
+// TestRoomRecordsOnlyInsideBookings: a room whose consent rules allow
+// recording only inside its bookings keeps nothing while none is under
+// way and tells its agent so; a booking pushed for now turns recording on
+// (and the agent is told); a spooled segment from outside the bookings is
+// discarded.
+func TestRoomRecordsOnlyInsideBookings(t *testing.T) {
+	ogg, _ := media(t)
+	ts := startServer(t, t.TempDir(), t.TempDir(), func(c *config.Config) {
+		c.Stations = append(c.Stations, config.Station{ID: "room-2", Token: roomToken, Employee: "dr-orlova", Kind: "room", Record: "appointments"})
+		c.Schedulers = []config.Scheduler{{Name: "mis", Token: "mis-token-0123456789"}}
+		c.Consult.Early, c.Consult.MaxOverrun = time.Second, time.Second
+	})
+	var mu sync.Mutex
+	var states []string
+	pub := &capture.Publisher{URL: ts.url + "/whip/room-2", Token: roomToken, InterfaceFilter: loopbackOnly, IncludeLoopback: true,
+		OnReply: func(b []byte) {
+			if strings.Contains(string(b), `"type":"recording"`) {
+				mu.Lock()
+				states = append(states, string(b))
+				mu.Unlock()
+			}
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := pub.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(context.Background())
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); capture.StreamOgg(sctx, pub.Audio, ogg) }()
+	defer func() { stop(); <-done }()
+	told := func(want string) bool {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			mu.Lock()
+			last := ""
+			if len(states) > 0 {
+				last = states[len(states)-1]
+			}
+			mu.Unlock()
+			if strings.Contains(last, want) {
+				return true
+			}
+		}
+		return false
+	}
+	if !told(`"recording":false`) {
+		t.Fatalf("the agent was not told recording is off: %v", states)
+	}
+	time.Sleep(5 * time.Second)
+	rec, err := ts.srv.Recorder("room-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Flush(time.Now(), time.Second)
+	if segs := rec.Segments(time.Time{}, time.Now().Add(time.Hour)); len(segs) != 0 {
+		t.Fatalf("%d segments recorded outside any booking", len(segs))
+	}
+	// A booking for now: recording begins.
+	now := time.Now().UTC()
+	csv := fmt.Sprintf("id,room,doctor,start,end\nN-1,room-2,dr-orlova,%s,%s\n", now.Format(time.RFC3339), now.Add(time.Minute).Format(time.RFC3339))
+	if code, body := post(t, ts.url+"/api/v1/appointments", "mis-token-0123456789", "text/csv", csv); code != http.StatusAccepted {
+		t.Fatalf("appointments: %d %s", code, body)
+	}
+	if !told(`"recording":true`) {
+		t.Fatalf("the agent was not told recording is on: %v", states)
+	}
+	time.Sleep(5 * time.Second)
+	rec.Flush(time.Now().Add(-time.Second), 2*time.Second)
+	if segs := rec.Segments(time.Time{}, time.Now().Add(time.Hour)); len(segs) == 0 || segs[0].Start.Before(now.Add(-time.Second)) {
+		t.Errorf("segments inside the booking: %+v", segs)
+	}
+	// A segment spooled an hour ago, outside any booking: discarded.
+	req, _ := http.NewRequest("POST", ts.url+"/api/v1/segments/room-2", strings.NewReader("not even a segment"))
+	req.Header.Set("Authorization", "Bearer "+roomToken)
+	req.Header.Set("X-Segment-Start", now.Add(-time.Hour).Format(time.RFC3339Nano))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "discarded") {
+		t.Errorf("a spooled segment from outside the bookings: %d %s", resp.StatusCode, b)
 	}
 }

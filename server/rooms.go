@@ -65,3 +65,30 @@ func (s *Server) converse(c *contact.Contact, clip string) *contact.Conversation
 	base := c.ClipStart.Add(time.Duration(a) * time.Second / features.Rate)
 	return consult.Measure(s.Config.Consult, consult.Says(segs, base), c.Arrive)
 }
+
+// consent says whether a station may be recorded at a time: always, but
+// for a room that records only inside its bookings (from consult.early
+// before the start to consult.max_overrun after the end).
+func (s *Server) consent(station string, at time.Time) bool {
+	st, ok := s.stations[station]
+	if !ok || st.Record != "appointments" {
+		return true
+	}
+	c := s.Config.Consult
+	for _, a := range s.schedule.In(station, at.Add(-c.MaxOverrun), at.Add(c.Early+time.Nanosecond)) {
+		if !a.Cancelled && !at.Before(a.Start.Add(-c.Early)) && at.Before(a.End.Add(c.MaxOverrun)) {
+			return true
+		}
+	}
+	return false
+}
+
+// consentFunc is the ingest's consent check, nil when every station records always.
+func (s *Server) consentFunc() func(string, time.Time) bool {
+	for _, st := range s.Config.Stations {
+		if st.Record == "appointments" {
+			return s.consent
+		}
+	}
+	return nil
+}

@@ -179,7 +179,7 @@ func (s *Server) Initialize() error {
 		return err
 	}
 	s.ingest = &ingest.Server{
-		Authorize: s.authorize, Sink: sink{s}, Stats: s.imetrics, Log: s.Log,
+		Authorize: s.authorize, Sink: sink{s}, Stats: s.imetrics, Log: s.Log, Consent: s.consentFunc(),
 		PLIInterval: cfg.WebRTC.PLIInterval, IncludeLoopback: s.IncludeLoopback || cfg.WebRTC.IncludeLoopback,
 	}
 	if len(cfg.WebRTC.Interfaces) > 0 {
@@ -707,6 +707,14 @@ func (s *Server) postSegment(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.imetrics.AddRejected(station, "segment_start")
 		http.Error(w, "header X-Segment-Start: want the segment's wall-clock start in RFC 3339", http.StatusBadRequest)
+		return
+	}
+	if !s.consent(station, start) {
+		// Spooled while the agent could not hear the server say so: not
+		// kept. 200, so that the agent does not send it again.
+		s.Log.Info("spooled segment discarded: outside the room's recording windows", "station", station, "start", start)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"discarded":"outside the room's recording windows"}`)
 		return
 	}
 	rec, err := s.Recorder(station)

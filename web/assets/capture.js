@@ -7,7 +7,7 @@
   const t = (k) => dict[k] || k;
   const $ = (id) => document.getElementById(id);
   const state = (text, cls) => { const s = $("state"); s.textContent = text; s.className = "state " + (cls || ""); };
-  let pc = null, events = null, location = null, token = null;
+  let pc = null, events = null, location = null, token = null, recording = true;
 
   function tokenFromPage() {
     const h = new URLSearchParams(window.location.hash.slice(1));
@@ -29,10 +29,20 @@
     pc = new RTCPeerConnection();
     for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
     events = pc.createDataChannel("events");
-    events.onmessage = (m) => { $("last").textContent = t('capture_server') + ": " + m.data; };
+    events.onmessage = (m) => {
+      let msg = {};
+      try { msg = JSON.parse(m.data); } catch (e) { /* not JSON: shown as is */ }
+      if (msg.type === "recording") {
+        // The room's consent: outside its bookings nothing is recorded.
+        recording = msg.recording;
+        state(recording ? t('capture_recording') : t('capture_paused'), recording ? "live" : "paused");
+        return;
+      }
+      $("last").textContent = t('capture_server') + ": " + m.data;
+    };
     pc.onconnectionstatechange = () => {
       const s = pc.connectionState;
-      if (s === "connected") state(t('capture_recording'), "live");
+      if (s === "connected") state(recording ? t('capture_recording') : t('capture_paused'), recording ? "live" : "paused");
       else if (s === "failed" || s === "disconnected") { state(t('capture_lost'), "error"); setTimeout(restart, 2000); }
       else state(s);
     };
