@@ -132,6 +132,13 @@ func TestTurnsSweep(t *testing.T) {
 	}
 	// The costs and weights to compare: edit here when choosing them.
 	cfgs := []turns.Config{turns.DefaultConfig}
+	for _, cc := range []float64{80} { // the stretch decoder (README)
+		for _, mp := range []time.Duration{300 * time.Millisecond} {
+			c := turns.DefaultConfig
+			c.OneChangePerStretch, c.ChangeCost, c.MinPart = true, cc, mp
+			cfgs = append(cfgs, c)
+		}
+	}
 	for _, cfg := range cfgs {
 		{
 			cc, passes := cfg.ChangeCost, cfg.PitchWeight
@@ -170,11 +177,13 @@ func TestTurnsSweep(t *testing.T) {
 					turnErr += math.Abs(float64(c.Turns - s.Turns))
 					intErr += math.Abs(float64(c.DoctorInterruptions + c.PatientInterruptions - s.Interruptions))
 					n++
-					fmt.Printf("change=%v pitch=%v share %.3f/%.3f turns %d/%d int %d/%d overl %d trend %s/%s\n", cc, passes, c.DoctorShare, want, c.Turns, s.Turns,
-						c.DoctorInterruptions+c.PatientInterruptions, s.Interruptions, c.Overlaps, c.PatientTrend, s.PatientTrend)
+					if os.Getenv("VERBOSE") != "" {
+						fmt.Printf("change=%v pitch=%v share %.3f/%.3f turns %d/%d int %d/%d overl %d trend %s/%s\n", cc, passes, c.DoctorShare, want, c.Turns, s.Turns,
+							c.DoctorInterruptions+c.PatientInterruptions, s.Interruptions, c.Overlaps, c.PatientTrend, s.PatientTrend)
+					}
 				}
 			}
-			fmt.Printf("== change=%v pitch=%v mean |share err| %.3f (max %.3f) |turn err| %.2f |int err| %.2f\n", cc, passes, shareErr/n, maxErr, turnErr/n, intErr/n)
+			fmt.Printf("== stretch=%v minpart=%v change=%v pitch=%v mean |share err| %.3f (max %.3f) |turn err| %.2f |int err| %.2f\n", cfg.OneChangePerStretch, cfg.MinPart, cc, passes, shareErr/n, maxErr, turnErr/n, intErr/n)
 		}
 	}
 }

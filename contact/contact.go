@@ -131,6 +131,25 @@ type Contact struct {
 	Appointment *Appointment `json:"appointment,omitempty"`
 	// Conversation is how the doctor and the patient talked (rooms).
 	Conversation *Conversation `json:"conversation,omitempty"`
+	// Likely is how likely the patient left dissatisfied, from what was
+	// heard: a score with its top reasons (nil when nothing was heard).
+	Likely *Likely `json:"likely_negative,omitempty"`
+}
+
+// Likely is a contact's dissatisfaction score.
+type Likely struct {
+	Version int `json:"version"`
+	// Score in [0, 1]: the logistic of Points.
+	Score   float64  `json:"score"`
+	Points  float64  `json:"points"`
+	Reasons []Reason `json:"reasons"`
+}
+
+// Reason is one sign that raised a dissatisfaction score.
+type Reason struct {
+	Code   string  `json:"code"`
+	Value  float64 `json:"value"`  // what was measured
+	Points float64 `json:"points"` // what it added
 }
 
 // Appointment is the booking a consulting-room contact was made from.

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -92,7 +93,7 @@ type voices struct {
 // loadVoices renders the administrator with espeak-ng and takes patients
 // from RAVDESS (by emotion) when datasets is a directory holding it, and
 // from other espeak-ng voices otherwise.
-func loadVoices(ctx context.Context, datasets, work string, r *rand.Rand) (*voices, error) {
+func loadVoices(ctx context.Context, datasets, work string, actors []int, r *rand.Rand) (*voices, error) {
 	v := &voices{patient: map[Mood][]snippet{}}
 	n := 0
 	for _, l := range adminLines {
@@ -114,7 +115,7 @@ func loadVoices(ctx context.Context, datasets, work string, r *rand.Rand) (*voic
 	rav := filepath.Join(datasets, "ravdess", "labels.csv")
 	if datasets != "" {
 		if _, err := os.Stat(rav); err == nil {
-			return v, loadRAVDESS(ctx, v, rav, r)
+			return v, loadRAVDESS(ctx, v, rav, actors, r)
 		}
 	}
 	for i, l := range patientLines {
@@ -137,7 +138,7 @@ func loadVoices(ctx context.Context, datasets, work string, r *rand.Rand) (*voic
 
 // loadRAVDESS picks a spread of actors and emotions: upset patients sound
 // angry or sad, pleased ones happy, the rest neutral or calm.
-func loadRAVDESS(ctx context.Context, v *voices, labels string, r *rand.Rand) error {
+func loadRAVDESS(ctx context.Context, v *voices, labels string, actors []int, r *rand.Rand) error {
 	f, err := os.Open(labels)
 	if err != nil {
 		return err
@@ -153,6 +154,9 @@ func loadRAVDESS(ctx context.Context, v *voices, labels string, r *rand.Rand) er
 			continue
 		}
 		p := filepath.Join(filepath.Dir(labels), row[0])
+		if n, err := strconv.Atoi(row[1]); len(actors) > 0 && (err != nil || !slices.Contains(actors, n)) {
+			continue
+		}
 		switch row[3] {
 		case "angry", "sad":
 			byMood[Upset] = append(byMood[Upset], p)

@@ -23,6 +23,9 @@ type Options struct {
 	Seed     uint64
 	Video    bool   // add a camera track (VP8, 128x96, 5 fps, keyframe every 2 s)
 	Datasets string // directory holding ravdess/ (real emotional speech); optional
+	// Actors, if set, are the RAVDESS actors the patients are taken from
+	// (to evaluate a model on voices it was not trained on).
+	Actors []int
 	// Progress, if set, is told the stage and how far it is.
 	Progress func(stage string, done, total int)
 }
@@ -82,7 +85,7 @@ func Generate(ctx context.Context, o Options) (*Files, error) {
 	defer os.RemoveAll(work)
 	progress("voices", 0, 1)
 	r := rand.New(rand.NewPCG(o.Seed+1, 7))
-	v, err := loadVoices(ctx, o.Datasets, work, r)
+	v, err := loadVoices(ctx, o.Datasets, work, o.Actors, r)
 	if err != nil {
 		return nil, err
 	}

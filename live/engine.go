@@ -19,6 +19,7 @@ import (
 
 	"contactd/clip"
 	"contactd/contact"
+	"contactd/likely"
 	"contactd/metrics"
 	"contactd/recorder"
 	"contactd/segmenter"
@@ -52,7 +53,10 @@ type Engine struct {
 
 	mu       sync.Mutex
 	stations map[string]*station
-	wake     chan struct{}
+
+	lenMu   sync.Mutex
+	lengths map[string][]time.Duration // each station's recent contact lengths
+	wake    chan struct{}
 
 	terminate chan struct{}
 	done      chan struct{}
@@ -305,6 +309,7 @@ func (e *Engine) processStation(id string, now time.Time) {
 				continue
 			}
 			c.Clip, c.ClipStart, c.ClipEnd, c.Voice, c.Face = prev.c.Clip, prev.c.ClipStart, prev.c.ClipEnd, prev.c.Voice, prev.c.Face
+			c.Likely = prev.c.Likely
 			sc, err = e.Archive.SaveSidecar(ctx, c, prev.media)
 		}
 		if err != nil {
@@ -452,6 +457,7 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 	}
 	if len(segs) == 0 {
 		c.AddFlag(contact.FlagNoMedia)
+		c.Likely = likely.Score(c, e.usual(id, c.Duration()), likely.DefaultWeights)
 		return e.Archive.SaveContact(ctx, c, "", storage.MediaInfo{})
 	}
 	t0 := time.Now()
@@ -476,6 +482,7 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 	if e.Rooms != nil && e.Rooms.Converse != nil && e.Rooms.Is(id) {
 		c.Conversation = e.Rooms.Converse(c, tmp.Name())
 	}
+	c.Likely = likely.Score(c, e.usual(id, c.Duration()), likely.DefaultWeights)
 	info := clip.Info{Streams: span.Streams}
 	format, ext := info.Container()
 	c.Clip = e.Archive.ClipKey(c, ext)
@@ -506,4 +513,24 @@ func (e *Engine) KeepAfter() time.Time {
 		}
 	}
 	return keep
+}
+
+// usualLengths is how many recent contacts make a station's usual length.
+const usualLengths = 50
+
+// usual returns a station's usual contact length before this contact and
+// then counts this contact's length in.
+func (e *Engine) usual(station string, d time.Duration) likely.Usual {
+	e.lenMu.Lock()
+	defer e.lenMu.Unlock()
+	if e.lengths == nil {
+		e.lengths = map[string][]time.Duration{}
+	}
+	ls := e.lengths[station]
+	u := likely.UsualOf(ls)
+	if len(ls) == usualLengths {
+		ls = ls[1:]
+	}
+	e.lengths[station] = append(ls, d)
+	return u
 }

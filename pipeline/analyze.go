@@ -38,6 +38,9 @@ type Options struct {
 	Progress func(done, total int)
 	// Room, if set, analyses a consulting room: contacts from its appointments.
 	Room *Room
+	// Hearing, if set, runs the voice path over the recording: voice
+	// timelines and likely-negative scores for the contacts.
+	Hearing *Hearing
 }
 
 // Report is what an analysis produced; its JSON is the `analyze --json` contract.
@@ -143,6 +146,12 @@ func Analyze(ctx context.Context, o Options) (*Report, error) {
 	for _, c := range res.Contacts {
 		c.Site = o.Site
 	}
+	if o.Hearing != nil {
+		if err := o.Hearing.hear(ctx, o.Media, start, res.Contacts); err != nil {
+			return nil, err
+		}
+	}
+	score(res.Contacts)
 
 	work, err := os.MkdirTemp("", "contactd-clips-")
 	if err != nil {

@@ -37,12 +37,18 @@ type contactFilter struct {
 	reviewed                      string
 	from, to                      time.Time
 	limit                         int
+	// order: "" (negatives first, newest first) or "likely" (the most
+	// likely negative first: for the contacts nobody rated).
+	order string
 }
 
 func (s *Server) parseContactFilter(r *http.Request) (contactFilter, error) {
 	q := r.URL.Query()
 	f := contactFilter{station: q.Get("station"), employee: q.Get("employee"), site: q.Get("site"),
-		flag: q.Get("flag"), cause: q.Get("cause"), reviewed: q.Get("reviewed"), limit: 500}
+		flag: q.Get("flag"), cause: q.Get("cause"), reviewed: q.Get("reviewed"), limit: 500, order: q.Get("order")}
+	if f.order != "" && f.order != "likely" {
+		return f, fmt.Errorf("query parameter order: %q (want likely, or nothing for negatives first)", f.order)
+	}
 	for _, v := range strings.Split(q.Get("set"), ",") {
 		if v = strings.TrimSpace(v); v != "" {
 			f.sets = append(f.sets, contact.Set(v))
@@ -102,6 +108,13 @@ func (f *contactFilter) match(e storage.Entry, rv *review.Review) bool {
 	return true
 }
 
+func likelyScore(e storage.Entry) float64 {
+	if e.Likely == nil {
+		return -1
+	}
+	return e.Likely.Score
+}
+
 // setOrder puts negative contacts first: they are what a quality officer reviews.
 func setOrder(s contact.Set) int {
 	switch s {
@@ -154,7 +167,12 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request, _ *auth.Sessio
 		}
 	}
 	slices.SortStableFunc(out, func(a, b listed) int {
-		if c := cmp.Compare(setOrder(a.Set), setOrder(b.Set)); c != 0 {
+		if f.order == "likely" {
+			// Unscored contacts (nothing was heard) go last.
+			if c := cmp.Compare(likelyScore(b.Entry), likelyScore(a.Entry)); c != 0 {
+				return c
+			}
+		} else if c := cmp.Compare(setOrder(a.Set), setOrder(b.Set)); c != 0 {
 			return c
 		}
 		return b.Arrive.Compare(a.Arrive)

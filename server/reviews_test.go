@@ -25,6 +25,7 @@ type seed struct {
 	employee string
 	station  string
 	ago      time.Duration
+	likely   float64 // > 0: the contact's likely-negative score
 }
 
 // seedContacts stores contacts with small clips (bytes distinct per
@@ -45,6 +46,9 @@ func seedContacts(t *testing.T, ts *testServer, seeds []seed) []string {
 		if sd.set != contact.Unrated {
 			v := map[contact.Set]int{contact.Negative: 0, contact.Neutral: 2, contact.Positive: 4}[sd.set]
 			c.Rating = &contact.Press{Value: v, Scale: contact.Scale5pt, At: c.Leave.Add(5 * time.Second)}
+		}
+		if sd.likely > 0 {
+			c.Likely = &contact.Likely{Version: 1, Score: sd.likely, Reasons: []contact.Reason{{Code: "patient_negative", Value: sd.likely, Points: 1}}}
 		}
 		c.Clip = arc.ClipKey(c, "webm")
 		f := filepath.Join(t.TempDir(), "clip.webm")
@@ -254,5 +258,42 @@ func TestReviewFlow(t *testing.T) {
 	anna, _ := login(t, ts2.url, "anna", "correct horse battery")
 	if code := anna.do(t, "GET", ts2.url+"/api/v1/contacts/"+ids[1]+"/clip", "", nil); code != 403 {
 		t.Errorf("employee plays a clip: %d", code)
+	}
+}
+
+// TestLikelyOrder: the unrated contacts, most likely negative first; those
+// with nothing heard last; an unknown order is refused by name.
+func TestLikelyOrder(t *testing.T) {
+	ts := startServer(t, t.TempDir(), t.TempDir(), withUsers(t))
+	ids := seedContacts(t, ts, []seed{
+		{set: contact.Unrated, likely: 0.2},
+		{set: contact.Unrated},
+		{set: contact.Unrated, likely: 0.9},
+		{set: contact.Negative, likely: 0.95},
+		{set: contact.Unrated, likely: 0.5},
+	})
+	olga, _ := login(t, ts.url, "olga", "correct horse battery")
+	var l struct {
+		Contacts []struct {
+			ID     string
+			Likely *contact.Likely `json:"likely_negative"`
+		}
+	}
+	if code := olga.do(t, "GET", ts.url+"/api/v1/contacts?set=unrated&order=likely", "", &l); code != 200 {
+		t.Fatalf("list: %d", code)
+	}
+	var got []string
+	for _, c := range l.Contacts {
+		got = append(got, c.ID)
+	}
+	if want := []string{ids[2], ids[4], ids[0], ids[1]}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("order %v, want %v", got, want)
+	}
+	if l.Contacts[0].Likely == nil || l.Contacts[0].Likely.Reasons[0].Code != "patient_negative" {
+		t.Errorf("the list carries the score and its reasons: %+v", l.Contacts[0])
+	}
+	var body []byte
+	if code := olga.do(t, "GET", ts.url+"/api/v1/contacts?order=worst", "", &body); code != 400 || !strings.Contains(string(body), "order") {
+		t.Errorf("unknown order: %d %s", code, body)
 	}
 }

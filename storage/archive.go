@@ -188,6 +188,8 @@ type Entry struct {
 	Flags    []contact.Flag `json:"flags"`
 	Rating   *contact.Press `json:"rating"`
 	Clip     string         `json:"clip"`
+	// Likely is the contact's likely-negative score and its top reasons.
+	Likely *contact.Likely `json:"likely_negative,omitempty"`
 }
 
 // Index lists every contact in the store. It is a cache: Rebuild makes it
@@ -201,7 +203,7 @@ type Index struct {
 func entryOf(sc *Sidecar) Entry {
 	c := sc.Contact
 	return Entry{ID: c.ID, Site: c.Site, Station: c.Station, Employee: c.Employee, Arrive: c.Arrive, Leave: c.Leave,
-		Set: c.Set, Flags: c.Flags, Rating: c.Rating, Clip: c.Clip}
+		Set: c.Set, Flags: c.Flags, Rating: c.Rating, Clip: c.Clip, Likely: c.Likely}
 }
 
 // Rebuild reads every sidecar under clips/ and writes a fresh index. A bad

@@ -72,6 +72,14 @@ type Config struct {
 	// SplitBySegment makes the first split by stretches of speech rather
 	// than by one-second windows.
 	SplitBySegment bool
+	// OneChangePerStretch decodes by stretches of speech (runs without a
+	// pause of MinPause): a stretch is one speaker's, or one speaker's and
+	// then the other's, each part at least MinPart long. In one
+	// microphone's recording a change of speaker with no pause between is
+	// one person cutting in on the other; two such changes inside one
+	// unbroken stretch are far likelier to be the models' noise.
+	OneChangePerStretch bool
+	MinPart             time.Duration
 }
 
 func meanStd(v []float64) (m, s float64) {
@@ -200,7 +208,11 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 				}
 			}
 		}
-		doc = viterbi(dl, pl, idx, minPause, cfg)
+		if cfg.OneChangePerStretch {
+			doc = decodeStretches(dl, pl, idx, minPause, int(cfg.MinPart/frame), cfg)
+		} else {
+			doc = viterbi(dl, pl, idx, minPause, cfg)
+		}
 	}
 	segs := segments(a, idx, doc, minPause)
 	if m.Emotion != nil {
@@ -409,6 +421,94 @@ func viterbi(ld, lp []float64, idx []int, minPause int, cfg Config) []bool {
 			s = 1
 		}
 		out[k-1] = back[k][s]
+	}
+	return out
+}
+
+// decodeStretches labels each speech frame (true: the doctor's) by the
+// best path in which every stretch of speech (no pause of minPause) holds
+// at most one change of speaker, at cfg.ChangeCost, with both parts at
+// least minPart frames; a change across a pause costs cfg.PauseChangeCost.
+func decodeStretches(ld, lp []float64, idx []int, minPause, minPart int, cfg Config) []bool {
+	n := len(idx)
+	type stretch struct {
+		a, b int
+		// best[s0][s1]: the stretch's score starting as s0 and ending as
+		// s1 (0 patient, 1 doctor); at: the first frame of s1 when s0 != s1.
+		best [2][2]float64
+		at   [2][2]int
+	}
+	var sts []stretch
+	for a := 0; a < n; {
+		b := a + 1
+		for b < n && idx[b]-idx[b-1]-1 < minPause {
+			b++
+		}
+		st := stretch{a: a, b: b}
+		// Prefix sums of each state's emissions.
+		pre := [2][]float64{make([]float64, b-a+1), make([]float64, b-a+1)}
+		for k := a; k < b; k++ {
+			pre[0][k-a+1] = pre[0][k-a] + lp[k]
+			pre[1][k-a+1] = pre[1][k-a] + ld[k]
+		}
+		m := b - a
+		for s := 0; s < 2; s++ {
+			st.best[s][s], st.at[s][s] = pre[s][m], b
+			o := 1 - s
+			st.best[s][o], st.at[s][o] = math.Inf(-1), b
+			for t := minPart; t <= m-minPart; t++ {
+				if v := pre[s][t] + pre[o][m] - pre[o][t] - cfg.ChangeCost; v > st.best[s][o] {
+					st.best[s][o], st.at[s][o] = v, a+t
+				}
+			}
+		}
+		sts = append(sts, st)
+		a = b
+	}
+	// Viterbi over the stretches; the state is the speaker at a stretch's end.
+	type from struct{ start, prevEnd int }
+	back := make([][2]from, len(sts))
+	var score [2]float64
+	for s1 := 0; s1 < 2; s1++ {
+		score[s1] = math.Inf(-1)
+		for s0 := 0; s0 < 2; s0++ {
+			if v := sts[0].best[s0][s1]; v > score[s1] {
+				score[s1], back[0][s1] = v, from{s0, -1}
+			}
+		}
+	}
+	for i := 1; i < len(sts); i++ {
+		var next [2]float64
+		for s1 := 0; s1 < 2; s1++ {
+			next[s1] = math.Inf(-1)
+			for s0 := 0; s0 < 2; s0++ {
+				for pe := 0; pe < 2; pe++ {
+					v := score[pe] + sts[i].best[s0][s1]
+					if pe != s0 {
+						v -= cfg.PauseChangeCost
+					}
+					if v > next[s1] {
+						next[s1], back[i][s1] = v, from{s0, pe}
+					}
+				}
+			}
+		}
+		score = next
+	}
+	out := make([]bool, n)
+	end := 0
+	if score[1] > score[0] {
+		end = 1
+	}
+	for i := len(sts) - 1; i >= 0; i-- {
+		st, f := sts[i], back[i][end]
+		for k := st.a; k < st.b; k++ {
+			out[k] = f.start == 1
+			if k >= st.at[f.start][end] {
+				out[k] = end == 1
+			}
+		}
+		end = f.prevEnd
 	}
 	return out
 }

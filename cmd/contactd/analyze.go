@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"contactd/appointments"
 	"contactd/classifier/speaker"
 	"contactd/classifier/turns"
+	"contactd/classifier/voice"
 	"contactd/contact"
 	"contactd/metrics"
 	"contactd/pipeline"
@@ -25,8 +28,8 @@ import (
 func (a *app) analyzeCmd() *cobra.Command {
 	var (
 		media, startS, station, events, ratings, store, site, metricsFile string
-		schedule, voicesDir                                               string
-		asJSON                                                            bool
+		schedule, voicesDir, employee                                     string
+		asJSON, hear                                                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "analyze --media FILE --station ID --events FILE --ratings FILE [--start RFC3339] [--store DIR|s3://bucket/prefix] [--json]",
@@ -80,6 +83,11 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 					return err
 				}
 			}
+			if hear {
+				if opt.Hearing, err = a.hearing(station, employee, voicesDir); err != nil {
+					return err
+				}
+			}
 			if !asJSON {
 				var bar progress
 				opt.Progress = func(done, total int) {
@@ -124,7 +132,9 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 	f.StringVar(&metricsFile, "metrics", "", "also write the run's Prometheus metrics to this file (textfile collector format)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of the summary table")
 	f.StringVar(&schedule, "schedule", "", "the station is a consulting room: its appointments (CSV or iCalendar .ics); contacts follow them")
-	f.StringVar(&voicesDir, "voices", "", "where doctors' enrolled voices are, {employee}.json (default: {state_dir}/voices)")
+	f.StringVar(&voicesDir, "voices", "", "where enrolled voices are, {employee}.json (default: {state_dir}/voices)")
+	f.BoolVar(&hear, "hear", false, "run the voice path over the recording: each contact gets its voice timeline and likely-negative score")
+	f.StringVar(&employee, "employee", "", "with --hear: the employee at the station, whose enrolled voice tells their speech from the patient's (default: the station's in the configuration)")
 	return cmd
 }
 
@@ -264,4 +274,49 @@ func printRoom(w io.Writer, rep *pipeline.Report) {
 	for _, m := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", m)
 	}
+}
+
+// hearing is what analyze --hear needs: the voice models and the station's
+// employee's enrolled voice, if there is one.
+func (a *app) hearing(station, employee, voicesDir string) (*pipeline.Hearing, error) {
+	vm, err := a.vadModel()
+	if err != nil {
+		return nil, err
+	}
+	bg, err := speaker.DefaultBackground()
+	if err != nil {
+		return nil, err
+	}
+	em, err := a.voiceModel(a.cfg.Emotion.VoiceModel)
+	if err != nil {
+		return nil, err
+	}
+	if employee == "" {
+		for _, st := range a.cfg.Stations {
+			if st.ID == station {
+				employee = st.Employee
+			}
+		}
+	}
+	if voicesDir == "" {
+		voicesDir = filepath.Join(a.cfg.StateDir, "voices")
+	}
+	h := &pipeline.Hearing{Models: &voice.Models{VAD: vm, Emotion: em, Background: bg}}
+	if employee != "" {
+		path := filepath.Join(voicesDir, employee+".json")
+		b, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			a.log.Warn("no enrolled voice: the employee's speech and the patient's are not told apart", "employee", employee, "file", path)
+		case err != nil:
+			return nil, err
+		default:
+			var v speaker.Voice
+			if err := json.Unmarshal(b, &v); err != nil || v.GMM == nil {
+				return nil, fmt.Errorf("%s: not an enrolled voice (contactd speaker enroll makes one)", path)
+			}
+			h.Employee = &v
+		}
+	}
+	return h, nil
 }

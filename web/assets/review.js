@@ -34,6 +34,15 @@ document.addEventListener('DOMContentLoaded', () => {
     return el('span', { class: cls, title: t('set_' + c.set) }, `${r.value} · ${t('set_' + c.set)}`);
   }
 
+  // The likely-negative score (0–100) with its top reasons as the tooltip.
+  function likelyBadge(c) {
+    const l = c.likely_negative;
+    if (!l) return el('span', { class: 'muted', text: '—' });
+    const why = (l.reasons || []).map((r) => t('reason_' + r.code)).join(', ');
+    return el('span', { class: 'likely' + (l.score >= 0.5 ? ' high' : ''), title: why, text: String(Math.round(l.score * 100)) },
+      why ? el('span', { class: 'why', text: ' · ' + why }) : null);
+  }
+
   async function load() {
     const q = query();
     history.replaceState(null, '', '?' + q.toString());
@@ -67,6 +76,7 @@ document.addEventListener('DOMContentLoaded', () => {
       el('td', { text: c.employee || '—' }),
       el('td', { text: duration((Date.parse(c.leave) - Date.parse(c.arrive)) / 1000) }),
       el('td', {}, ratingBadge(c), ...(c.flags || []).map((f) => el('span', { class: 'flag', text: t('flag_' + f) }))),
+      el('td', {}, likelyBadge(c)),
       el('td', {}, rv && rv.reviewed ? el('span', { class: 'tick', title: t('reviewed_yes'), text: '✓' }) : null,
         ...(rv ? rv.causes : []).map((x) => el('span', { class: 'chip small', text: causeName(x) }))));
     tr.addEventListener('click', () => open(c.id));

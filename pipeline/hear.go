@@ -1,0 +1,74 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"contactd/classifier/audio"
+	"contactd/classifier/features"
+	"contactd/classifier/speaker"
+	"contactd/classifier/voice"
+	"contactd/contact"
+	"contactd/likely"
+)
+
+// Hearing makes an analysis listen to the recording as the live voice path
+// does: each contact gets its voice timeline (whose speech, what emotion,
+// second by second) and, from it, its likely-negative score.
+type Hearing struct {
+	Models *voice.Models
+	// Employee is the station's enrolled employee voice; nil: speech is
+	// not attributed (all of it is "unattributed").
+	Employee *speaker.Voice
+}
+
+// hear runs the voice path over the whole recording (16 kHz), a new
+// patient's baseline at each contact's arrive, and files each contact's
+// readings.
+func (h *Hearing) hear(ctx context.Context, media string, start time.Time, cs []*contact.Contact) error {
+	x, err := audio.DecodeFile(media, features.Rate)
+	if err != nil {
+		return fmt.Errorf("%s: decoding the audio: %w", media, err)
+	}
+	st := voice.NewStation(h.Models, h.Employee, nil)
+	var rs []voice.Reading
+	next := 0
+	const chunk = features.Rate / 50 // 20 ms, as live
+	for i := 0; i < len(x); i += chunk {
+		if i%(600*features.Rate) == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		at := start.Add(time.Duration(i) * time.Second / features.Rate)
+		for next < len(cs) && !cs[next].Arrive.After(at) {
+			st.NewContact()
+			next++
+		}
+		rs = append(rs, st.Push(x[i:min(i+chunk, len(x))], at)...)
+	}
+	for _, c := range cs {
+		var in []voice.Reading
+		for _, r := range rs {
+			if !r.Start.Before(c.Arrive) && r.Start.Before(c.Leave) {
+				in = append(in, r)
+			}
+		}
+		c.Voice = voice.ContactVoice(in)
+	}
+	return nil
+}
+
+// score gives every contact its likely-negative score, against the
+// usual length of this recording's contacts.
+func score(cs []*contact.Contact) {
+	var ds []time.Duration
+	for _, c := range cs {
+		ds = append(ds, c.Duration())
+	}
+	u := likely.UsualOf(ds)
+	for _, c := range cs {
+		c.Likely = likely.Score(c, u, likely.DefaultWeights)
+	}
+}
