@@ -232,6 +232,9 @@ type ExpectedContact struct {
 	Flags  []contact.Flag `json:"flags"`
 	Rating *contact.Press `json:"rating"`
 	Set    contact.Set    `json:"set"`
+	// Mood is how the patient was scripted: pleased, upset (angry or sad
+	// speech) or indifferent (neutral or calm speech).
+	Mood string `json:"mood"`
 }
 
 // Expected derives the truth from the scenario (not from the segmenter).
@@ -240,7 +243,8 @@ func (s *Scenario) Expected(station string, start time.Time) *Expected {
 	e := &Expected{Station: station, Start: start, Length: s.Length.Seconds(), PassBys: len(s.PassBys),
 		IgnoredLeaves: len(s.Strays), Debounced: s.debounce, Orphans: []contact.Press{}}
 	for _, v := range s.Visits {
-		c := ExpectedContact{Arrive: start.Add(v.Arrive), Leave: start.Add(v.WantLeave), Flags: v.WantFlags, Set: contact.Unrated}
+		c := ExpectedContact{Arrive: start.Add(v.Arrive), Leave: start.Add(v.WantLeave), Flags: v.WantFlags, Set: contact.Unrated,
+			Mood: [...]string{"pleased", "upset", "indifferent"}[v.Mood]}
 		if c.Flags == nil {
 			c.Flags = []contact.Flag{}
 		}

@@ -49,23 +49,61 @@ type Weights struct {
 var DefaultWeights = Weights{PatientNegative: 2, PatientAngry: 1, PatientValence: 1.5, PatientWorsening: 1,
 	RaisedVoices: 1.5, Interruptions: 1, EmployeeTense: 1, LongContact: 0.5, Bias: 1.5}
 
-// Usual is a station's usual contact length (median of recent contacts).
+// Usual is what is usual at a station, from its recent contacts: the
+// median contact length and, for the employee's voice, the median share of
+// their speech read as angry or sad and of their hot seconds (high arousal,
+// negative valence). A voice has a character of its own: the employee's
+// tension counts only above their usual.
 type Usual struct {
 	Median time.Duration
 	N      int
+	// EmployeeNegative, EmployeeHot: medians over the contacts where the
+	// employee spoke (EmployeeN of them).
+	EmployeeNegative, EmployeeHot float64
+	EmployeeN                     int
 }
 
 // MinUsual contacts make a usual length worth comparing with.
 const MinUsual = 5
 
-// UsualOf is the median length of contacts.
-func UsualOf(ds []time.Duration) Usual {
-	if len(ds) == 0 {
-		return Usual{}
+// UsualOf is what is usual over contacts.
+func UsualOf(cs []*contact.Contact) Usual {
+	var u Usual
+	var ds []time.Duration
+	var neg, hot []float64
+	for _, c := range cs {
+		ds = append(ds, c.Duration())
+		if c.Voice != nil && c.Voice.Employee != nil && c.Voice.Employee.SpeechSeconds > 0 {
+			neg = append(neg, c.Voice.Employee.NegativeShare)
+			hot = append(hot, hotShare(c.Voice.Employee))
+		}
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return Usual{Median: s[len(s)/2], N: len(s)}
+	if len(ds) > 0 {
+		slices.Sort(ds)
+		u.Median, u.N = ds[len(ds)/2], len(ds)
+	}
+	if len(neg) > 0 {
+		slices.Sort(neg)
+		slices.Sort(hot)
+		u.EmployeeNegative, u.EmployeeHot, u.EmployeeN = neg[len(neg)/2], hot[len(hot)/2], len(neg)
+	}
+	return u
+}
+
+// hotShare is the share of a side's speech in seconds of high arousal and
+// negative valence: a raised, displeased voice.
+func hotShare(s *contact.VoiceSide) float64 {
+	var hot, all float64
+	for _, sec := range s.Timeline {
+		all += sec.Speech
+		if sec.Arousal > 0.5 && sec.Valence < 0 {
+			hot += sec.Speech
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return hot / all
 }
 
 // patientSide is the patient's speech: attributed, or without an enrolled
@@ -100,24 +138,18 @@ func Score(c *contact.Contact, usual Usual, w Weights) *contact.Likely {
 		}
 	}
 	if c.Voice != nil {
-		var hot, all float64
-		for _, s := range []*contact.VoiceSide{c.Voice.Employee, c.Voice.Patient, c.Voice.Unattributed} {
-			if s == nil {
-				continue
-			}
-			for _, sec := range s.Timeline {
-				all += sec.Speech
-				if sec.Arousal > 0.5 && sec.Valence < 0 {
-					hot += sec.Speech
-				}
-			}
+		// Raised voices: the patient's hot speech, and the employee's above
+		// their usual (the larger of the two).
+		raised := 0.0
+		if p := patientSide(c.Voice); p != nil {
+			raised = hotShare(p)
 		}
-		if all > 0 {
-			add(RaisedVoices, hot/all, w.RaisedVoices*hot/all)
+		if e := c.Voice.Employee; e != nil && e.SpeechSeconds > 0 && usual.EmployeeN >= MinUsual {
+			raised = max(raised, hotShare(e)-usual.EmployeeHot)
+			d := e.NegativeShare - usual.EmployeeNegative
+			add(EmployeeTense, d, w.EmployeeTense*max(0, d))
 		}
-		if e := c.Voice.Employee; e != nil && e.SpeechSeconds > 0 {
-			add(EmployeeTense, e.NegativeShare, w.EmployeeTense*e.NegativeShare)
-		}
+		add(RaisedVoices, raised, w.RaisedVoices*raised)
 	}
 	if cv := c.Conversation; cv != nil {
 		heard = true

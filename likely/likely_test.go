@@ -92,6 +92,28 @@ func TestScore(t *testing.T) {
 	if len(sh.Reasons) != 0 {
 		t.Errorf("happy patient got reasons %+v", sh.Reasons)
 	}
+	// The employee's voice counts above their usual only: a voice that
+	// always reads tense is their character, not this contact's tension.
+	tense := side(t0, repeat("angry", 10), repeat(-0.5, 10), repeat(0.8, 10))
+	calmPatient := side(t0, repeat("neutral", 10), repeat(0.1, 10), repeat(0.0, 10))
+	var days []*contact.Contact
+	for range 6 {
+		days = append(days, &contact.Contact{Arrive: t0, Leave: t0.Add(time.Minute), Voice: &contact.Voice{Employee: tense, Patient: calmPatient}})
+	}
+	if s := Score(days[0], UsualOf(days), DefaultWeights); s.Points != 0 {
+		t.Errorf("an employee as tense as usual: %+v", s)
+	}
+	if s := Score(days[0], UsualOf(days[:4]), DefaultWeights); s.Points != 0 {
+		t.Errorf("no usual yet (4 contacts): the employee's tension is not counted: %+v", s)
+	}
+	calm := side(t0, repeat("neutral", 10), repeat(0.2, 10), repeat(0.0, 10))
+	for i := range days {
+		days[i] = &contact.Contact{Arrive: t0, Leave: t0.Add(time.Minute), Voice: &contact.Voice{Employee: calm, Patient: calmPatient}}
+	}
+	odd := &contact.Contact{Arrive: t0, Leave: t0.Add(time.Minute), Voice: &contact.Voice{Employee: tense, Patient: calmPatient}}
+	if s := Score(odd, UsualOf(days), DefaultWeights); s.Reasons[0].Code != RaisedVoices && s.Reasons[0].Code != EmployeeTense {
+		t.Errorf("a usually calm employee tense: %+v", s)
+	}
 	if Score(&contact.Contact{Arrive: t0, Leave: t0.Add(time.Minute)}, u, DefaultWeights) != nil {
 		t.Error("a contact where nothing was heard must have no score")
 	}
@@ -100,7 +122,11 @@ func TestScore(t *testing.T) {
 	if s := Score(long, Usual{Median: 2 * time.Minute, N: 4}, DefaultWeights); len(s.Reasons) != 0 {
 		t.Errorf("4 contacts made a usual length: %+v", s.Reasons)
 	}
-	s := Score(long, UsualOf(repeat(2*time.Minute, 9)), DefaultWeights)
+	var usual []*contact.Contact
+	for range 9 {
+		usual = append(usual, &contact.Contact{Arrive: t0, Leave: t0.Add(2 * time.Minute)})
+	}
+	s := Score(long, UsualOf(usual), DefaultWeights)
 	if len(s.Reasons) != 1 || s.Reasons[0].Code != LongContact || s.Reasons[0].Value != 2 {
 		t.Errorf("four times the usual length: %+v", s.Reasons)
 	}

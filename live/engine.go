@@ -54,9 +54,9 @@ type Engine struct {
 	mu       sync.Mutex
 	stations map[string]*station
 
-	lenMu   sync.Mutex
-	lengths map[string][]time.Duration // each station's recent contact lengths
-	wake    chan struct{}
+	lenMu  sync.Mutex
+	recent map[string][]*contact.Contact // each station's recent contacts: what is usual there
+	wake   chan struct{}
 
 	terminate chan struct{}
 	done      chan struct{}
@@ -457,7 +457,7 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 	}
 	if len(segs) == 0 {
 		c.AddFlag(contact.FlagNoMedia)
-		c.Likely = likely.Score(c, e.usual(id, c.Duration()), likely.DefaultWeights)
+		c.Likely = likely.Score(c, e.usual(id, c), likely.DefaultWeights)
 		return e.Archive.SaveContact(ctx, c, "", storage.MediaInfo{})
 	}
 	t0 := time.Now()
@@ -482,7 +482,7 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 	if e.Rooms != nil && e.Rooms.Converse != nil && e.Rooms.Is(id) {
 		c.Conversation = e.Rooms.Converse(c, tmp.Name())
 	}
-	c.Likely = likely.Score(c, e.usual(id, c.Duration()), likely.DefaultWeights)
+	c.Likely = likely.Score(c, e.usual(id, c), likely.DefaultWeights)
 	info := clip.Info{Streams: span.Streams}
 	format, ext := info.Container()
 	c.Clip = e.Archive.ClipKey(c, ext)
@@ -515,22 +515,27 @@ func (e *Engine) KeepAfter() time.Time {
 	return keep
 }
 
-// usualLengths is how many recent contacts make a station's usual length.
-const usualLengths = 50
+// usualContacts is how many recent contacts make a station's usual.
+const usualContacts = 50
 
-// usual returns a station's usual contact length before this contact and
-// then counts this contact's length in.
-func (e *Engine) usual(station string, d time.Duration) likely.Usual {
+// usual returns what is usual at a station before this contact, then
+// counts this contact in.
+func (e *Engine) usual(station string, c *contact.Contact) likely.Usual {
 	e.lenMu.Lock()
 	defer e.lenMu.Unlock()
-	if e.lengths == nil {
-		e.lengths = map[string][]time.Duration{}
+	if e.recent == nil {
+		e.recent = map[string][]*contact.Contact{}
 	}
-	ls := e.lengths[station]
-	u := likely.UsualOf(ls)
-	if len(ls) == usualLengths {
-		ls = ls[1:]
+	cs := e.recent[station]
+	u := likely.UsualOf(cs)
+	if len(cs) == usualContacts {
+		cs = cs[1:]
 	}
-	e.lengths[station] = append(ls, d)
+	// Only what the usual reads: the times and the employee's voice.
+	k := &contact.Contact{Arrive: c.Arrive, Leave: c.Leave}
+	if c.Voice != nil && c.Voice.Employee != nil {
+		k.Voice = &contact.Voice{Employee: c.Voice.Employee}
+	}
+	e.recent[station] = append(cs, k)
 	return u
 }

@@ -63,11 +63,7 @@ func (h *Hearing) hear(ctx context.Context, media string, start time.Time, cs []
 // score gives every contact its likely-negative score, against the
 // usual length of this recording's contacts.
 func score(cs []*contact.Contact) {
-	var ds []time.Duration
-	for _, c := range cs {
-		ds = append(ds, c.Duration())
-	}
-	u := likely.UsualOf(ds)
+	u := likely.UsualOf(cs)
 	for _, c := range cs {
 		c.Likely = likely.Score(c, u, likely.DefaultWeights)
 	}
