@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"contactd/consult"
+	"contactd/presence"
 	"contactd/contact"
 	"contactd/segmenter"
 	"contactd/storage"
@@ -59,6 +60,8 @@ type Config struct {
 	Segmenter segmenter.Config `yaml:"segmenter"`
 	// Consult holds the consulting rooms' rules.
 	Consult consult.Config `yaml:"consult"`
+	// Presence holds the rule that finds presence from the voices.
+	Presence presence.Config `yaml:"presence"`
 	// Scales maps each rating scale's values to sets and boxes.
 	Scales contact.SetRules `yaml:"scales"`
 }
@@ -244,6 +247,7 @@ func Default() *Config {
 		Log:       Log{Level: "info", Format: "text"},
 		Segmenter: segmenter.DefaultConfig(),
 		Consult:   consult.DefaultConfig(),
+		Presence:  presence.DefaultConfig(),
 		Scales:    contact.DefaultSetRules(),
 	}
 }
@@ -441,6 +445,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Consult.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Presence.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Scales.Validate(); err != nil {

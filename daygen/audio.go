@@ -149,6 +149,7 @@ func loadRAVDESS(ctx context.Context, v *voices, labels string, actors []int, r 
 		return fmt.Errorf("%s: %w", labels, err)
 	}
 	byMood := map[Mood][]string{}
+	emotionOf := map[string]string{}
 	for _, row := range rows[1:] {
 		if len(row) < 4 {
 			continue
@@ -165,6 +166,7 @@ func loadRAVDESS(ctx context.Context, v *voices, labels string, actors []int, r 
 		case "neutral", "calm":
 			byMood[Indifferent] = append(byMood[Indifferent], p)
 		}
+		emotionOf[p] = row[3]
 	}
 	for _, m := range []Mood{Pleased, Upset, Indifferent} {
 		files := byMood[m]
@@ -177,7 +179,7 @@ func loadRAVDESS(ctx context.Context, v *voices, labels string, actors []int, r 
 			if err != nil {
 				return err
 			}
-			v.patient[m] = append(v.patient[m], snippet{pcm: pcm, gain: 1})
+			v.patient[m] = append(v.patient[m], snippet{pcm: levelled(pcm, emotionOf[p]), gain: 1})
 		}
 	}
 	return nil
@@ -263,4 +265,25 @@ func writeMix(w io.Writer, length time.Duration, ps []placement, r *rand.Rand, p
 		}
 	}
 	return bw.Flush()
+}
+
+// moodLevel is how much louder (dB) than the usual speech level a patient
+// at the desk speaks in an emotion. The corpus's recordings span 25 dB
+// between its whispered sad and shouted angry takes; a patient standing
+// at a desk does not: they are levelled, keeping a few dB of the emotion.
+var moodLevel = map[string]float64{"angry": 4, "happy": 2, "sad": -3}
+
+// levelled trims a recording to its speech and brings it to the level a
+// patient at the desk reaches the microphone at.
+func levelled(pcm []int16, emotion string) []int16 {
+	x := make([]float32, len(pcm))
+	for i, v := range pcm {
+		x[i] = float32(v) / 32768
+	}
+	x = Level(Trim(x), SpeechDB+moodLevel[emotion])
+	out := make([]int16, len(x))
+	for i, v := range x {
+		out[i] = int16(max(-1, min(1, v)) * 32767)
+	}
+	return out
 }

@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"contactd/appointments"
 	"contactd/clip"
 	"contactd/contact"
 	"contactd/metrics"
+	"contactd/presence"
 	"contactd/segmenter"
 	"contactd/storage"
 )
@@ -41,6 +43,21 @@ type Options struct {
 	// Hearing, if set, runs the voice path over the recording: voice
 	// timelines and likely-negative scores for the contacts.
 	Hearing *Hearing
+	// AutoPresence, if set (with Hearing), finds presence from the voices:
+	// without a sensor's events its events make the contacts; with them the
+	// sensor wins and the two are compared (Report.Disagreements).
+	AutoPresence *presence.Config
+}
+
+// Disagreement is a contact that sensor and voices do not agree on.
+type Disagreement struct {
+	// Kind: "sensor_missed" (the voices heard a conversation with a
+	// patient where the sensor saw nobody) or "not_heard" (the sensor saw
+	// a contact in which no patient's voice was heard: a silent patient,
+	// or a sensor stuck on).
+	Kind   string    `json:"kind"`
+	Arrive time.Time `json:"arrive"`
+	Leave  time.Time `json:"leave"`
 }
 
 // Report is what an analysis produced; its JSON is the `analyze --json` contract.
@@ -53,6 +70,9 @@ type Report struct {
 	Rejected      []string           `json:"rejected_input"`
 	OtherStation  int                `json:"other_station_lines"`
 	Recording     RecordingInfo      `json:"recording"`
+	// AutoEvents are the presence events found from the voices.
+	AutoEvents    int            `json:"auto_events,omitempty"`
+	Disagreements []Disagreement `json:"disagreements,omitempty"`
 	// NoShows are the room's appointments nobody came to (rooms only).
 	NoShows  []appointments.Appointment `json:"no_shows,omitempty"`
 	Warnings []string                   `json:"warnings,omitempty"`
@@ -135,6 +155,32 @@ func Analyze(ctx context.Context, o Options) (*Report, error) {
 		log.Warn("input line rejected", "file", e.File, "line", e.Line, "field", e.Field, "error", e.Msg)
 	}
 
+	var x []float32 // the audio, when the voices are heard
+	if o.Hearing != nil {
+		if x, err = decode(o.Media); err != nil {
+			return nil, err
+		}
+	}
+	if o.AutoPresence != nil {
+		if o.Hearing == nil {
+			return nil, errors.New("presence from the voices needs the voice path (Hearing)")
+		}
+		rs, err := o.Hearing.Listen(ctx, x, start, nil)
+		if err != nil {
+			return nil, err
+		}
+		auto := presence.Events(*o.AutoPresence, o.Station, rs)
+		rep.AutoEvents = len(auto)
+		if len(in.Events) == 0 {
+			in.Events = auto
+		} else {
+			rep.Disagreements = disagree(o.Segmenter, in.Events, auto)
+			for _, d := range rep.Disagreements {
+				log.Warn("sensor and voices disagree", "kind", d.Kind, "arrive", d.Arrive, "leave", d.Leave)
+			}
+		}
+	}
+
 	var res *segmenter.Result
 	if o.Room != nil {
 		if res, err = o.Room.contacts(ctx, o, start, in, rep); err != nil {
@@ -147,7 +193,7 @@ func Analyze(ctx context.Context, o Options) (*Report, error) {
 		c.Site = o.Site
 	}
 	if o.Hearing != nil {
-		if err := o.Hearing.hear(ctx, o.Media, start, res.Contacts); err != nil {
+		if err := o.Hearing.hear(ctx, x, start, res.Contacts); err != nil {
 			return nil, err
 		}
 	}
@@ -251,3 +297,31 @@ func readFile[T any](path string, parse func(io.Reader, string) ([]T, []*contact
 // ErrRejected is returned (wrapped) by callers that want a non-zero exit
 // when some input lines were rejected.
 var ErrRejected = errors.New("some input lines were rejected")
+
+// disagree compares the sensor's contacts with the ones the voices make:
+// each that overlaps none of the other kind is a disagreement.
+func disagree(cfg segmenter.Config, sensor, auto []contact.Event) []Disagreement {
+	sc, _, _ := segmenter.Contacts(cfg, sensor, time.Time{})
+	ac, _, _ := segmenter.Contacts(cfg, auto, time.Time{})
+	overlaps := func(c *contact.Contact, others []*contact.Contact) bool {
+		for _, o := range others {
+			if c.Arrive.Before(o.Leave) && o.Arrive.Before(c.Leave) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []Disagreement
+	for _, c := range ac {
+		if !overlaps(c, sc) {
+			out = append(out, Disagreement{Kind: "sensor_missed", Arrive: c.Arrive, Leave: c.Leave})
+		}
+	}
+	for _, c := range sc {
+		if !overlaps(c, ac) {
+			out = append(out, Disagreement{Kind: "not_heard", Arrive: c.Arrive, Leave: c.Leave})
+		}
+	}
+	slices.SortFunc(out, func(a, b Disagreement) int { return a.Arrive.Compare(b.Arrive) })
+	return out
+}

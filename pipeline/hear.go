@@ -23,14 +23,10 @@ type Hearing struct {
 	Employee *speaker.Voice
 }
 
-// hear runs the voice path over the whole recording (16 kHz), a new
-// patient's baseline at each contact's arrive, and files each contact's
-// readings.
-func (h *Hearing) hear(ctx context.Context, media string, start time.Time, cs []*contact.Contact) error {
-	x, err := audio.DecodeFile(media, features.Rate)
-	if err != nil {
-		return fmt.Errorf("%s: decoding the audio: %w", media, err)
-	}
+// Listen runs the voice path over x (16 kHz from start) and returns its
+// readings, one a second; a new patient's baseline begins at each of
+// arrivals (in time order).
+func (h *Hearing) Listen(ctx context.Context, x []float32, start time.Time, arrivals []time.Time) ([]voice.Reading, error) {
 	st := voice.NewStation(h.Models, h.Employee, nil)
 	var rs []voice.Reading
 	next := 0
@@ -38,15 +34,38 @@ func (h *Hearing) hear(ctx context.Context, media string, start time.Time, cs []
 	for i := 0; i < len(x); i += chunk {
 		if i%(600*features.Rate) == 0 {
 			if err := ctx.Err(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		at := start.Add(time.Duration(i) * time.Second / features.Rate)
-		for next < len(cs) && !cs[next].Arrive.After(at) {
+		for next < len(arrivals) && !arrivals[next].After(at) {
 			st.NewContact()
 			next++
 		}
 		rs = append(rs, st.Push(x[i:min(i+chunk, len(x))], at)...)
+	}
+	return rs, nil
+}
+
+// decode reads a recording's audio at the voice path's rate.
+func decode(media string) ([]float32, error) {
+	x, err := audio.DecodeFile(media, features.Rate)
+	if err != nil {
+		return nil, fmt.Errorf("%s: decoding the audio: %w", media, err)
+	}
+	return x, nil
+}
+
+// hear gives each contact its voice timeline: the voice path over the
+// whole recording, a new patient's baseline at each contact's arrive.
+func (h *Hearing) hear(ctx context.Context, x []float32, start time.Time, cs []*contact.Contact) error {
+	var arrivals []time.Time
+	for _, c := range cs {
+		arrivals = append(arrivals, c.Arrive)
+	}
+	rs, err := h.Listen(ctx, x, start, arrivals)
+	if err != nil {
+		return err
 	}
 	for _, c := range cs {
 		var in []voice.Reading

@@ -28,7 +28,7 @@ import (
 func (a *app) analyzeCmd() *cobra.Command {
 	var (
 		media, startS, station, events, ratings, store, site, metricsFile string
-		schedule, voicesDir, employee                                     string
+		schedule, voicesDir, employee, presenceMode                       string
 		asJSON, hear                                                      bool
 	)
 	cmd := &cobra.Command{
@@ -83,6 +83,15 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 					return err
 				}
 			}
+			switch presenceMode {
+			case "":
+			case "auto":
+				hear = true
+				cfg := a.cfg.Presence
+				opt.AutoPresence = &cfg
+			default:
+				return usageError{fmt.Errorf("--presence %q: want auto (presence from the voices)", presenceMode)}
+			}
 			if hear {
 				if opt.Hearing, err = a.hearing(station, employee, voicesDir); err != nil {
 					return err
@@ -134,6 +143,7 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 	f.StringVar(&schedule, "schedule", "", "the station is a consulting room: its appointments (CSV or iCalendar .ics); contacts follow them")
 	f.StringVar(&voicesDir, "voices", "", "where enrolled voices are, {employee}.json (default: {state_dir}/voices)")
 	f.BoolVar(&hear, "hear", false, "run the voice path over the recording: each contact gets its voice timeline and likely-negative score")
+	f.StringVar(&presenceMode, "presence", "", "auto: presence from the voices (implies --hear); without --events its events make the contacts, with them the sensor wins and disagreements are reported")
 	f.StringVar(&employee, "employee", "", "with --hear: the employee at the station, whose enrolled voice tells their speech from the patient's (default: the station's in the configuration)")
 	return cmd
 }

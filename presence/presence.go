@@ -1,0 +1,241 @@
+// Package presence finds a patient's presence at a station without a
+// sensor, from what the station's microphone hears: a conversation in
+// which a voice other than the enrolled employee's takes part is a
+// contact. Its events are marked source "auto" and go through the same
+// segmenter rules as a sensor's.
+//
+// The rule, on the voice path's readings (one a second: how much speech,
+// whose):
+//   - arrive: a second with patient speech (a voice that is not the
+//     employee's) of at least MinPatient; the contact starts where the
+//     conversation it belongs to started — the employee's greeting usually
+//     comes first — that is at the first of the speech seconds before it
+//     with no pause of Gap between them;
+//   - leave: no patient speech for LeaveSilence; the contact ends at the
+//     end of the conversation's last speech (the employee's goodbye
+//     included, up to Gap after the patient's last words), plus Linger.
+//
+// The employee alone (on the phone, talking to a colleague out of the
+// microphone's range) makes no contact; a patient who says nothing at all
+// cannot be heard, which is what a sensor or the camera is for.
+package presence
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"contactd/classifier/voice"
+	"contactd/contact"
+)
+
+// Config holds the rule's settings.
+type Config struct {
+	// LeaveSilence without the patient's voice ends a contact.
+	LeaveSilence time.Duration `yaml:"leave_silence"`
+	// Gap: speech seconds closer than this belong to one conversation.
+	Gap time.Duration `yaml:"gap"`
+	// MinPatient seconds of patient speech in a second start a contact.
+	MinPatient float64 `yaml:"min_patient"`
+	// Linger: how long after the last words the patient is taken to leave.
+	Linger time.Duration `yaml:"linger"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{LeaveSilence: 8 * time.Second, Gap: 3 * time.Second, MinPatient: 0.3, Linger: 2 * time.Second}
+}
+
+// Validate names every wrong setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.LeaveSilence < 2*time.Second {
+		errs = append(errs, fmt.Errorf("presence.leave_silence: %v is under 2s (a pause between two sentences would end the contact)", c.LeaveSilence))
+	}
+	if c.Gap <= 0 || c.Gap > c.LeaveSilence {
+		errs = append(errs, fmt.Errorf("presence.gap: %v must be positive and at most leave_silence", c.Gap))
+	}
+	if c.MinPatient <= 0 || c.MinPatient > 1 {
+		errs = append(errs, fmt.Errorf("presence.min_patient: %v is not in (0, 1] seconds", c.MinPatient))
+	}
+	if c.Linger < 0 {
+		errs = append(errs, fmt.Errorf("presence.linger: %v is negative", c.Linger))
+	}
+	return errors.Join(errs...)
+}
+
+// Source marks the events presence makes.
+const Source = "auto"
+
+// Detector turns one station's readings, in time order, into presence
+// events. It is not safe for concurrent use.
+type Detector struct {
+	Config  Config
+	Station string
+
+	present     bool
+	runStart    time.Time // first speech second of the current conversation
+	lastSpeech  time.Time // end of the last speech second
+	lastPatient time.Time // end of the last patient speech second
+}
+
+// speech reports whether a reading holds speech worth a conversation.
+func speech(r voice.Reading) bool { return r.Speech >= 0.2 && r.Who != "" }
+
+// patient reports whether a reading holds the patient's voice. Without an
+// enrolled employee every voice counts (the employee's too: such a
+// station's presence is only as good as its silences between patients).
+func (d *Detector) patient(r voice.Reading) bool {
+	return r.Speech >= d.Config.MinPatient && (r.Who == voice.Patient || r.Who == voice.Unknown)
+}
+
+// Push takes the next reading and returns the events it completes.
+func (d *Detector) Push(r voice.Reading) []contact.Event {
+	var out []contact.Event
+	if d.present {
+		quiet := r.Start.Sub(d.lastPatient) >= d.Config.LeaveSilence
+		switch {
+		case quiet && r.Start.Sub(d.lastSpeech) >= d.Config.Gap:
+			// The patient fell silent and the conversation is over: the
+			// contact ends with its last words (the employee's goodbye).
+			out = append(out, d.leave(d.lastSpeech))
+		case r.Start.Sub(d.lastPatient) >= 3*d.Config.LeaveSilence:
+			// The employee talks on alone (the phone, a colleague): the
+			// patient left after their last words.
+			out = append(out, d.leave(d.lastPatient))
+		}
+	}
+	if !speech(r) {
+		return out
+	}
+	end := r.Start.Add(time.Second)
+	if d.lastSpeech.IsZero() || r.Start.Sub(d.lastSpeech) >= d.Config.Gap {
+		d.runStart = r.Start
+	}
+	d.lastSpeech = end
+	if d.patient(r) {
+		if !d.present {
+			d.present = true
+			out = append(out, contact.Event{Station: d.Station, Type: contact.Arrive, At: d.runStart, Source: Source})
+		}
+		d.lastPatient = end
+	}
+	return out
+}
+
+func (d *Detector) leave(last time.Time) contact.Event {
+	d.present = false
+	return contact.Event{Station: d.Station, Type: contact.Leave, At: last.Add(d.Config.Linger), Source: Source}
+}
+
+// Flush ends an open contact at the end of the readings.
+func (d *Detector) Flush() []contact.Event {
+	if !d.present {
+		return nil
+	}
+	return []contact.Event{d.leave(d.lastSpeech)}
+}
+
+// Events runs a detector over a station's readings.
+func Events(cfg Config, station string, rs []voice.Reading) []contact.Event {
+	d := &Detector{Config: cfg, Station: station}
+	var out []contact.Event
+	for _, r := range rs {
+		out = append(out, d.Push(r)...)
+	}
+	return append(out, d.Flush()...)
+}
+
+// Span is a contact's time range.
+type Span struct {
+	Arrive time.Time `json:"arrive"`
+	Leave  time.Time `json:"leave"`
+}
+
+// Report compares found contacts with the true ones.
+type Report struct {
+	Found, Truth, Matched int
+	Precision, Recall     float64
+	// MeanBoundaryError is the mean of |Δarrive| and |Δleave| over the
+	// matched contacts, in seconds.
+	MeanBoundaryError float64
+	// Missed and Extra are the true contacts not found and the found ones
+	// matching none.
+	Missed, Extra []Span
+}
+
+// IoU is the intersection over union of two time ranges.
+func IoU(a, b Span) float64 {
+	lo, hi := a.Arrive, a.Leave
+	if b.Arrive.After(lo) {
+		lo = b.Arrive
+	}
+	if b.Leave.Before(hi) {
+		hi = b.Leave
+	}
+	inter := hi.Sub(lo)
+	if inter <= 0 {
+		return 0
+	}
+	ua, ub := a.Arrive, a.Leave
+	if b.Arrive.Before(ua) {
+		ua = b.Arrive
+	}
+	if b.Leave.After(ub) {
+		ub = b.Leave
+	}
+	return inter.Seconds() / ub.Sub(ua).Seconds()
+}
+
+// Evaluate matches found contacts to true ones one to one, best IoU
+// first, a match needing IoU ≥ minIoU.
+func Evaluate(found, truth []Span, minIoU float64) Report {
+	rep := Report{Found: len(found), Truth: len(truth)}
+	type pair struct {
+		f, t int
+		iou  float64
+	}
+	var pairs []pair
+	for i, f := range found {
+		for j, t := range truth {
+			if v := IoU(f, t); v >= minIoU {
+				pairs = append(pairs, pair{i, j, v})
+			}
+		}
+	}
+	// Best first; greedy is exact enough when contacts do not overlap.
+	slices.SortStableFunc(pairs, func(a, b pair) int { return cmp.Compare(b.iou, a.iou) })
+	usedF, usedT := map[int]bool{}, map[int]bool{}
+	var errSum float64
+	for _, p := range pairs {
+		if usedF[p.f] || usedT[p.t] {
+			continue
+		}
+		usedF[p.f], usedT[p.t] = true, true
+		rep.Matched++
+		f, t := found[p.f], truth[p.t]
+		errSum += (f.Arrive.Sub(t.Arrive).Abs().Seconds() + f.Leave.Sub(t.Leave).Abs().Seconds()) / 2
+	}
+	for i, f := range found {
+		if !usedF[i] {
+			rep.Extra = append(rep.Extra, f)
+		}
+	}
+	for j, t := range truth {
+		if !usedT[j] {
+			rep.Missed = append(rep.Missed, t)
+		}
+	}
+	if rep.Found > 0 {
+		rep.Precision = float64(rep.Matched) / float64(rep.Found)
+	}
+	if rep.Truth > 0 {
+		rep.Recall = float64(rep.Matched) / float64(rep.Truth)
+	}
+	if rep.Matched > 0 {
+		rep.MeanBoundaryError = errSum / float64(rep.Matched)
+	}
+	return rep
+}
