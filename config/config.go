@@ -19,8 +19,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"contactd/consult"
-	"contactd/presence"
 	"contactd/contact"
+	"contactd/presence"
 	"contactd/segmenter"
 	"contactd/storage"
 )

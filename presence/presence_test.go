@@ -68,7 +68,9 @@ func TestEvents(t *testing.T) {
 
 func TestEvaluate(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	sp := func(a, b int) Span { return Span{t0.Add(time.Duration(a) * time.Second), t0.Add(time.Duration(b) * time.Second)} }
+	sp := func(a, b int) Span {
+		return Span{t0.Add(time.Duration(a) * time.Second), t0.Add(time.Duration(b) * time.Second)}
+	}
 	truth := []Span{sp(0, 60), sp(100, 160), sp(200, 220)}
 	// The first found 2 s late and 4 s early (IoU 54/60); the second split
 	// in two halves (IoU 0.5 and 0.45: one matches); one extra; the third
