@@ -193,7 +193,7 @@ type placement struct {
 
 // placeSpeech fills every visit with a conversation (administrator and
 // patient taking turns) and every phone call with the administrator alone.
-func (sc *Scenario) placeSpeech(v *voices, r *rand.Rand) []placement {
+func (sc *Scenario) placeSpeech(v *voices, r *rand.Rand, chatter bool) []placement {
 	var out []placement
 	fill := func(from, to time.Duration, pick func(turn int) snippet) {
 		t := from
@@ -208,12 +208,46 @@ func (sc *Scenario) placeSpeech(v *voices, r *rand.Rand) []placement {
 	}
 	for _, vis := range sc.Visits {
 		pat := v.patient[vis.Mood]
-		fill(vis.Arrive+uniform(r, 1, 3), vis.WantLeave-time.Second, func(turn int) snippet {
-			if turn%2 == 0 {
-				return v.admin[r.IntN(len(v.admin))]
+		// Some patients stay silent for a while: the administrator speaks
+		// two or three times in a row (a greeting and a question before the
+		// patient answers, or explaining a form).
+		seq := []bool{false} // true: the patient's turn
+		extra, at := 0, -1
+		if r.Float64() < 0.3 {
+			extra, at = 1+r.IntN(2), 1+2*r.IntN(3)
+		}
+		for len(seq) < 200 {
+			if len(seq) == at {
+				for range extra {
+					seq = append(seq, false)
+				}
 			}
-			return pat[r.IntN(len(pat))]
+			seq = append(seq, !seq[len(seq)-1])
+		}
+		// The conversation lasts while the patient is there (a sensor that
+		// missed the leave changes nothing of what was said).
+		fill(vis.Arrive+uniform(r, 1, 3), vis.Leave-time.Second, func(turn int) snippet {
+			if seq[min(turn, len(seq)-1)] {
+				return pat[r.IntN(len(pat))]
+			}
+			return v.admin[r.IntN(len(v.admin))]
 		})
+	}
+	if chatter {
+		// The waiting area: other people's voices, 20 dB under a patient at
+		// the desk, in bursts of a few sentences every minute or two.
+		var all []snippet
+		for _, m := range []Mood{Pleased, Upset, Indifferent} {
+			all = append(all, v.patient[m]...)
+		}
+		for t := uniform(r, 10, 60); t < sc.Length-30*time.Second; t += uniform(r, 40, 120) {
+			at := t
+			for range 2 + r.IntN(3) {
+				c := all[r.IntN(len(all))]
+				out = append(out, placement{at: int(at * Rate / time.Second), s: snippet{pcm: c.pcm, gain: c.gain * 0.1}})
+				at += c.dur() + uniform(r, 0.3, 1.5)
+			}
+		}
 	}
 	for _, p := range sc.Phone {
 		fill(p[0], p[1], func(int) snippet { return v.phone[r.IntN(len(v.phone))] })

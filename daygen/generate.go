@@ -26,6 +26,8 @@ type Options struct {
 	// Actors, if set, are the RAVDESS actors the patients are taken from
 	// (to evaluate a model on voices it was not trained on).
 	Actors []int
+	// Chatter adds the waiting area's voices, 20 dB under the desk's.
+	Chatter bool
 	// Progress, if set, is told the stage and how far it is.
 	Progress func(stage string, done, total int)
 }
@@ -95,7 +97,7 @@ func Generate(ctx context.Context, o Options) (*Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = writeMix(rf, o.Length, sc.placeSpeech(v, r), r, func(d, t int) { progress("mixing", d, t) })
+	err = writeMix(rf, o.Length, sc.placeSpeech(v, r, o.Chatter), r, func(d, t int) { progress("mixing", d, t) })
 	if cerr := rf.Close(); err == nil {
 		err = cerr
 	}

@@ -235,6 +235,9 @@ type ExpectedContact struct {
 	// Mood is how the patient was scripted: pleased, upset (angry or sad
 	// speech) or indifferent (neutral or calm speech).
 	Mood string `json:"mood"`
+	// Left is when the patient really left: Leave but for a sensor that
+	// missed the leave (the contact then runs to the next arrive).
+	Left time.Time `json:"left"`
 }
 
 // Expected derives the truth from the scenario (not from the segmenter).
@@ -244,7 +247,7 @@ func (s *Scenario) Expected(station string, start time.Time) *Expected {
 		IgnoredLeaves: len(s.Strays), Debounced: s.debounce, Orphans: []contact.Press{}}
 	for _, v := range s.Visits {
 		c := ExpectedContact{Arrive: start.Add(v.Arrive), Leave: start.Add(v.WantLeave), Flags: v.WantFlags, Set: contact.Unrated,
-			Mood: [...]string{"pleased", "upset", "indifferent"}[v.Mood]}
+			Mood: [...]string{"pleased", "upset", "indifferent"}[v.Mood], Left: start.Add(v.Leave)}
 		if c.Flags == nil {
 			c.Flags = []contact.Flag{}
 		}

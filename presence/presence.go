@@ -39,13 +39,20 @@ type Config struct {
 	Gap time.Duration `yaml:"gap"`
 	// MinPatient seconds of patient speech in a second start a contact.
 	MinPatient float64 `yaml:"min_patient"`
-	// Linger: how long after the last words the patient is taken to leave.
+	// Lead: how long before the conversation's first words the patient is
+	// taken to arrive (the walk up to the desk); Linger: how long after
+	// the last words they are taken to leave.
+	Lead   time.Duration `yaml:"lead"`
 	Linger time.Duration `yaml:"linger"`
+	// LevelRange: speech more than this many dB under the employee's
+	// usual level is someone across the room (the waiting area), not a
+	// patient at the desk.
+	LevelRange float64 `yaml:"level_range"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{LeaveSilence: 8 * time.Second, Gap: 3 * time.Second, MinPatient: 0.3, Linger: 2 * time.Second}
+	return Config{LeaveSilence: 8 * time.Second, Gap: 3 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12}
 }
 
 // Validate names every wrong setting.
@@ -60,8 +67,11 @@ func (c Config) Validate() error {
 	if c.MinPatient <= 0 || c.MinPatient > 1 {
 		errs = append(errs, fmt.Errorf("presence.min_patient: %v is not in (0, 1] seconds", c.MinPatient))
 	}
-	if c.Linger < 0 {
-		errs = append(errs, fmt.Errorf("presence.linger: %v is negative", c.Linger))
+	if c.LevelRange <= 0 {
+		errs = append(errs, fmt.Errorf("presence.level_range: %v dB must be positive", c.LevelRange))
+	}
+	if c.Linger < 0 || c.Lead < 0 {
+		errs = append(errs, fmt.Errorf("presence.lead, presence.linger: %v, %v: neither may be negative", c.Lead, c.Linger))
 	}
 	return errors.Join(errs...)
 }
@@ -79,6 +89,9 @@ type Detector struct {
 	runStart    time.Time // first speech second of the current conversation
 	lastSpeech  time.Time // end of the last speech second
 	lastPatient time.Time // end of the last patient speech second
+	// level is the employee's usual speech level (dBFS, a running mean);
+	// zero until they are heard.
+	level, levelN float64
 }
 
 // speech reports whether a reading holds speech worth a conversation.
@@ -110,6 +123,14 @@ func (d *Detector) Push(r voice.Reading) []contact.Event {
 	if !speech(r) {
 		return out
 	}
+	if r.Who == voice.Employee && r.Level != 0 {
+		// The running mean over the last ~50 seconds of their speech.
+		d.levelN = min(d.levelN+1, 50)
+		d.level += (r.Level - d.level) / d.levelN
+	}
+	if d.levelN > 0 && r.Level != 0 && r.Level < d.level-d.Config.LevelRange {
+		return out // a voice across the room
+	}
 	end := r.Start.Add(time.Second)
 	if d.lastSpeech.IsZero() || r.Start.Sub(d.lastSpeech) >= d.Config.Gap {
 		d.runStart = r.Start
@@ -118,7 +139,7 @@ func (d *Detector) Push(r voice.Reading) []contact.Event {
 	if d.patient(r) {
 		if !d.present {
 			d.present = true
-			out = append(out, contact.Event{Station: d.Station, Type: contact.Arrive, At: d.runStart, Source: Source})
+			out = append(out, contact.Event{Station: d.Station, Type: contact.Arrive, At: d.runStart.Add(-d.Config.Lead), Source: Source})
 		}
 		d.lastPatient = end
 	}
@@ -159,11 +180,14 @@ type Report struct {
 	Found, Truth, Matched int
 	Precision, Recall     float64
 	// MeanBoundaryError is the mean of |Δarrive| and |Δleave| over the
-	// matched contacts, in seconds.
-	MeanBoundaryError float64
+	// matched contacts, in seconds; ArriveBias and LeaveBias the mean
+	// signed errors (found − true: negative is early).
+	MeanBoundaryError     float64
+	ArriveBias, LeaveBias float64
 	// Missed and Extra are the true contacts not found and the found ones
-	// matching none.
+	// matching none; Matches the pairs, true first.
 	Missed, Extra []Span
+	Matches       [][2]Span
 }
 
 // IoU is the intersection over union of two time ranges.
@@ -216,7 +240,10 @@ func Evaluate(found, truth []Span, minIoU float64) Report {
 		usedF[p.f], usedT[p.t] = true, true
 		rep.Matched++
 		f, t := found[p.f], truth[p.t]
+		rep.Matches = append(rep.Matches, [2]Span{t, f})
 		errSum += (f.Arrive.Sub(t.Arrive).Abs().Seconds() + f.Leave.Sub(t.Leave).Abs().Seconds()) / 2
+		rep.ArriveBias += f.Arrive.Sub(t.Arrive).Seconds()
+		rep.LeaveBias += f.Leave.Sub(t.Leave).Seconds()
 	}
 	for i, f := range found {
 		if !usedF[i] {
@@ -236,6 +263,8 @@ func Evaluate(found, truth []Span, minIoU float64) Report {
 	}
 	if rep.Matched > 0 {
 		rep.MeanBoundaryError = errSum / float64(rep.Matched)
+		rep.ArriveBias /= float64(rep.Matched)
+		rep.LeaveBias /= float64(rep.Matched)
 	}
 	return rep
 }

@@ -19,6 +19,11 @@ func script(t0 time.Time, s string) []voice.Reading {
 			r.Speech, r.Who = 0.9, voice.Employee
 		case 'p':
 			r.Speech, r.Who = 0.9, voice.Patient
+		case 'c': // chatter in the waiting area: a voice 20 dB under the employee's
+			r.Speech, r.Who, r.Level = 0.9, voice.Patient, -45
+		}
+		if r.Level == 0 && r.Speech > 0 {
+			r.Level = -25
 		}
 		rs = append(rs, r)
 	}
@@ -38,19 +43,20 @@ func TestEvents(t *testing.T) {
 		{"a conversation: from the greeting to the goodbye, plus linger",
 			// greeting at 2, patient at 6, goodbye ends at 18 (second 17's end).
 			"..eee.pp.ee.pp.eee..........",
-			[]contact.Event{{Type: contact.Arrive, At: at(2)}, {Type: contact.Leave, At: at(18).Add(cfg.Linger)}}},
+			[]contact.Event{{Type: contact.Arrive, At: at(2).Add(-cfg.Lead)}, {Type: contact.Leave, At: at(18).Add(cfg.Linger)}}},
 		{"a patient silent for a while (the employee talking on) stays",
 			"..ee.pp.eee.eee.ee.pp.ee..........",
-			[]contact.Event{{Type: contact.Arrive, At: at(2)}, {Type: contact.Leave, At: at(24).Add(cfg.Linger)}}},
+			[]contact.Event{{Type: contact.Arrive, At: at(2).Add(-cfg.Lead)}, {Type: contact.Leave, At: at(24).Add(cfg.Linger)}}},
 		{"a silence longer than the gap after the patient's last words ends it; the next patient is a new contact",
 			"..ee.pp.ee.........ee.ppp.ee.........",
-			[]contact.Event{{Type: contact.Arrive, At: at(2)}, {Type: contact.Leave, At: at(10).Add(cfg.Linger)},
-				{Type: contact.Arrive, At: at(19)}, {Type: contact.Leave, At: at(28).Add(cfg.Linger)}}},
+			[]contact.Event{{Type: contact.Arrive, At: at(2).Add(-cfg.Lead)}, {Type: contact.Leave, At: at(10).Add(cfg.Linger)},
+				{Type: contact.Arrive, At: at(19).Add(-cfg.Lead)}, {Type: contact.Leave, At: at(28).Add(cfg.Linger)}}},
 		{"the employee talking on alone for long: the patient left after their last words",
 			"..pp.ee" + "eeeeeeeeeeeeeeeeeeeeeeeeeeeeee" + "....",
-			[]contact.Event{{Type: contact.Arrive, At: at(2)}, {Type: contact.Leave, At: at(4).Add(cfg.Linger)}}},
+			[]contact.Event{{Type: contact.Arrive, At: at(2).Add(-cfg.Lead)}, {Type: contact.Leave, At: at(4).Add(cfg.Linger)}}},
+		{"chatter across the room is nobody at the desk", "..ee..cccc.ccc...ccccc.....ee....cc", nil},
 		{"still there at the end: closed at the last words", "..eppe",
-			[]contact.Event{{Type: contact.Arrive, At: at(2)}, {Type: contact.Leave, At: at(6).Add(cfg.Linger)}}},
+			[]contact.Event{{Type: contact.Arrive, At: at(2).Add(-cfg.Lead)}, {Type: contact.Leave, At: at(6).Add(cfg.Linger)}}},
 	} {
 		got := Events(cfg, "desk-1", script(t0, c.script))
 		if len(got) != len(c.want) {

@@ -5,6 +5,7 @@
 package voice
 
 import (
+	"math"
 	"time"
 
 	"contactd/classifier/emotion"
@@ -26,6 +27,9 @@ type Reading struct {
 	Speech  float64   `json:"speech"` // seconds of speech in this second
 	Who     string    `json:"who,omitempty"`
 	Speaker float64   `json:"speaker_score,omitempty"` // log-likelihood ratio, employee vs background
+	// Level of the second's speech, dBFS (the mean energy of its speech
+	// frames): a voice at the desk against one across the room.
+	Level float64 `json:"level_db,omitempty"`
 	*emotion.Prediction
 }
 
@@ -160,6 +164,13 @@ func (s *Station) read() Reading {
 	// the others (but the last 40 ms, which saw a cut-short window) reused.
 	a := s.ext.AnalyzeFrom(s.buf, s.frames, len(s.frames)-4)
 	s.frames = a.Frames
+	var lv float64
+	for f := from; f < to; f++ {
+		if mask[f] && f < len(a.Frames) {
+			lv += math.Pow(10, a.Frames[f].Energy/10)
+		}
+	}
+	r.Level = 10 * math.Log10(lv/float64(speech)+1e-10)
 	base := s.patientBase
 	r.Who = Unknown
 	if s.voice != nil {

@@ -189,6 +189,7 @@ func (a *app) testdataCmd() *cobra.Command {
 	fl.Uint64Var(&o.Seed, "seed", 1, "random seed: the same seed gives the same day")
 	fl.BoolVar(&o.Video, "video", false, "add a camera track")
 	fl.StringVar(&o.Datasets, "datasets", defaultDatasets(), "directory with ravdess/ for real patient voices (espeak-ng voices if absent)")
+	fl.BoolVar(&o.Chatter, "chatter", false, "add the waiting area's voices (20 dB under the desk's) in bursts")
 	fl.IntSliceVar(&o.Actors, "actors", nil, "take the patients from these RAVDESS actors only, e.g. 11,12,13 (voices a model under test never heard)")
 	cmd.AddCommand(day)
 	return cmd

@@ -24,7 +24,8 @@ func (a *app) presenceCmd() *cobra.Command {
 		Short: "Precision, recall (IoU ≥ 0.5) and boundary error of the contacts the voices find, against the true ones",
 		Long: `Hears the recording as the live voice path does, finds presence from the voices
 (the presence settings), applies the segmenter's rules and compares the contacts with the
-true ones in FILE: a JSON object whose "contacts" list has "arrive" and "leave" (RFC 3339),
+true ones in FILE: a JSON object whose "contacts" list has "arrive" and "leave" (RFC 3339;
+"left", if there, is when the patient really left),
 as contactd testdata day writes in expected.json, or as a person marks a recorded day.
 A found contact matches a true one when their intersection over union is at least 0.5,
 one to one; the boundary error is the mean of |Δarrive| and |Δleave| over the matches.`,
@@ -38,13 +39,24 @@ one to one; the boundary error is the mean of |Δarrive| and |Δleave| over the 
 				return usageError{err}
 			}
 			var truth struct {
-				Start    time.Time       `json:"start"`
-				Contacts []presence.Span `json:"contacts"`
+				Start    time.Time `json:"start"`
+				Contacts []struct {
+					presence.Span
+					Left time.Time `json:"left"` // when the patient really left, if not Leave
+				} `json:"contacts"`
 			}
 			if err := json.Unmarshal(b, &truth); err != nil {
 				return usageError{fmt.Errorf("%s: %w", expected, err)}
 			}
-			for i, c := range truth.Contacts {
+			var spansTrue []presence.Span
+			for _, c := range truth.Contacts {
+				s := c.Span
+				if !c.Left.IsZero() {
+					s.Leave = c.Left
+				}
+				spansTrue = append(spansTrue, s)
+			}
+			for i, c := range spansTrue {
 				if c.Arrive.IsZero() || !c.Leave.After(c.Arrive) {
 					return usageError{fmt.Errorf("%s: contacts[%d]: needs arrive before leave", expected, i)}
 				}
@@ -77,17 +89,19 @@ one to one; the boundary error is the mean of |Δarrive| and |Δleave| over the 
 			for _, c := range cs {
 				found = append(found, presence.Span{Arrive: c.Arrive, Leave: c.Leave})
 			}
-			rep := presence.Evaluate(found, truth.Contacts, 0.5)
+			rep := presence.Evaluate(found, spansTrue, 0.5)
 			w := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				return enc.Encode(map[string]any{"found": rep.Found, "truth": rep.Truth, "matched": rep.Matched,
 					"precision": rep.Precision, "recall": rep.Recall, "mean_boundary_error_s": rep.MeanBoundaryError,
-					"missed": spans(rep.Missed), "extra": spans(rep.Extra)})
+					"arrive_bias_s": rep.ArriveBias, "leave_bias_s": rep.LeaveBias,
+					"missed": spans(rep.Missed), "extra": spans(rep.Extra), "matches": rep.Matches})
 			}
 			fmt.Fprintf(w, "true contacts %d, found %d, matched %d (IoU ≥ 0.5)\n", rep.Truth, rep.Found, rep.Matched)
-			fmt.Fprintf(w, "precision %.3f  recall %.3f  mean boundary error %.2f s\n", rep.Precision, rep.Recall, rep.MeanBoundaryError)
+			fmt.Fprintf(w, "precision %.3f  recall %.3f  mean boundary error %.2f s (arrive %+.2f s, leave %+.2f s on average)\n",
+				rep.Precision, rep.Recall, rep.MeanBoundaryError, rep.ArriveBias, rep.LeaveBias)
 			for _, s := range rep.Missed {
 				fmt.Fprintf(w, "missed  %s – %s\n", s.Arrive.Format(time.TimeOnly), s.Leave.Format(time.TimeOnly))
 			}
