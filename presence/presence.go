@@ -52,7 +52,7 @@ type Config struct {
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{LeaveSilence: 8 * time.Second, Gap: 3 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12}
+	return Config{LeaveSilence: 8 * time.Second, Gap: 4 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12}
 }
 
 // Validate names every wrong setting.
