@@ -486,7 +486,7 @@ func walk(v reflect.Value, prefix, path string, fn func(env, path string, f refl
 			continue
 		}
 		switch f.Kind() {
-		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
 			fn(prefix+strings.ToUpper(strings.ReplaceAll(p, ".", "_")), p, f)
 		}
 	}

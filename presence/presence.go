@@ -44,6 +44,9 @@ type Config struct {
 	// the last words they are taken to leave.
 	Lead   time.Duration `yaml:"lead"`
 	Linger time.Duration `yaml:"linger"`
+	// RelativeScore: a second whose likeness to the employee's voice is
+	// under this share of their usual is someone else's (0: off).
+	RelativeScore float64 `yaml:"relative_score"`
 	// LevelRange: speech more than this many dB under the employee's
 	// usual level is someone across the room (the waiting area), not a
 	// patient at the desk.
@@ -52,7 +55,7 @@ type Config struct {
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{LeaveSilence: 8 * time.Second, Gap: 4 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12}
+	return Config{LeaveSilence: 8 * time.Second, Gap: 4 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12, RelativeScore: 0.6}
 }
 
 // Validate names every wrong setting.
@@ -66,6 +69,9 @@ func (c Config) Validate() error {
 	}
 	if c.MinPatient <= 0 || c.MinPatient > 1 {
 		errs = append(errs, fmt.Errorf("presence.min_patient: %v is not in (0, 1] seconds", c.MinPatient))
+	}
+	if c.RelativeScore < 0 || c.RelativeScore >= 1 {
+		errs = append(errs, fmt.Errorf("presence.relative_score: %v is not in [0, 1)", c.RelativeScore))
 	}
 	if c.LevelRange <= 0 {
 		errs = append(errs, fmt.Errorf("presence.level_range: %v dB must be positive", c.LevelRange))
@@ -90,8 +96,10 @@ type Detector struct {
 	lastSpeech  time.Time // end of the last speech second
 	lastPatient time.Time // end of the last patient speech second
 	// level is the employee's usual speech level (dBFS, a running mean);
-	// zero until they are heard.
+	// zero until they are heard. score is the usual log-likelihood ratio
+	// of their seconds against the background.
 	level, levelN float64
+	score, scoreN float64
 }
 
 // speech reports whether a reading holds speech worth a conversation.
@@ -100,8 +108,23 @@ func speech(r voice.Reading) bool { return r.Speech >= 0.2 && r.Who != "" }
 // patient reports whether a reading holds the patient's voice. Without an
 // enrolled employee every voice counts (the employee's too: such a
 // station's presence is only as good as its silences between patients).
+//
+// A second the voice path gave the employee counts as another voice too
+// when its score against the background is well under the employee's
+// usual (under RelativeScore of it): the voice path decides each second
+// alone against a fixed threshold, while over a day the employee's own
+// seconds show how much like them they sound at this microphone.
 func (d *Detector) patient(r voice.Reading) bool {
-	return r.Speech >= d.Config.MinPatient && (r.Who == voice.Patient || r.Who == voice.Unknown)
+	if r.Speech < d.Config.MinPatient {
+		return false
+	}
+	switch r.Who {
+	case voice.Patient, voice.Unknown:
+		return true
+	case voice.Employee:
+		return d.scoreN >= 30 && r.Speaker < d.Config.RelativeScore*d.score
+	}
+	return false
 }
 
 // Push takes the next reading and returns the events it completes.
@@ -123,10 +146,12 @@ func (d *Detector) Push(r voice.Reading) []contact.Event {
 	if !speech(r) {
 		return out
 	}
-	if r.Who == voice.Employee && r.Level != 0 {
-		// The running mean over the last ~50 seconds of their speech.
-		d.levelN = min(d.levelN+1, 50)
+	if r.Who == voice.Employee && r.Level != 0 && !d.patient(r) {
+		// Running means over the last ~100 seconds of their speech.
+		d.levelN = min(d.levelN+1, 100)
 		d.level += (r.Level - d.level) / d.levelN
+		d.scoreN = min(d.scoreN+1, 100)
+		d.score += (r.Speaker - d.score) / d.scoreN
 	}
 	if d.levelN > 0 && r.Level != 0 && r.Level < d.level-d.Config.LevelRange {
 		return out // a voice across the room
