@@ -78,6 +78,10 @@ type Station struct {
 	// say so, "appointments": only inside its bookings (from consult.early
 	// before to consult.max_overrun after).
 	Record string `yaml:"record"`
+	// Presence is "sensor" (the default: presence events from the agent's
+	// sensor or buttons) or "auto": a desk without a sensor, its contacts
+	// found from the voices (see presence.*).
+	Presence string `yaml:"presence"`
 }
 
 // IsRoom reports whether the station is a consulting room.
@@ -355,6 +359,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].kind: %q (want desk or room)", i, st.Kind))
 		case st.Record != "" && st.Record != "always" && st.Record != "appointments":
 			errs = append(errs, fmt.Errorf("stations[%d].record: %q (want always or appointments)", i, st.Record))
+		case st.Presence != "" && st.Presence != "sensor" && st.Presence != "auto":
+			errs = append(errs, fmt.Errorf("stations[%d].presence: %q (want sensor or auto)", i, st.Presence))
+		case st.Presence == "auto" && st.IsRoom():
+			errs = append(errs, fmt.Errorf("stations[%d].presence: a room's contacts come from its appointments, not auto presence", i))
 		case st.Record == "appointments" && !st.IsRoom():
 			errs = append(errs, fmt.Errorf("stations[%d].record: only a room (kind: room) records by its appointments", i))
 		}

@@ -39,6 +39,7 @@ import (
 	"contactd/history"
 	"contactd/ingest"
 	"contactd/live"
+	"contactd/presence"
 	"contactd/metrics"
 	"contactd/recorder"
 	"contactd/review"
@@ -61,6 +62,9 @@ type Server struct {
 
 	ingest   *ingest.Server
 	engine   *live.Engine
+
+	presenceMu sync.Mutex
+	presence   map[string]*presence.Detector // stations with presence: auto
 	voice    *voice.Hub
 	vision   *vision.Hub               // nil when face.enabled is off
 	voices   map[string]*speaker.Voice // enrolled employees by id
@@ -422,6 +426,7 @@ func (s *Server) startVoice() error {
 			s.lastMu.Lock()
 			s.lastReading[station] = r.Start
 			s.lastMu.Unlock()
+			s.hearPresence(station, r)
 			if r.Prediction == nil {
 				return
 			}
@@ -825,4 +830,30 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = e
 	}
 	return err
+}
+
+// hearPresence finds presence from the voices at a station configured so
+// (presence: auto) and hands its events to the live engine, as a sensor's.
+func (s *Server) hearPresence(station string, r voice.Reading) {
+	if st, ok := s.stations[station]; !ok || st.Presence != "auto" {
+		return
+	}
+	s.presenceMu.Lock()
+	if s.presence == nil {
+		s.presence = map[string]*presence.Detector{}
+	}
+	d := s.presence[station]
+	if d == nil {
+		d = &presence.Detector{Config: s.Config.Presence, Station: station}
+		s.presence[station] = d
+	}
+	evs := d.Push(r)
+	s.presenceMu.Unlock()
+	for _, ev := range evs {
+		if err := s.engine.Event(ev); err != nil {
+			s.Log.Error("presence from the voices: event not accepted", "station", station, "type", ev.Type, "at", ev.At, "error", err)
+			continue
+		}
+		s.Log.Info("presence from the voices", "station", station, "type", ev.Type, "at", ev.At)
+	}
 }
