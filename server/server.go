@@ -39,8 +39,8 @@ import (
 	"contactd/history"
 	"contactd/ingest"
 	"contactd/live"
-	"contactd/presence"
 	"contactd/metrics"
+	"contactd/presence"
 	"contactd/recorder"
 	"contactd/review"
 	"contactd/shifts"
@@ -60,23 +60,23 @@ type Server struct {
 	// IncludeLoopback offers loopback ICE candidates (tests, one-host setups).
 	IncludeLoopback bool
 
-	ingest   *ingest.Server
-	engine   *live.Engine
+	ingest *ingest.Server
+	engine *live.Engine
 
 	presenceMu sync.Mutex
 	presence   map[string]*presence.Detector // stations with presence: auto
-	voice    *voice.Hub
-	vision   *vision.Hub               // nil when face.enabled is off
-	voices   map[string]*speaker.Voice // enrolled employees by id
-	pipeline *metrics.Pipeline
-	emotion  *metrics.Emotion
-	imetrics *metrics.Ingest
-	stations map[string]config.Station
-	rota     *shifts.Rota
-	auth     *auth.Manager
-	reviews  *review.Journal
-	schedule *appointments.Book
-	audit    *review.Audit
+	voice      *voice.Hub
+	vision     *vision.Hub               // nil when face.enabled is off
+	voices     map[string]*speaker.Voice // enrolled employees by id
+	pipeline   *metrics.Pipeline
+	emotion    *metrics.Emotion
+	imetrics   *metrics.Ingest
+	stations   map[string]config.Station
+	rota       *shifts.Rota
+	auth       *auth.Manager
+	reviews    *review.Journal
+	schedule   *appointments.Book
+	audit      *review.Audit
 
 	history *history.Book // employees' speech day by day
 
