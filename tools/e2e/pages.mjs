@@ -119,6 +119,22 @@ try {
     await page.selectOption('#filters select[name=reviewed]', 'no');
     await page.waitForFunction((id) => !document.querySelector(`#contacts tbody tr[data-id="${id}"]`), contactId, { timeout: 10_000 });
     check(true, 'the "not reviewed" filter hides it');
+    // Likely negatives: every contact, the most likely dissatisfied first,
+    // each heard one with its score.
+    await page.selectOption('#filters select[name=reviewed]', '');
+    await page.selectOption('#filters select[name=employee]', '');
+    await page.selectOption('#filters select[name=set]', '');
+    await page.selectOption('#filters select[name=order]', 'likely');
+    await page.waitForFunction(() => new URLSearchParams(location.search).get('order') === 'likely' &&
+      document.querySelectorAll('#contacts tbody tr .likely').length >= 2, null, { timeout: 10_000 });
+    const scores = await page.locator('#contacts tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => { const l = tr.querySelector('.likely'); return l ? Number(l.firstChild.textContent) : -1; }));
+    check(scores.length >= 2 && scores.every((v, i) => i === 0 || v <= scores[i - 1]),
+      `"most likely dissatisfied first" orders the contacts by their score (${scores})`);
+    const why = await page.locator('#contacts tbody tr .likely').first().getAttribute('title');
+    check(scores[0] < 50 || (why || '').length > 0, `the top contact's score says why ("${why}")`);
+    await shot(page, '1-review-likely');
+    await page.selectOption('#filters select[name=order]', '');
     // The consulting room: this morning's consultations, each with its
     // booking and how the doctor and the patient talked.
     await page.selectOption('#filters select[name=reviewed]', '');

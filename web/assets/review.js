@@ -38,9 +38,10 @@ document.addEventListener('DOMContentLoaded', () => {
   function likelyBadge(c) {
     const l = c.likely_negative;
     if (!l) return el('span', { class: 'muted', text: '—' });
-    const why = (l.reasons || []).map((r) => t('reason_' + r.code)).join(', ');
-    return el('span', { class: 'likely' + (l.score >= 0.5 ? ' high' : ''), title: why, text: String(Math.round(l.score * 100)) },
-      why ? el('span', { class: 'why', text: ' · ' + why }) : null);
+    // The top reason beside the score, all of them in the tooltip.
+    const why = (l.reasons || []).map((r) => t('reason_' + r.code));
+    return el('span', { class: 'likely' + (l.score >= 0.5 ? ' high' : ''), title: why.join(', '), text: String(Math.round(l.score * 100)) },
+      why.length ? el('span', { class: 'why', text: ' · ' + why[0] }) : null);
   }
 
   async function load() {
