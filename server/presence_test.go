@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -11,8 +9,6 @@ import (
 
 	"contactd/classifier/audio"
 	"contactd/classifier/features"
-	"contactd/classifier/speaker"
-	"contactd/classifier/vad"
 	"contactd/config"
 	"contactd/internal/testenv"
 )
@@ -39,26 +35,7 @@ func TestLivePresenceFromVoices(t *testing.T) {
 		return x
 	}
 	state := t.TempDir()
-	vm, err := vad.LoadInstalled("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg, err := speaker.DefaultBackground()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ext, det := features.NewExtractor(), vm.NewDetector()
-	var frames [][]float64
-	for _, f := range emp[:20] {
-		frames = append(frames, speaker.SpeechFrames(ext, det, decode(f))...)
-	}
-	v, err := bg.Enroll("anna", frames)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(filepath.Join(state, "voices"), 0o755)
-	b, _ := json.Marshal(v)
-	os.WriteFile(filepath.Join(state, "voices", "anna.json"), b, 0o644)
+	enrolEmployee(t, state, "anna", emp[:20])
 
 	// The desk's day: silence, the conversation, silence, the phone call, silence.
 	var x []float32

@@ -38,31 +38,7 @@ func TestLiveVoice(t *testing.T) {
 	}
 	emp, pat := files("17"), files("18")
 	state, dir := t.TempDir(), t.TempDir()
-	// Enrol the employee as an administrator would.
-	vm, err := vad.LoadInstalled("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg, err := speaker.DefaultBackground()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ext, det := features.NewExtractor(), vm.NewDetector()
-	var frames [][]float64
-	for _, f := range emp[:20] {
-		x, err := audio.DecodeFile(f, features.Rate)
-		if err != nil {
-			t.Fatal(err)
-		}
-		frames = append(frames, speaker.SpeechFrames(ext, det, x)...)
-	}
-	v, err := bg.Enroll("anna", frames)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(filepath.Join(state, "voices"), 0o755)
-	b, _ := json.Marshal(v)
-	os.WriteFile(filepath.Join(state, "voices", "anna.json"), b, 0o644)
+	enrolEmployee(t, state, "anna", emp[:20])
 	// The dialogue: 6 turns each, 0.7 s apart, as one Ogg Opus stream.
 	args := []string{}
 	for i := 0; i < 6; i++ {
@@ -228,4 +204,34 @@ func TestLiveVoice(t *testing.T) {
 	if !found {
 		t.Errorf("monitor lacks anna: %+v", mon)
 	}
+}
+
+// enrolEmployee enrols an employee from recordings as an administrator
+// would, into the state dir's voices/.
+func enrolEmployee(t *testing.T, state, name string, recordings []string) {
+	t.Helper()
+	vm, err := vad.LoadInstalled("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, err := speaker.DefaultBackground()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, det := features.NewExtractor(), vm.NewDetector()
+	var frames [][]float64
+	for _, f := range recordings {
+		x, err := audio.DecodeFile(f, features.Rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, speaker.SpeechFrames(ext, det, x)...)
+	}
+	v, err := bg.Enroll(name, frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(state, "voices"), 0o755)
+	b, _ := json.Marshal(v)
+	os.WriteFile(filepath.Join(state, "voices", name+".json"), b, 0o644)
 }

@@ -166,15 +166,7 @@ func (a *app) room(schedule, voicesDir string) (*pipeline.Room, error) {
 	for _, e := range bad {
 		a.log.Warn("appointment rejected", "file", e.File, "line", e.Line, "field", e.Field, "error", e.Msg)
 	}
-	vm, err := a.vadModel()
-	if err != nil {
-		return nil, err
-	}
-	bg, err := speaker.DefaultBackground()
-	if err != nil {
-		return nil, err
-	}
-	em, err := a.voiceModel(a.cfg.Emotion.VoiceModel)
+	m, err := a.voiceModels()
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +174,7 @@ func (a *app) room(schedule, voicesDir string) (*pipeline.Room, error) {
 		voicesDir = filepath.Join(a.cfg.StateDir, "voices")
 	}
 	return &pipeline.Room{Appointments: appts, Consult: a.cfg.Consult, Turns: turns.DefaultConfig,
-		Models: turns.Models{VAD: vm, Background: bg, Emotion: em},
+		Models: turns.Models{VAD: m.VAD, Background: m.Background, Emotion: m.Emotion},
 		Voice: func(doctor string) *speaker.Voice {
 			b, err := os.ReadFile(filepath.Join(voicesDir, doctor+".json"))
 			if err != nil {
@@ -289,15 +281,7 @@ func printRoom(w io.Writer, rep *pipeline.Report) {
 // hearing is what analyze --hear needs: the voice models and the station's
 // employee's enrolled voice, if there is one.
 func (a *app) hearing(station, employee, voicesDir string) (*pipeline.Hearing, error) {
-	vm, err := a.vadModel()
-	if err != nil {
-		return nil, err
-	}
-	bg, err := speaker.DefaultBackground()
-	if err != nil {
-		return nil, err
-	}
-	em, err := a.voiceModel(a.cfg.Emotion.VoiceModel)
+	m, err := a.voiceModels()
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +295,7 @@ func (a *app) hearing(station, employee, voicesDir string) (*pipeline.Hearing, e
 	if voicesDir == "" {
 		voicesDir = filepath.Join(a.cfg.StateDir, "voices")
 	}
-	h := &pipeline.Hearing{Models: &voice.Models{VAD: vm, Emotion: em, Background: bg}}
+	h := &pipeline.Hearing{Models: m}
 	if employee != "" {
 		path := filepath.Join(voicesDir, employee+".json")
 		b, err := os.ReadFile(path)
@@ -329,4 +313,22 @@ func (a *app) hearing(station, employee, voicesDir string) (*pipeline.Hearing, e
 		}
 	}
 	return h, nil
+}
+
+// voiceModels loads the voice path's models: the VAD, the background
+// speaker model and the configured emotion model.
+func (a *app) voiceModels() (*voice.Models, error) {
+	vm, err := a.vadModel()
+	if err != nil {
+		return nil, err
+	}
+	bg, err := speaker.DefaultBackground()
+	if err != nil {
+		return nil, err
+	}
+	em, err := a.voiceModel(a.cfg.Emotion.VoiceModel)
+	if err != nil {
+		return nil, err
+	}
+	return &voice.Models{VAD: vm, Emotion: em, Background: bg}, nil
 }

@@ -37,14 +37,21 @@ func contactd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 // testDay generates (or reuses from the user cache) a reception day with
-// video. The cache key includes the generator's source, so a changed
-// generator never serves a stale day.
+// video.
 func testDay(t *testing.T) *daygen.Files {
 	t.Helper()
 	length := *dayLength
 	if testing.Short() {
 		length = 10 * time.Minute
 	}
+	return cachedDay(t, fmt.Sprintf("day-%s", length), "--length", length.String(), "--video", "--seed", "7")
+}
+
+// cachedDay runs testdata day with args once and keeps the day in the user
+// cache under name. The cache key includes the generator's source, so a
+// changed generator never serves a stale day.
+func cachedDay(t *testing.T, name string, args ...string) *daygen.Files {
+	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
 	src, _ := filepath.Glob(filepath.Join(filepath.Dir(self), "..", "..", "daygen", "*.go"))
 	h := sha256.New()
@@ -56,28 +63,26 @@ func testDay(t *testing.T) *daygen.Files {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "contactd-test", fmt.Sprintf("day-%s-%s", length, hex.EncodeToString(h.Sum(nil))[:12]))
-	if b, err := os.ReadFile(filepath.Join(dir, "day.json")); err == nil {
-		var f daygen.Files
-		if json.Unmarshal(b, &f) == nil {
-			return &f
+	dir := filepath.Join(cache, "contactd-test", name+"-"+hex.EncodeToString(h.Sum(nil))[:12])
+	if _, err := os.Stat(filepath.Join(dir, "day.json")); err != nil {
+		t.Logf("generating the day %s in %s", name, dir)
+		tmp := dir + ".tmp"
+		os.RemoveAll(tmp)
+		if code, _, errs := contactd(t, append([]string{"testdata", "day", "--out", tmp}, args...)...); code != 0 {
+			t.Fatalf("testdata day: exit %d: %s", code, errs)
+		}
+		// day.json names files in tmp; rewrite it for the final place.
+		b, _ := os.ReadFile(filepath.Join(tmp, "day.json"))
+		os.WriteFile(filepath.Join(tmp, "day.json"), bytes.ReplaceAll(b, []byte(tmp), []byte(dir)), 0o644)
+		os.RemoveAll(dir)
+		if err := os.Rename(tmp, dir); err != nil {
+			t.Fatal(err)
 		}
 	}
-	t.Logf("generating a %v reception day with video in %s", length, dir)
-	tmp := dir + ".tmp"
-	os.RemoveAll(tmp)
-	code, _, errs := contactd(t, "testdata", "day", "--out", tmp, "--length", length.String(), "--video", "--seed", "7")
-	if code != 0 {
-		t.Fatalf("testdata day: exit %d: %s", code, errs)
-	}
-	os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
+	b, err := os.ReadFile(filepath.Join(dir, "day.json"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	// day.json names files in tmp; rewrite it for the final place.
-	b, _ := os.ReadFile(filepath.Join(dir, "day.json"))
-	b = bytes.ReplaceAll(b, []byte(tmp), []byte(dir))
-	os.WriteFile(filepath.Join(dir, "day.json"), b, 0o644)
 	var f daygen.Files
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatal(err)

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -17,46 +13,11 @@ import (
 	"contactd/daygen"
 )
 
-// chatterDay generates (or reuses from the user cache) a reception day
-// with the waiting area's chatter, for the tests of presence from the
-// voices. The key includes the generator's source.
+// chatterDay is a reception day with the waiting area's chatter, for the
+// tests of presence from the voices.
 func chatterDay(t *testing.T, length time.Duration, seed int) *daygen.Files {
 	t.Helper()
-	_, self, _, _ := runtime.Caller(0)
-	src, _ := filepath.Glob(filepath.Join(filepath.Dir(self), "..", "..", "daygen", "*.go"))
-	h := sha256.New()
-	for _, p := range src {
-		b, _ := os.ReadFile(p)
-		h.Write(b)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "contactd-test", fmt.Sprintf("chatter-%s-%d-%s", length, seed, hex.EncodeToString(h.Sum(nil))[:12]))
-	if _, err := os.Stat(filepath.Join(dir, "day.json")); err != nil {
-		tmp := dir + ".tmp"
-		os.RemoveAll(tmp)
-		if code, _, errs := contactd(t, "testdata", "day", "--out", tmp, "--length", length.String(), "--chatter",
-			"--seed", fmt.Sprint(seed)); code != 0 {
-			t.Fatalf("testdata day: exit %d: %s", code, errs)
-		}
-		b, _ := os.ReadFile(filepath.Join(tmp, "day.json"))
-		os.WriteFile(filepath.Join(tmp, "day.json"), bytes.ReplaceAll(b, []byte(tmp), []byte(dir)), 0o644)
-		os.RemoveAll(dir)
-		if err := os.Rename(tmp, dir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "day.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f daygen.Files
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	return &f
+	return cachedDay(t, fmt.Sprintf("chatter-%s-%d", length, seed), "--length", length.String(), "--chatter", "--seed", fmt.Sprint(seed))
 }
 
 // enrolAdmin enrols the generated days' administrator (espeak-ng's en-us+f3)
