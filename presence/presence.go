@@ -11,9 +11,11 @@
 //     conversation it belongs to started — the employee's greeting usually
 //     comes first — that is at the first of the speech seconds before it
 //     with no pause of Gap between them;
-//   - leave: no patient speech for LeaveSilence; the contact ends at the
-//     end of the conversation's last speech (the employee's goodbye
-//     included, up to Gap after the patient's last words), plus Linger.
+//   - leave: no patient speech for LeaveSilence and the conversation
+//     silent for Gap; the contact ends at the end of the conversation's
+//     last speech (the employee's goodbye included), plus Linger. The
+//     patient's voice again within Rejoin takes the leave back (a long
+//     silence, not a departure), so a leave is told Rejoin late.
 //
 // The employee alone (on the phone, talking to a colleague out of the
 // microphone's range) makes no contact; a patient who says nothing at all
@@ -44,6 +46,10 @@ type Config struct {
 	// the last words they are taken to leave.
 	Lead   time.Duration `yaml:"lead"`
 	Linger time.Duration `yaml:"linger"`
+	// Rejoin: a patient's voice this soon after a leave takes the leave
+	// back (a long silence, not a departure); the leave is told this much
+	// later (0: at once).
+	Rejoin time.Duration `yaml:"rejoin"`
 	// RelativeScore: a second whose likeness to the employee's voice is
 	// under this share of their usual is someone else's (0: off).
 	RelativeScore float64 `yaml:"relative_score"`
@@ -55,7 +61,7 @@ type Config struct {
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{LeaveSilence: 8 * time.Second, Gap: 4 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12, RelativeScore: 0.6}
+	return Config{LeaveSilence: 8 * time.Second, Gap: 4 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12, RelativeScore: 0.6, Rejoin: 10 * time.Second}
 }
 
 // Validate names every wrong setting.
@@ -72,6 +78,9 @@ func (c Config) Validate() error {
 	}
 	if c.RelativeScore < 0 || c.RelativeScore >= 1 {
 		errs = append(errs, fmt.Errorf("presence.relative_score: %v is not in [0, 1)", c.RelativeScore))
+	}
+	if c.Rejoin < 0 {
+		errs = append(errs, fmt.Errorf("presence.rejoin: %v is negative", c.Rejoin))
 	}
 	if c.LevelRange <= 0 {
 		errs = append(errs, fmt.Errorf("presence.level_range: %v dB must be positive", c.LevelRange))
@@ -95,6 +104,9 @@ type Detector struct {
 	runStart    time.Time // first speech second of the current conversation
 	lastSpeech  time.Time // end of the last speech second
 	lastPatient time.Time // end of the last patient speech second
+	// pending is a leave held back until pendingUntil (Rejoin).
+	pending      *contact.Event
+	pendingUntil time.Time
 	// level is the employee's usual speech level (dBFS, a running mean);
 	// zero until they are heard. score is the usual log-likelihood ratio
 	// of their seconds against the background.
@@ -130,17 +142,21 @@ func (d *Detector) patient(r voice.Reading) bool {
 // Push takes the next reading and returns the events it completes.
 func (d *Detector) Push(r voice.Reading) []contact.Event {
 	var out []contact.Event
-	if d.present {
+	if d.pending != nil && !r.Start.Before(d.pendingUntil) {
+		out = append(out, *d.pending)
+		d.pending = nil
+	}
+	if d.present && d.pending == nil {
 		quiet := r.Start.Sub(d.lastPatient) >= d.Config.LeaveSilence
 		switch {
 		case quiet && r.Start.Sub(d.lastSpeech) >= d.Config.Gap:
 			// The patient fell silent and the conversation is over: the
 			// contact ends with its last words (the employee's goodbye).
-			out = append(out, d.leave(d.lastSpeech))
+			out = append(out, d.leave(d.lastSpeech, r.Start)...)
 		case r.Start.Sub(d.lastPatient) >= 3*d.Config.LeaveSilence:
 			// The employee talks on alone (the phone, a colleague): the
 			// patient left after their last words.
-			out = append(out, d.leave(d.lastPatient))
+			out = append(out, d.leave(d.lastPatient, r.Start)...)
 		}
 	}
 	if !speech(r) {
@@ -162,6 +178,10 @@ func (d *Detector) Push(r voice.Reading) []contact.Event {
 	}
 	d.lastSpeech = end
 	if d.patient(r) {
+		if d.pending != nil {
+			// The same patient again, soon after a silence: the leave was not one.
+			d.pending, d.present = nil, true
+		}
 		if !d.present {
 			d.present = true
 			out = append(out, contact.Event{Station: d.Station, Type: contact.Arrive, At: d.runStart.Add(-d.Config.Lead), Source: Source})
@@ -171,17 +191,30 @@ func (d *Detector) Push(r voice.Reading) []contact.Event {
 	return out
 }
 
-func (d *Detector) leave(last time.Time) contact.Event {
+// leave ends the contact at last (+ linger); with Rejoin the event waits
+// until Rejoin after now, in case the patient speaks again.
+func (d *Detector) leave(last, now time.Time) []contact.Event {
 	d.present = false
-	return contact.Event{Station: d.Station, Type: contact.Leave, At: last.Add(d.Config.Linger), Source: Source}
+	ev := contact.Event{Station: d.Station, Type: contact.Leave, At: last.Add(d.Config.Linger), Source: Source}
+	if d.Config.Rejoin <= 0 {
+		return []contact.Event{ev}
+	}
+	d.pending, d.pendingUntil = &ev, now.Add(d.Config.Rejoin)
+	return nil
 }
 
 // Flush ends an open contact at the end of the readings.
 func (d *Detector) Flush() []contact.Event {
+	if d.pending != nil {
+		ev := *d.pending
+		d.pending = nil
+		return []contact.Event{ev}
+	}
 	if !d.present {
 		return nil
 	}
-	return []contact.Event{d.leave(d.lastSpeech)}
+	d.present = false
+	return []contact.Event{{Station: d.Station, Type: contact.Leave, At: d.lastSpeech.Add(d.Config.Linger), Source: Source}}
 }
 
 // Events runs a detector over a station's readings.

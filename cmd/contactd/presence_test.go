@@ -69,7 +69,7 @@ func TestPresenceFromVoices(t *testing.T) {
 	t.Logf("presence from the voices: %d true, %d found, precision %.3f recall %.3f, boundary error %.2f s",
 		ev.Truth, ev.Found, ev.Precision, ev.Recall, ev.MeanBoundaryError)
 	// A half-hour day is a guard; the targets are measured on two-hour days (README).
-	if ev.Truth < 8 || ev.Precision < 0.85 || ev.Recall < 0.85 || ev.MeanBoundaryError > 3 {
+	if ev.Truth < 8 || ev.Precision < 0.9 || ev.Recall < 0.9 || ev.MeanBoundaryError > 2 {
 		t.Errorf("presence from the voices: %+v", ev)
 	}
 
