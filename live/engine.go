@@ -58,6 +58,11 @@ type Engine struct {
 	recent map[string][]*contact.Contact // each station's recent contacts: what is usual there
 	wake   chan struct{}
 
+	// unindexed are stored contacts whose index update failed (the store
+	// unreachable); they are tried again until it succeeds. Owned by run.
+	unindexed   []*storage.Sidecar
+	indexFailed time.Time
+
 	terminate chan struct{}
 	done      chan struct{}
 }
@@ -270,6 +275,7 @@ func (e *Engine) process(now time.Time) {
 	for _, id := range ids {
 		e.processStation(id, now)
 	}
+	e.index(context.Background(), nil) // retry an index update that failed
 }
 
 func (e *Engine) processStation(id string, now time.Time) {
@@ -321,11 +327,7 @@ func (e *Engine) processStation(id string, now time.Time) {
 		e.Log.Info("contact stored", "station", id, "contact", c.ID, "arrive", c.Arrive, "leave", c.Leave,
 			"set", c.Set, "clip", c.Clip, "flags", c.Flags)
 	}
-	if len(upserts) > 0 {
-		if err := e.Archive.Upsert(ctx, upserts); err != nil {
-			e.Log.Error("updating index", "error", err)
-		}
-	}
+	e.index(ctx, upserts)
 	// A rating nobody can claim any more is an orphan: kept in the store.
 	grace := cfg.Debounce + cfg.MergeGap + 2*time.Second
 	for _, r := range join.Orphans {
@@ -397,6 +399,37 @@ func (e *Engine) processStation(id string, now time.Time) {
 		e.Log.Error("compacting journal", "station", id, "error", err)
 	}
 	e.mu.Unlock()
+}
+
+// index adds stored contacts to the index, with any whose earlier update
+// failed; on failure they wait for the next try (at most every 5 s), so a
+// contact stored while the index could not be read is not left out of it.
+func (e *Engine) index(ctx context.Context, scs []*storage.Sidecar) {
+	if len(scs) == 0 && (len(e.unindexed) == 0 || time.Since(e.indexFailed) < 5*time.Second) {
+		return
+	}
+	all := append(e.unindexed, scs...)
+	// The newest version of each contact (a late rating rewrites it).
+	seen := map[string]bool{}
+	var batch []*storage.Sidecar
+	for i := len(all) - 1; i >= 0; i-- {
+		if !seen[all[i].ID] {
+			seen[all[i].ID] = true
+			batch = append(batch, all[i])
+		}
+	}
+	slices.Reverse(batch)
+	if err := e.Archive.Upsert(ctx, batch); err != nil {
+		if len(e.unindexed) == 0 {
+			e.Log.Error("updating index: contacts wait to be indexed", "contacts", len(batch), "error", err)
+		}
+		e.unindexed, e.indexFailed = batch, time.Now()
+		return
+	}
+	if len(e.unindexed) > 0 {
+		e.Log.Info("index updated after earlier failures", "contacts", len(batch))
+	}
+	e.unindexed = nil
 }
 
 // changed reports whether the facts a late rating can change differ.

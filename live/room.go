@@ -167,11 +167,7 @@ func (e *Engine) processRoom(id string, now time.Time) {
 		}
 		e.Log.Info("no-show", "station", id, "appointment", a.ID, "doctor", a.Doctor, "start", a.Start)
 	}
-	if len(upserts) > 0 {
-		if err := e.Archive.Upsert(ctx, upserts); err != nil {
-			e.Log.Error("updating index", "error", err)
-		}
-	}
+	e.index(ctx, upserts)
 	// Events and ratings older than the window are of settled bookings.
 	e.mu.Lock()
 	st.events = slices.DeleteFunc(st.events, func(ev contact.Event) bool { return ev.At.Before(from) })

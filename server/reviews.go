@@ -25,6 +25,9 @@ import (
 type listed struct {
 	storage.Entry
 	Review *review.Review `json:"review,omitempty"`
+	// Uploading: the clip is safe on this server's disk, waiting for the
+	// store (MinIO) to come back.
+	Uploading bool `json:"uploading,omitempty"`
 }
 
 // contactFilter is the review list's query: ?set=negative,neutral
@@ -163,7 +166,7 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request, _ *auth.Sessio
 			rv = &x
 		}
 		if f.match(e, rv) {
-			out = append(out, listed{Entry: e, Review: rv})
+			out = append(out, listed{Entry: e, Review: rv, Uploading: s.uploading(e.Clip)})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b listed) int {

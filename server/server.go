@@ -193,6 +193,7 @@ func (s *Server) Initialize() error {
 	if err := s.ingest.Initialize(); err != nil {
 		return err
 	}
+	s.queueMetrics()
 	s.terminate = make(chan struct{})
 	s.done = make(chan struct{})
 	go s.housekeeping()
@@ -223,6 +224,41 @@ func (s *Server) Close() {
 	if err := s.history.Close(); err != nil {
 		s.Log.Error("history not saved", "error", err)
 	}
+}
+
+// queueMetrics exports the upload queue's backlog when the store has one.
+func (s *Server) queueMetrics() {
+	q, ok := s.Archive.Store.(*storage.Queue)
+	if !ok {
+		return
+	}
+	site := prometheus.Labels{"site": s.Config.Site}
+	gauge := func(name, help string, f func(storage.QueueStats) float64) {
+		s.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: site},
+			func() float64 { return f(q.Stats()) }))
+	}
+	gauge("contactd_upload_queue_objects", "Clips, sidecars and index writes on local disk waiting for the store.",
+		func(st storage.QueueStats) float64 { return float64(st.Objects) })
+	gauge("contactd_upload_queue_bytes", "Bytes waiting in the upload queue.",
+		func(st storage.QueueStats) float64 { return float64(st.Bytes) })
+	gauge("contactd_upload_queue_oldest_seconds", "Age of the oldest object waiting in the upload queue (0 when empty).",
+		func(st storage.QueueStats) float64 {
+			if st.Oldest.IsZero() {
+				return 0
+			}
+			return time.Since(st.Oldest).Seconds()
+		})
+	gauge("contactd_upload_failures", "Consecutive failed uploads to the store (0 once one succeeds).",
+		func(st storage.QueueStats) float64 { return float64(st.Failures) })
+	s.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "contactd_uploaded_total",
+		Help: "Objects the upload queue delivered to the store since start.", ConstLabels: site},
+		func() float64 { return float64(q.Stats().Uploaded) }))
+}
+
+// uploading reports whether a clip is still in the upload queue.
+func (s *Server) uploading(key string) bool {
+	q, ok := s.Archive.Store.(*storage.Queue)
+	return ok && key != "" && q.Pending(key)
 }
 
 // housekeeping removes segments past their retention that no pending contact needs.

@@ -16,37 +16,63 @@ import (
 // S3 is a Store in an S3 bucket (MinIO), under an optional key prefix.
 // A PutObject is complete or absent, so writes are atomic by construction.
 type S3 struct {
-	client *minio.Client
-	bucket string
-	prefix string // "" or "a/b/" with trailing slash
+	client           *minio.Client
+	bucket           string
+	prefix           string // "" or "a/b/" with trailing slash
+	region, endpoint string
 }
 
 // OpenS3 connects and makes sure the bucket exists.
 func OpenS3(ctx context.Context, cfg S3Config, bucket, prefix string) (*S3, error) {
+	s, err := newS3(cfg, bucket, prefix, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.EnsureBucket(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewS3 sets up the client without touching the network, for a server that
+// must start while MinIO is down (its upload queue makes the bucket later).
+// Each request is tried once: the queue in front of it does the retrying,
+// with its own backoff, and must see a failure at once to count it.
+func NewS3(cfg S3Config, bucket, prefix string) (*S3, error) {
+	return newS3(cfg, bucket, prefix, 1)
+}
+
+func newS3(cfg S3Config, bucket, prefix string, retries int) (*S3, error) {
 	if cfg.Endpoint == "" {
 		return nil, errors.New("store s3: s3.endpoint is not set (config s3.endpoint or CONTACTD_S3_ENDPOINT)")
 	}
 	cl, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.Secure,
-		Region: cfg.Region,
+		Creds:      credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:     cfg.Secure,
+		Region:     cfg.Region,
+		MaxRetries: retries,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store s3://%s: %w", bucket, err)
 	}
-	ok, err := cl.BucketExists(ctx, bucket)
-	if err != nil {
-		return nil, fmt.Errorf("store s3://%s at %s: %w", bucket, cfg.Endpoint, err)
-	}
-	if !ok {
-		if err := cl.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: cfg.Region}); err != nil {
-			return nil, fmt.Errorf("store s3://%s: creating bucket: %w", bucket, err)
-		}
-	}
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &S3{client: cl, bucket: bucket, prefix: prefix}, nil
+	return &S3{client: cl, bucket: bucket, prefix: prefix, region: cfg.Region, endpoint: cfg.Endpoint}, nil
+}
+
+// EnsureBucket makes the bucket if it does not exist.
+func (s *S3) EnsureBucket(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("store s3://%s at %s: %w", s.bucket, s.endpoint, err)
+	}
+	if !ok {
+		if err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.region}); err != nil {
+			return fmt.Errorf("store s3://%s: creating bucket: %w", s.bucket, err)
+		}
+	}
+	return nil
 }
 
 func (s *S3) String() string { return "s3://" + s.bucket + "/" + s.prefix }

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // ErrNotFound is returned by Get for a key that does not exist.
@@ -72,4 +74,31 @@ func checkKey(key string) error {
 		}
 	}
 	return nil
+}
+
+// OpenQueued opens the store for a long-running server: an s3:// store goes
+// behind a durable upload queue in queueDir, so contacts closing while MinIO
+// is unreachable wait on local disk and land when it returns (and the server
+// starts even while it is down); a directory store is used as it is.
+func OpenQueued(ctx context.Context, loc string, s3 S3Config, queueDir string, log *slog.Logger) (Store, error) {
+	if !strings.HasPrefix(loc, "s3://") {
+		return Open(ctx, loc, s3)
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("store %q: want s3://bucket/prefix", loc)
+	}
+	remote, err := NewS3(s3, u.Host, strings.Trim(u.Path, "/"))
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := remote.EnsureBucket(cctx); err != nil {
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("store unreachable at start: contacts wait in the upload queue", "store", remote.String(), "queue", queueDir, "error", err)
+	}
+	return OpenQueue(queueDir, remote, QueueOptions{Log: log, Keep: []string{IndexKey}})
 }

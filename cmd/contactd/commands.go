@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -34,10 +36,26 @@ has come and exits; a second SIGTERM exits at once.`,
 			if listen == "" {
 				listen = a.cfg.Listen
 			}
-			arc, err := a.openArchive(cmd.Context(), store)
+			if store == "" {
+				store = a.cfg.Store
+			}
+			// An s3:// store goes behind the durable upload queue: a MinIO
+			// outage delays clips, it does not lose them.
+			st, err := storage.OpenQueued(cmd.Context(), store, a.cfg.S3, filepath.Join(a.cfg.StateDir, "upload-queue"), a.log)
 			if err != nil {
 				return err
 			}
+			if q, ok := st.(*storage.Queue); ok {
+				defer func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					if err := q.Drain(ctx); err != nil {
+						a.log.Warn("stopping with uploads pending: they go at the next start", "error", err)
+					}
+					q.Close()
+				}()
+			}
+			arc := &storage.Archive{Store: st, Location: a.cfg.Location()}
 			srv := &server.Server{Config: a.cfg, Archive: arc, Log: a.log}
 			if err := srv.Initialize(); err != nil {
 				return err

@@ -55,22 +55,33 @@ func trimNL(b []byte) []byte {
 type MinIO struct {
 	Endpoint string
 	Config   storage.S3Config
+	bin, dir string
+	cport    int
 	cmd      *exec.Cmd
+	logf     *os.File
 }
 
 // StartMinIO runs a MinIO server on 127.0.0.1 with data in a temp dir; it
 // is killed when the test ends.
 func StartMinIO(t testing.TB) *MinIO {
 	t.Helper()
-	bin := Tool(t, "minio")
-	dir := t.TempDir()
-	port, cport := FreePort(t), FreePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "server", filepath.Join(dir, "data"), "--address", addr,
-		"--console-address", fmt.Sprintf("127.0.0.1:%d", cport), "--quiet")
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER=contactd-test", "MINIO_ROOT_PASSWORD=contactd-test-secret",
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+dir)
-	logf, err := os.Create(filepath.Join(dir, "minio.log"))
+	m := &MinIO{bin: Tool(t, "minio"), dir: t.TempDir(), cport: FreePort(t)}
+	m.Endpoint = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	m.Config = storage.S3Config{Endpoint: m.Endpoint, AccessKey: "contactd-test", SecretKey: "contactd-test-secret", Region: "us-east-1"}
+	t.Cleanup(m.Stop)
+	m.Start(t)
+	return m
+}
+
+// Start (re)starts the server on its address and data directory and waits
+// until it answers.
+func (m *MinIO) Start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(m.bin, "server", filepath.Join(m.dir, "data"), "--address", m.Endpoint,
+		"--console-address", fmt.Sprintf("127.0.0.1:%d", m.cport), "--quiet")
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.Config.AccessKey, "MINIO_ROOT_PASSWORD="+m.Config.SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+m.dir)
+	logf, err := os.OpenFile(filepath.Join(m.dir, "minio.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,31 +89,35 @@ func StartMinIO(t testing.TB) *MinIO {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
+	m.cmd, m.logf = cmd, logf
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
-		resp, err := http.Get("http://" + addr + "/minio/health/live")
+		resp, err := http.Get("http://" + m.Endpoint + "/minio/health/live")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return
 			}
 		}
 		select {
 		case <-ctx.Done():
-			b, _ := os.ReadFile(filepath.Join(dir, "minio.log"))
-			t.Fatalf("minio did not come up on %s: %s", addr, b)
+			b, _ := os.ReadFile(filepath.Join(m.dir, "minio.log"))
+			t.Fatalf("minio did not come up on %s: %s", m.Endpoint, b)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return &MinIO{Endpoint: addr, cmd: cmd, Config: storage.S3Config{
-		Endpoint: addr, AccessKey: "contactd-test", SecretKey: "contactd-test-secret", Region: "us-east-1",
-	}}
+}
+
+// Stop kills the server (its data stay for Start).
+func (m *MinIO) Stop() {
+	if m.cmd == nil {
+		return
+	}
+	_ = m.cmd.Process.Kill()
+	_ = m.cmd.Wait()
+	m.logf.Close()
+	m.cmd = nil
 }
 
 // Datasets returns the shared emotion corpora beside the checkout
