@@ -64,6 +64,52 @@ type Config struct {
 	Presence presence.Config `yaml:"presence"`
 	// Scales maps each rating scale's values to sets and boxes.
 	Scales contact.SetRules `yaml:"scales"`
+	// TLS serves the pages, the API and WHIP over HTTPS.
+	TLS TLS `yaml:"tls"`
+	// Evidence signs each day's clips so alterations can be shown.
+	Evidence Evidence `yaml:"evidence"`
+	// Retention says how long contacts are kept, by set.
+	Retention Retention `yaml:"retention"`
+}
+
+// TLS names the server's certificate and key (PEM files); both empty: plain HTTP.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the server speaks HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// Evidence names the Ed25519 keys of the day manifests.
+type Evidence struct {
+	// SigningKey is the private key file (contactd evidence keygen); empty:
+	// days are not signed (clips still carry their SHA-256).
+	SigningKey string `yaml:"signing_key"`
+	// PublicKey verifies on a machine that must not hold the signing key.
+	PublicKey string `yaml:"public_key"`
+}
+
+// Retention is how long after it ends a contact of each set is kept; 0
+// keeps it for ever. A legal hold keeps a contact whatever its set says.
+type Retention struct {
+	Positive time.Duration `yaml:"positive"`
+	Neutral  time.Duration `yaml:"neutral"`
+	Negative time.Duration `yaml:"negative"`
+	Unrated  time.Duration `yaml:"unrated"`
+}
+
+// For returns the retention of a set.
+func (r Retention) For(set contact.Set) time.Duration {
+	switch set {
+	case contact.Positive:
+		return r.Positive
+	case contact.Neutral:
+		return r.Neutral
+	case contact.Negative:
+		return r.Negative
+	}
+	return r.Unrated
 }
 
 // Station is one desk or room with its capture agent's token.
@@ -252,6 +298,7 @@ func Default() *Config {
 		Segmenter: segmenter.DefaultConfig(),
 		Consult:   consult.DefaultConfig(),
 		Presence:  presence.DefaultConfig(),
+		Retention: Retention{Positive: 30 * 24 * time.Hour, Neutral: 30 * 24 * time.Hour, Negative: 180 * 24 * time.Hour, Unrated: 30 * 24 * time.Hour},
 		Scales:    contact.DefaultSetRules(),
 	}
 }
@@ -333,6 +380,17 @@ func (c *Config) Validate() error {
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("state_dir: must not be empty"))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls: cert_file and key_file go together"))
+	}
+	for set, d := range map[string]time.Duration{"positive": c.Retention.Positive, "neutral": c.Retention.Neutral,
+		"negative": c.Retention.Negative, "unrated": c.Retention.Unrated} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("retention.%s: %v is negative (0 keeps for ever)", set, d))
+		} else if d > 0 && d < 24*time.Hour {
+			errs = append(errs, fmt.Errorf("retention.%s: %v is under a day: a complaint takes longer than that to arrive", set, d))
+		}
 	}
 	if c.Recorder.SegmentLength < time.Second {
 		errs = append(errs, fmt.Errorf("recorder.segment_length: %v is shorter than 1s", c.Recorder.SegmentLength))

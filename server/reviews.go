@@ -220,10 +220,7 @@ func httpStatus(err error) int {
 
 // sidecarKey is where an index entry's sidecar lives.
 func (s *Server) sidecarKey(e *storage.Entry) string {
-	if e.Clip != "" {
-		return storage.SidecarKey(e.Clip)
-	}
-	return storage.SidecarKey(s.Archive.ClipKey(&contact.Contact{ID: e.ID, Site: e.Site, Station: e.Station, Arrive: e.Arrive}, "none"))
+	return s.Archive.SidecarKeyOf(e)
 }
 
 // contactDetail returns a contact's sidecar (every fact, with the voice

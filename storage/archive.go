@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,9 @@ type MediaInfo struct {
 	Container string   `json:"container"`
 	Codecs    []string `json:"codecs"`
 	Bytes     int64    `json:"bytes"`
+	// SHA256 is the clip file's hash, hex: evidence that it is the file
+	// that was recorded (contactd verify checks it).
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Archive stores contacts (clip + sidecar) and keeps the index of them.
@@ -112,6 +117,14 @@ func (a *Archive) putClip(ctx context.Context, key, file string, media *MediaInf
 		return err
 	}
 	media.Bytes = st.Size()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("hashing %s: %w", file, err)
+	}
+	media.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
 	ctype := "video/webm"
 	if media.Container == "matroska" {
 		ctype = "video/x-matroska"
@@ -309,4 +322,38 @@ func (ix *Index) Query(f Filter) []Entry {
 		}
 	}
 	return out
+}
+
+// SidecarKeyOf is where an index entry's sidecar lives.
+func (a *Archive) SidecarKeyOf(e *Entry) string {
+	if e.Clip != "" {
+		return SidecarKey(e.Clip)
+	}
+	return SidecarKey(a.ClipKey(&contact.Contact{ID: e.ID, Site: e.Site, Station: e.Station, Arrive: e.Arrive}, "none"))
+}
+
+// Day is the calendar day (YYYY-MM-DD) an entry's keys are filed under.
+func (a *Archive) Day(e *Entry) string {
+	loc := a.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return e.Arrive.In(loc).Format(time.DateOnly)
+}
+
+// Remove takes contacts out of the index (their files are the caller's).
+func (a *Archive) Remove(ctx context.Context, ids []string) error {
+	ix, err := a.LoadIndex(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	gone := map[string]bool{}
+	for _, id := range ids {
+		gone[id] = true
+	}
+	ix.Contacts = slices.DeleteFunc(ix.Contacts, func(e Entry) bool { return gone[e.ID] })
+	return a.writeIndex(ctx, ix)
 }
