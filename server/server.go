@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -79,6 +80,9 @@ type Server struct {
 	audit      *review.Audit
 
 	history *history.Book // employees' speech day by day
+
+	signingKey ed25519.PrivateKey // nil: days are not signed
+	signed     map[string]bool    // days whose manifest exists
 
 	lastMu      sync.Mutex
 	lastReading map[string]time.Time // station → its latest voice reading
@@ -194,6 +198,9 @@ func (s *Server) Initialize() error {
 		return err
 	}
 	s.queueMetrics()
+	if err := s.loadSigningKey(); err != nil {
+		return err
+	}
 	s.terminate = make(chan struct{})
 	s.done = make(chan struct{})
 	go s.housekeeping()
@@ -266,11 +273,19 @@ func (s *Server) housekeeping() {
 	defer close(s.done)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-s.terminate; cancel() }()
+	var curated time.Time
 	for {
 		select {
 		case <-s.terminate:
 			return
 		case <-t.C:
+		}
+		if time.Since(curated) >= curateEvery {
+			curated = time.Now()
+			s.curate(ctx, curated)
 		}
 		before := time.Now().Add(-s.Config.Recorder.Retention)
 		if keep := s.engine.KeepAfter(); keep.Before(before) {
@@ -492,6 +507,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/review/causes", s.auth.Require(reviewers, s.causes))
 	mux.HandleFunc("GET /api/v1/review/pareto", s.auth.Require(reviewers, s.pareto))
 	mux.HandleFunc("POST /api/v1/export", s.auth.Require(players, s.export))
+	mux.HandleFunc("PUT /api/v1/contacts/{id}/hold", s.auth.Require(players, s.putHold))
+	mux.HandleFunc("DELETE /api/v1/contacts/{id}/hold", s.auth.Require([]string{auth.Admin}, s.deleteHold))
+	mux.HandleFunc("GET /api/v1/holds", s.auth.Require(players, s.listHolds))
 	mux.HandleFunc("GET /api/v1/audit", s.auth.Require([]string{auth.Admin}, s.auditLog))
 	mux.HandleFunc("POST /api/v1/me/lang", s.auth.Require(auth.AllRoles, s.setLang))
 	adminAppointments := s.auth.Require([]string{auth.Admin}, func(w http.ResponseWriter, r *http.Request, sess *auth.Session) {
