@@ -33,6 +33,8 @@ type Agent struct {
 	// InterfaceFilter and IncludeLoopback limit ICE (tests: loopback only).
 	InterfaceFilter func(string) bool
 	IncludeLoopback bool
+	// Client talks to the server (nil: http.DefaultClient).
+	Client *http.Client
 
 	mu     sync.Mutex
 	pub    *Publisher // nil while disconnected
@@ -157,7 +159,7 @@ func (a *Agent) connectLoop(ctx context.Context) {
 			mime = webrtc.MimeTypeH264
 		}
 		pub := &Publisher{URL: cfg.Server + "/whip/" + cfg.Station, Token: cfg.Token, Video: cfg.Video.Input != "", VideoMime: mime,
-			InterfaceFilter: a.InterfaceFilter, IncludeLoopback: a.IncludeLoopback, Log: a.Log, OnReply: a.serverMessage}
+			InterfaceFilter: a.InterfaceFilter, IncludeLoopback: a.IncludeLoopback, Log: a.Log, OnReply: a.serverMessage, Client: a.Client}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := pub.Connect(cctx)
 		cancel()
@@ -250,7 +252,11 @@ func (a *Agent) upload(ctx context.Context, s recorder.Segment) error {
 	req.Header.Set("Authorization", "Bearer "+a.Config.Token)
 	req.Header.Set("Content-Type", "video/x-matroska")
 	req.Header.Set("X-Segment-Start", s.Start.Format(time.RFC3339Nano))
-	resp, err := http.DefaultClient.Do(req)
+	client := a.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

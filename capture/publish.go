@@ -38,6 +38,9 @@ type Publisher struct {
 	Log             *slog.Logger
 	// OnReply receives the server's answers on the data channel.
 	OnReply func([]byte)
+	// Client makes the WHIP requests (nil: http.DefaultClient); it carries
+	// the trust for a clinic's own certificate.
+	Client *http.Client
 
 	pc       *webrtc.PeerConnection
 	Audio    *webrtc.TrackLocalStaticSample
@@ -134,7 +137,7 @@ func (p *Publisher) Connect(ctx context.Context) (err error) {
 	}
 	req.Header.Set("Content-Type", "application/sdp")
 	req.Header.Set("Authorization", "Bearer "+p.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := p.client().Do(req)
 	if err != nil {
 		return fmt.Errorf("WHIP %s: %w", p.URL, err)
 	}
@@ -178,7 +181,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 	if p.location != "" {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, p.location, nil)
 		req.Header.Set("Authorization", "Bearer "+p.Token)
-		if resp, e := http.DefaultClient.Do(req); e == nil {
+		if resp, e := p.client().Do(req); e == nil {
 			resp.Body.Close()
 		} else {
 			err = e
@@ -315,4 +318,11 @@ func StreamH264(ctx context.Context, track *webrtc.TrackLocalStaticSample, path 
 			}
 		}
 	}
+}
+
+func (p *Publisher) client() *http.Client {
+	if p.Client != nil {
+		return p.Client
+	}
+	return http.DefaultClient
 }

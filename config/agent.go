@@ -1,8 +1,11 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -18,10 +21,13 @@ const AgentEnvPrefix = "CONTACT_AGENT_"
 // Agent is the configuration of contact-agent, the capture agent at a desk.
 type Agent struct {
 	// Server is contactd's base URL, e.g. http://clinic-server:8080.
-	Server  string `yaml:"server"`
-	Station string `yaml:"station"`
-	Token   string `yaml:"token"`
-	Audio   struct {
+	Server string `yaml:"server"`
+	// ServerCA is a PEM certificate (or CA) to trust for an https:// server,
+	// e.g. the clinic's self-signed one; empty: the system's roots.
+	ServerCA string `yaml:"server_ca"`
+	Station  string `yaml:"station"`
+	Token    string `yaml:"token"`
+	Audio    struct {
 		// Device is a PortAudio input device name or index ("default": the
 		// system default input).
 		Device  string `yaml:"device"`
@@ -83,6 +89,24 @@ func DefaultAgent() *Agent {
 	a.Reconnect.Min = time.Second
 	a.Reconnect.Max = 30 * time.Second
 	return a
+}
+
+// HTTPClient is the client the agent talks to the server with: it trusts
+// ServerCA when set.
+func (a *Agent) HTTPClient() (*http.Client, error) {
+	if a.ServerCA == "" {
+		return &http.Client{}, nil
+	}
+	b, err := os.ReadFile(a.ServerCA)
+	if err != nil {
+		return nil, fmt.Errorf("server_ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("server_ca %s: no PEM certificate in it", a.ServerCA)
+	}
+	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment,
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
 }
 
 // AgentEnvVars lists the agent's environment variables.

@@ -84,7 +84,11 @@ func startServer(t *testing.T, state, store string, opts ...func(*config.Config)
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{srv: s, url: "http://" + ln.Addr().String(), store: store, cancel: cancel, done: make(chan error, 1)}
+	scheme := "http://"
+	if cfg.TLS.Enabled() {
+		scheme = "https://"
+	}
+	ts := &testServer{srv: s, url: scheme + ln.Addr().String(), store: store, cancel: cancel, done: make(chan error, 1)}
 	go func() { ts.done <- s.Serve(ctx, ln) }()
 	t.Cleanup(ts.stop)
 	return ts

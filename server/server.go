@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +82,7 @@ type Server struct {
 
 	history *history.Book // employees' speech day by day
 
+	tlsConfig  *tls.Config        // nil: plain HTTP
 	signingKey ed25519.PrivateKey // nil: days are not signed
 	signed     map[string]bool    // days whose manifest exists
 
@@ -200,6 +202,13 @@ func (s *Server) Initialize() error {
 	s.queueMetrics()
 	if err := s.loadSigningKey(); err != nil {
 		return err
+	}
+	if cfg.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("tls.cert_file %s, tls.key_file %s: %w", cfg.TLS.CertFile, cfg.TLS.KeyFile, err)
+		}
+		s.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	s.terminate = make(chan struct{})
 	s.done = make(chan struct{})
@@ -867,6 +876,9 @@ func ContactsHandler(arc *storage.Archive) http.HandlerFunc {
 // listener closes, contacts that have closed are cut, everything stops.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if s.tlsConfig != nil {
+		ln = tls.NewListener(ln, s.tlsConfig)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -76,7 +76,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			defer mic.Close()
-			a := &capture.Agent{Config: cfg, Log: log}
+			client, err := cfg.HTTPClient()
+			if err != nil {
+				return err
+			}
+			a := &capture.Agent{Config: cfg, Log: log, Client: client}
 			if len(cfg.WebRTC.Interfaces) > 0 {
 				allowed := cfg.WebRTC.Interfaces
 				a.InterfaceFilter = func(n string) bool {
@@ -155,7 +159,11 @@ func checkAll(ctx context.Context, cfg *config.Agent, w io.Writer) error {
 			problems = append(problems, "microphone: it records silence; is it muted or unplugged?")
 		}
 	}
-	client := &http.Client{Timeout: 5 * time.Second}
+	client, err := cfg.HTTPClient()
+	if err != nil {
+		return err
+	}
+	client.Timeout = 5 * time.Second
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Server+"/api/v1/events", strings.NewReader(""))
 	req.Header.Set("Authorization", "Bearer "+cfg.Token)
 	resp, err := client.Do(req)
