@@ -62,6 +62,24 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+	failures map[string][]time.Time // "name:…" and "addr:…" → recent failed logins
+}
+
+// Login throttling: a name with NameFailures failed logins (or an address
+// with AddrFailures) within FailureWindow is refused until the oldest of
+// them is that old. Guessing a password then takes years, and a user whom
+// someone locks out waits minutes, not for an administrator.
+const (
+	NameFailures  = 5
+	AddrFailures  = 20
+	FailureWindow = 15 * time.Minute
+)
+
+// ErrThrottled is a login refused for too many recent failures.
+type ErrThrottled struct{ RetryAfter time.Duration }
+
+func (e *ErrThrottled) Error() string {
+	return fmt.Sprintf("too many failed logins: try again in %s", e.RetryAfter.Round(time.Second))
 }
 
 // dummyHash is compared against for unknown names, so that a wrong name
@@ -70,7 +88,7 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.
 
 // New makes a manager for the configured users.
 func New(users []config.User) *Manager {
-	m := &Manager{users: map[string]config.User{}, sessions: map[string]*Session{}, TTL: 12 * time.Hour, Now: time.Now}
+	m := &Manager{users: map[string]config.User{}, sessions: map[string]*Session{}, failures: map[string][]time.Time{}, TTL: 12 * time.Hour, Now: time.Now}
 	for _, u := range users {
 		m.users[u.Name] = u
 	}
@@ -96,6 +114,58 @@ func token() string {
 
 // Login checks a name and password and opens a session.
 func (m *Manager) Login(name, password string) (*Session, error) {
+	return m.LoginFrom(name, password, "")
+}
+
+// throttled says how long a login for name from addr must wait (0: none),
+// forgetting failures older than the window. Caller holds m.mu.
+func (m *Manager) throttled(keys []string, limits []int) time.Duration {
+	now := m.Now()
+	var wait time.Duration
+	for i, k := range keys {
+		fs := m.failures[k]
+		for len(fs) > 0 && now.Sub(fs[0]) >= FailureWindow {
+			fs = fs[1:]
+		}
+		if len(fs) == 0 {
+			delete(m.failures, k)
+			continue
+		}
+		m.failures[k] = fs
+		if len(fs) >= limits[i] {
+			wait = max(wait, FailureWindow-now.Sub(fs[len(fs)-limits[i]]))
+		}
+	}
+	return wait
+}
+
+// LoginFrom is Login from a remote address, throttled per name and per
+// address; a refusal for throttling is an *ErrThrottled.
+func (m *Manager) LoginFrom(name, password, addr string) (*Session, error) {
+	keys, limits := []string{"name:" + name}, []int{NameFailures}
+	if addr != "" {
+		keys, limits = append(keys, "addr:"+addr), append(limits, AddrFailures)
+	}
+	m.mu.Lock()
+	wait := m.throttled(keys, limits)
+	m.mu.Unlock()
+	if wait > 0 {
+		return nil, &ErrThrottled{RetryAfter: wait}
+	}
+	s, err := m.login(name, password)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		for _, k := range keys {
+			m.failures[k] = append(m.failures[k], m.Now())
+		}
+		return nil, err
+	}
+	delete(m.failures, "name:"+name)
+	return s, nil
+}
+
+func (m *Manager) login(name, password string) (*Session, error) {
 	u, ok := m.users[name]
 	hash := []byte(u.PasswordHash)
 	if !ok {

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -68,5 +70,50 @@ func TestLoginSessionsAndRoles(t *testing.T) {
 	now = now.Add(13 * time.Hour) // past the idle time
 	if got := do(h1, "GET", s.ID, ""); got != 401 {
 		t.Errorf("an expired session: %d", got)
+	}
+}
+
+// TestLoginThrottled: five wrong passwords lock the name for the rest of the
+// window (even the right password is refused, without a bcrypt comparison),
+// twenty from one address lock that address for every name; the lock lifts
+// by itself.
+func TestLoginThrottled(t *testing.T) {
+	h, err := Hash("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	users := []config.User{{Name: "olga", Role: Quality, PasswordHash: h}}
+	for i := range 30 {
+		users = append(users, config.User{Name: fmt.Sprintf("u%02d", i), Role: Quality, PasswordHash: h})
+	}
+	m := New(users)
+	m.Now = func() time.Time { return now }
+	for i := range NameFailures {
+		if _, err := m.LoginFrom("olga", "guess", "10.0.0.5"); err != ErrLogin {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+		now = now.Add(time.Minute)
+	}
+	_, err = m.LoginFrom("olga", "correct horse battery", "10.0.0.6")
+	var th *ErrThrottled
+	if !errors.As(err, &th) || th.RetryAfter != FailureWindow-5*time.Minute {
+		t.Fatalf("sixth attempt with the right password: %v, want throttled for 10m", err)
+	}
+	now = now.Add(th.RetryAfter)
+	if _, err := m.LoginFrom("olga", "correct horse battery", "10.0.0.6"); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+	// One address trying many names.
+	for i := range AddrFailures {
+		if _, err := m.LoginFrom(fmt.Sprintf("u%02d", i), "guess", "10.0.0.9"); err != ErrLogin {
+			t.Fatalf("address attempt %d: %v", i+1, err)
+		}
+	}
+	if _, err := m.LoginFrom("u29", "correct horse battery", "10.0.0.9"); !errors.As(err, &th) {
+		t.Errorf("the address after %d failures: %v, want throttled", AddrFailures, err)
+	}
+	if _, err := m.LoginFrom("u29", "correct horse battery", "10.0.0.10"); err != nil {
+		t.Errorf("the same user from another address: %v", err)
 	}
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -40,9 +42,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `body: want {"name","password"}`, http.StatusBadRequest)
 		return
 	}
-	sess, err := s.auth.Login(req.Name, req.Password)
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	sess, err := s.auth.LoginFrom(req.Name, req.Password, host)
+	var th *auth.ErrThrottled
+	if errors.As(err, &th) {
+		s.Log.Warn("login throttled", "name", req.Name, "remote", host, "retry_after", th.RetryAfter.Round(time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(int(th.RetryAfter.Seconds())+1))
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
+		return
+	}
 	if err != nil {
-		s.Log.Warn("login refused", "name", req.Name)
+		s.Log.Warn("login refused", "name", req.Name, "remote", host)
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +83,27 @@ func TestTLS(t *testing.T) {
 	bad.ServerCA = kf
 	if _, err := bad.HTTPClient(); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
 		t.Errorf("server_ca pointing at a key: %v", err)
+	}
+}
+
+// TestLoginThrottledOverHTTP: the sixth wrong password in a row for a name
+// is answered 429 with Retry-After, and so is the right one after it.
+func TestLoginThrottledOverHTTP(t *testing.T) {
+	ts := startServer(t, t.TempDir(), t.TempDir(), withUsers(t))
+	codes := []int{}
+	for _, pw := range []string{"a", "b", "c", "d", "e", "f", "correct horse battery"} {
+		resp, err := http.Post(ts.url+"/api/v1/login", "application/json", strings.NewReader(`{"name":"sergey","password":"`+pw+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	want := []int{401, 401, 401, 401, 401, 429, 429}
+	if !slices.Equal(codes, want) {
+		t.Errorf("login answers %v, want %v", codes, want)
 	}
 }
