@@ -6,6 +6,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +80,30 @@ type TLS struct {
 	KeyFile  string `yaml:"key_file"`
 }
 
+// HashToken is the token_hash of a token.
+func HashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// validTokenHash reports whether s looks like HashToken's output.
+func validTokenHash(s string) bool {
+	h, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
+}
+
+// Hash is the station's token hash, from token_hash or the clear token.
+func (s Station) Hash() string {
+	if s.TokenHash != "" {
+		return strings.ToLower(s.TokenHash)
+	}
+	return HashToken(s.Token)
+}
+
 // Enabled reports whether the server speaks HTTPS.
 func (t TLS) Enabled() bool { return t.CertFile != "" }
 
@@ -114,9 +140,12 @@ func (r Retention) For(set contact.Set) time.Duration {
 
 // Station is one desk or room with its capture agent's token.
 type Station struct {
-	ID       string `yaml:"id"`
-	Token    string `yaml:"token"`
-	Employee string `yaml:"employee"`
+	ID string `yaml:"id"`
+	// Token is the agent's secret in clear; TokenHash ("sha256:" and 64 hex
+	// digits, from `contactd station token`) keeps it out of the file.
+	Token     string `yaml:"token"`
+	TokenHash string `yaml:"token_hash"`
+	Employee  string `yaml:"employee"`
 	// Kind is "desk" (the default: contacts from presence events) or
 	// "room" (a consulting room: contacts from its appointments).
 	Kind string `yaml:"kind"`
@@ -411,8 +440,12 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].id: %q is not a station id", i, st.ID))
 		case seen[st.ID]:
 			errs = append(errs, fmt.Errorf("stations[%d].id: %q appears twice", i, st.ID))
-		case len(st.Token) < 16:
-			errs = append(errs, fmt.Errorf("stations[%d].token: station %s needs a token of at least 16 characters", i, st.ID))
+		case st.Token != "" && st.TokenHash != "":
+			errs = append(errs, fmt.Errorf("stations[%d]: station %s has both token and token_hash; keep token_hash only", i, st.ID))
+		case st.TokenHash != "" && !validTokenHash(st.TokenHash):
+			errs = append(errs, fmt.Errorf("stations[%d].token_hash: station %s: want \"sha256:\" and 64 hex digits (contactd station token makes one)", i, st.ID))
+		case st.TokenHash == "" && len(st.Token) < 16:
+			errs = append(errs, fmt.Errorf("stations[%d].token: station %s needs a token of at least 16 characters (or a token_hash)", i, st.ID))
 		case st.Kind != "" && st.Kind != "desk" && st.Kind != "room":
 			errs = append(errs, fmt.Errorf("stations[%d].kind: %q (want desk or room)", i, st.Kind))
 		case st.Record != "" && st.Record != "always" && st.Record != "appointments":
@@ -432,7 +465,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("schedulers[%d].name: %q is not an id", i, sc.Name))
 		case len(sc.Token) < 16:
 			errs = append(errs, fmt.Errorf("schedulers[%d].token: scheduler %s needs a token of at least 16 characters", i, sc.Name))
-		case slices.ContainsFunc(c.Stations, func(st Station) bool { return st.Token == sc.Token }):
+		case slices.ContainsFunc(c.Stations, func(st Station) bool { return st.Hash() == HashToken(sc.Token) }):
 			errs = append(errs, fmt.Errorf("schedulers[%d].token: scheduler %s shares a station's token", i, sc.Name))
 		}
 	}

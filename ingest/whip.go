@@ -232,6 +232,22 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// CloseStation ends a station's live sessions (its token was revoked).
+func (s *Server) CloseStation(station string) int {
+	s.mu.Lock()
+	var ss []*session
+	for _, x := range s.sessions {
+		if x.station == station {
+			ss = append(ss, x)
+		}
+	}
+	s.mu.Unlock()
+	for _, x := range ss {
+		x.close()
+	}
+	return len(ss)
+}
+
 // Sessions lists the stations with a live session.
 func (s *Server) Sessions() []string {
 	s.mu.Lock()

@@ -146,6 +146,8 @@ func TestAccessMatrix(t *testing.T) {
 		{"GET /monitor", "GET", "/monitor", "", [5]int{303, 403, 200, 403, 200}},
 		{"GET /mirror", "GET", "/mirror", "", [5]int{303, 403, 403, 200, 200}},
 		{"GET /audit", "GET", "/audit", "", [5]int{303, 403, 403, 403, 200}},
+		// Last: it locks desk-2 out.
+		{"POST /api/v1/stations/{station}/revoke", "POST", "/api/v1/stations/desk-2/revoke", "", [5]int{401, 403, 403, 403, 200}},
 	}
 	for _, rw := range rows {
 		for i, u := range roles {

@@ -82,7 +82,10 @@ type Server struct {
 
 	history *history.Book // employees' speech day by day
 
-	tlsConfig  *tls.Config        // nil: plain HTTP
+	tlsConfig  *tls.Config // nil: plain HTTP
+	revMu      sync.Mutex
+	revoked    map[string]revocation // by token hash
+	revFile    *os.File
 	signingKey ed25519.PrivateKey // nil: days are not signed
 	signed     map[string]bool    // days whose manifest exists
 
@@ -203,6 +206,14 @@ func (s *Server) Initialize() error {
 	if err := s.loadSigningKey(); err != nil {
 		return err
 	}
+	if err := s.openRevoked(filepath.Join(cfg.StateDir, "revoked-tokens.jsonl")); err != nil {
+		return err
+	}
+	for _, st := range cfg.Stations {
+		if st.Token != "" {
+			s.Log.Warn("station token kept in clear in the configuration: put its token_hash there instead (contactd station token)", "station", st.ID)
+		}
+	}
 	if cfg.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {
@@ -236,6 +247,7 @@ func (s *Server) Close() {
 	}
 	s.reviews.Close()
 	s.audit.Close()
+	s.revFile.Close()
 	s.schedule.Close()
 	if err := s.history.Close(); err != nil {
 		s.Log.Error("history not saved", "error", err)
@@ -333,7 +345,7 @@ func (s *Server) authorize(station, token string) error {
 	if !ok {
 		return ingest.ErrUnknownStation
 	}
-	if token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(st.Token)) != 1 {
+	if token == "" || !s.tokenOK(st, token) {
 		return ingest.ErrBadToken
 	}
 	return nil
@@ -354,11 +366,11 @@ func (s *Server) scheduler(token string) (string, bool) {
 // knownToken reports whether token is some station's, comparing every one in
 // constant time.
 func (s *Server) knownToken(token string) bool {
-	found := 0
+	found := false
 	for _, st := range s.stations {
-		found |= subtle.ConstantTimeCompare([]byte(token), []byte(st.Token))
+		found = s.tokenOK(st, token) || found // every one compared
 	}
-	return token != "" && found == 1
+	return token != "" && found
 }
 
 // Recorder returns (creating) a station's recorder.
@@ -519,6 +531,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /api/v1/contacts/{id}/hold", s.auth.Require(players, s.putHold))
 	mux.HandleFunc("DELETE /api/v1/contacts/{id}/hold", s.auth.Require([]string{auth.Admin}, s.deleteHold))
 	mux.HandleFunc("GET /api/v1/holds", s.auth.Require(players, s.listHolds))
+	mux.HandleFunc("POST /api/v1/stations/{station}/revoke", s.auth.Require([]string{auth.Admin}, s.revokeToken))
 	mux.HandleFunc("GET /api/v1/audit", s.auth.Require([]string{auth.Admin}, s.auditLog))
 	mux.HandleFunc("POST /api/v1/me/lang", s.auth.Require(auth.AllRoles, s.setLang))
 	adminAppointments := s.auth.Require([]string{auth.Admin}, func(w http.ResponseWriter, r *http.Request, sess *auth.Session) {

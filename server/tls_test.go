@@ -107,3 +107,49 @@ func TestLoginThrottledOverHTTP(t *testing.T) {
 		t.Errorf("login answers %v, want %v", codes, want)
 	}
 }
+
+// TestStationTokenHashedAndRevoked: a station configured with token_hash
+// only is let in with its token; an administrator revokes desk-1's token:
+// its live session ends, its requests are refused, and still after a restart.
+func TestStationTokenHashedAndRevoked(t *testing.T) {
+	state, store := t.TempDir(), t.TempDir()
+	hashed := func(c *config.Config) {
+		c.Stations[1].Token, c.Stations[1].TokenHash = "", config.HashToken("desk-2-secret-token-0123")
+	}
+	ts := startServer(t, state, store, withUsers(t), hashed)
+	event := func(url, tok string) int {
+		code, _ := post(t, url+"/api/v1/events", tok, "application/json", `{"station":"desk-1","type":"arrive","at":"2026-12-01T09:00:00Z"}`)
+		return code
+	}
+	if code, body := post(t, ts.url+"/api/v1/events", "desk-2-secret-token-0123", "application/json", `{"station":"desk-2","type":"arrive","at":"2026-12-01T09:00:00Z"}`); code >= 300 {
+		t.Fatalf("desk-2 with a hashed token: %d %s", code, body)
+	}
+	pub := &capture.Publisher{URL: ts.url + "/whip/desk-1", Token: token, InterfaceFilter: loopbackOnly, IncludeLoopback: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pub.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(context.Background())
+	if code := event(ts.url, token); code >= 300 {
+		t.Fatalf("desk-1 before revocation: %d", code)
+	}
+	root, _ := login(t, ts.url, "root", "correct horse battery")
+	var out struct {
+		Closed int `json:"sessions_closed"`
+	}
+	if code := root.do(t, "POST", ts.url+"/api/v1/stations/desk-1/revoke", "", &out); code != 200 || out.Closed != 1 {
+		t.Fatalf("revoke: %d, sessions closed %d", code, out.Closed)
+	}
+	if code := event(ts.url, token); code != 401 {
+		t.Errorf("desk-1 after revocation: %d, want 401", code)
+	}
+	ts.stop()
+	ts = startServer(t, state, store, withUsers(t), hashed)
+	if code := event(ts.url, token); code != 401 {
+		t.Errorf("desk-1 after revocation and a restart: %d, want 401", code)
+	}
+	if code, _ := post(t, ts.url+"/api/v1/events", "desk-2-secret-token-0123", "application/json", `{"station":"desk-2","type":"leave","at":"2026-12-01T09:05:00Z"}`); code >= 300 {
+		t.Errorf("desk-2 after desk-1's revocation: %d", code)
+	}
+}

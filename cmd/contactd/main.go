@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&a.configPath, "config", os.Getenv(config.EnvFile), "YAML configuration file (env CONTACTD_CONFIG_FILE)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "", "override log.level: debug, info, warn, error")
-	root.AddCommand(a.analyzeCmd(), a.serveCmd(), a.indexCmd(), a.testdataCmd(), a.benchCmd(), a.configCmd(), a.emotionCmd(), a.speakerCmd(), a.userCmd(), a.demoCmd(), a.reviewCmd(), a.faceCmd(), a.likelyCmd(), a.presenceCmd(), a.evidenceCmd(), a.verifyCmd(), a.retentionCmd(), a.tlsCmd())
+	root.AddCommand(a.analyzeCmd(), a.serveCmd(), a.indexCmd(), a.testdataCmd(), a.benchCmd(), a.configCmd(), a.emotionCmd(), a.speakerCmd(), a.userCmd(), a.demoCmd(), a.reviewCmd(), a.faceCmd(), a.likelyCmd(), a.presenceCmd(), a.evidenceCmd(), a.verifyCmd(), a.retentionCmd(), a.tlsCmd(), a.stationCmd())
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
