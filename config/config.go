@@ -149,9 +149,11 @@ type Station struct {
 	// Kind is "desk" (the default: contacts from presence events) or
 	// "room" (a consulting room: contacts from its appointments).
 	Kind string `yaml:"kind"`
-	// Record is "always" (the default) or, for a room whose consent rules
-	// say so, "appointments": only inside its bookings (from consult.early
-	// before to consult.max_overrun after).
+	// Record is "always" (the default: continuous segments, kept for
+	// recorder.retention), "contacts" (controlled recording at a desk: media
+	// reaches the disk only inside contacts, the pre-roll held in memory) or,
+	// for a room whose consent rules say so, "appointments": only inside its
+	// bookings (from consult.early before to consult.max_overrun after).
 	Record string `yaml:"record"`
 	// Presence is "sensor" (the default: presence events from the agent's
 	// sensor or buttons) or "auto": a desk without a sensor, its contacts
@@ -448,8 +450,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].token: station %s needs a token of at least 16 characters (or a token_hash)", i, st.ID))
 		case st.Kind != "" && st.Kind != "desk" && st.Kind != "room":
 			errs = append(errs, fmt.Errorf("stations[%d].kind: %q (want desk or room)", i, st.Kind))
-		case st.Record != "" && st.Record != "always" && st.Record != "appointments":
-			errs = append(errs, fmt.Errorf("stations[%d].record: %q (want always or appointments)", i, st.Record))
+		case st.Record != "" && st.Record != "always" && st.Record != "appointments" && st.Record != "contacts":
+			errs = append(errs, fmt.Errorf("stations[%d].record: %q (want always, contacts or appointments)", i, st.Record))
+		case st.Record == "contacts" && (st.IsRoom() || st.Presence == "auto"):
+			errs = append(errs, fmt.Errorf("stations[%d].record: contacts needs a desk with a presence sensor (a room: appointments)", i))
 		case st.Presence != "" && st.Presence != "sensor" && st.Presence != "auto":
 			errs = append(errs, fmt.Errorf("stations[%d].presence: %q (want sensor or auto)", i, st.Presence))
 		case st.Presence == "auto" && st.IsRoom():

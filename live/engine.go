@@ -72,9 +72,17 @@ type station struct {
 	events  []contact.Event
 	ratings []contact.Rating
 	saved   map[string]*saved // contacts already in the store, by id
+	retry   map[string]*retry // contacts whose storing failed: when to try again
 	orphans map[string]bool   // orphan ratings already stored
 	journal *os.File
 	room    *roomState // consulting rooms only
+}
+
+// retry backs off a contact whose cut or store failed, so a broken segment
+// or a full disk is not retried four times a second.
+type retry struct {
+	n  int
+	at time.Time
 }
 
 // saved is what was stored for a contact, to see when a late rating changes it.
@@ -170,7 +178,7 @@ func (e *Engine) station(id string) (*station, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &station{id: id, saved: map[string]*saved{}, orphans: map[string]bool{}, journal: f}
+	st := &station{id: id, saved: map[string]*saved{}, retry: map[string]*retry{}, orphans: map[string]bool{}, journal: f}
 	e.stations[id] = st
 	if e.Metrics != nil {
 		e.Metrics.InitStation(e.Site, id, e.employee(id, time.Now()))
@@ -303,6 +311,9 @@ func (e *Engine) processStation(id string, now time.Time) {
 		c.Site = e.Site
 		c.Employee = e.employee(id, c.Arrive)
 		prev, ok := st.saved[c.ID]
+		if rt := st.retry[c.ID]; rt != nil && now.Before(rt.at) {
+			continue
+		}
 		var sc *storage.Sidecar
 		var err error
 		if !ok {
@@ -319,9 +330,18 @@ func (e *Engine) processStation(id string, now time.Time) {
 			sc, err = e.Archive.SaveSidecar(ctx, c, prev.media)
 		}
 		if err != nil {
-			e.Log.Error("storing contact", "station", id, "contact", c.ID, "error", err)
+			rt := st.retry[c.ID]
+			if rt == nil {
+				rt = &retry{}
+				st.retry[c.ID] = rt
+			}
+			rt.n++
+			wait := min(time.Second<<min(rt.n-1, 6), time.Minute)
+			rt.at = now.Add(wait)
+			e.Log.Error("storing contact", "station", id, "contact", c.ID, "attempt", rt.n, "retry_in", wait, "error", err)
 			continue
 		}
+		delete(st.retry, c.ID)
 		st.saved[c.ID] = &saved{c: sc.Contact, media: sc.Media}
 		upserts = append(upserts, sc)
 		e.Log.Info("contact stored", "station", id, "contact", c.ID, "arrive", c.Arrive, "leave", c.Leave,
@@ -524,6 +544,42 @@ func (e *Engine) cut(ctx context.Context, id string, c *contact.Contact) (*stora
 		e.Metrics.ClipCut.WithLabelValues(e.Site, id).Observe(time.Since(t0).Seconds())
 	}
 	return sc, err
+}
+
+// Covered reports whether media at wall time t of a station belongs to a
+// contact as far as the events received say: from an arrive less the
+// pre-roll to its leave plus the post-roll and the merge gap (an arrive in
+// the gap makes one contact whose clip spans it), or open when no leave
+// has come. Controlled recording writes only such media.
+func (e *Engine) Covered(id string, t time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.stations[id]
+	if st == nil {
+		return false
+	}
+	cfg := e.Segmenter
+	var open *time.Time
+	for i := range st.events {
+		ev := &st.events[i]
+		switch ev.Type {
+		case contact.Arrive:
+			if open == nil {
+				open = &ev.At
+			}
+		case contact.Leave:
+			if open != nil {
+				if !t.Before(open.Add(-cfg.PreRoll)) && !t.After(ev.At.Add(cfg.PostRoll+cfg.MergeGap)) {
+					return true
+				}
+				open = nil
+			}
+		}
+	}
+	if open != nil && !t.Before(open.Add(-cfg.PreRoll)) && !t.After(open.Add(cfg.MaxContact+cfg.PostRoll)) {
+		return true
+	}
+	return false
 }
 
 // KeepAfter is the oldest wall time any pending contact may still need

@@ -72,6 +72,13 @@ type Recorder struct {
 	OnNeedKeyframe func()
 	// OnSegment is called after a segment is closed.
 	OnSegment func(Segment)
+	// Gate, if set, is controlled recording: only frames whose wall time it
+	// accepts reach the disk. Each frame waits Hold in memory first, so a
+	// contact announced up to Hold after its clip starts (its pre-roll)
+	// still gets the frames before the announcement; the rest are dropped
+	// and never written.
+	Gate func(wall time.Time) bool
+	Hold time.Duration
 
 	frames    chan Frame
 	flushReq  chan flushReq
@@ -83,8 +90,10 @@ type Recorder struct {
 	high     time.Time // wall time up to which media was received
 
 	// owned by run()
-	cur   *segWriter
-	video videoParams // of the latest keyframe; zero until one came
+	pending     []Frame   // controlled recording: frames waiting for the gate, oldest first
+	lastWritten time.Time // controlled recording: the newest frame written
+	cur         *segWriter
+	video       videoParams // of the latest keyframe; zero until one came
 }
 
 // videoParams is what a segment's video stream header needs.
@@ -230,41 +239,98 @@ func (r *Recorder) run() {
 	for {
 		select {
 		case f := <-r.frames:
-			r.write(f)
+			r.take(f)
 		case req := <-r.flushReq:
 			// Drain what is queued first, then close the segment.
 			for drained := false; !drained; {
 				select {
 				case f := <-r.frames:
-					r.write(f)
+					r.take(f)
 				default:
 					drained = true
 				}
 			}
+			r.release(req.until)
 			r.rotate()
 			close(req.reply)
 		case <-r.terminate:
 			for {
 				select {
 				case f := <-r.frames:
-					r.write(f)
+					r.take(f)
 					continue
 				default:
 				}
 				break
 			}
+			r.release(time.Time{})
 			r.rotate()
 			return
 		}
 	}
 }
 
-func (r *Recorder) write(f Frame) {
+// maxPending bounds the frames held for the gate whatever the clocks do.
+const maxPending = 8192
+
+// take writes a frame, or with a gate holds it until Hold has passed.
+func (r *Recorder) take(f Frame) {
+	if r.Gate == nil {
+		r.write(f)
+		return
+	}
+	r.received(f)
+	r.pending = append(r.pending, f)
+	r.release(f.Wall.Add(-r.Hold))
+}
+
+// release passes the held frames older than until (all of them when until
+// is zero, or beyond maxPending) through the gate: written or dropped.
+func (r *Recorder) release(until time.Time) {
+	n := 0
+	for n < len(r.pending) && (until.IsZero() || r.pending[n].Wall.Before(until) || len(r.pending)-n > maxPending) {
+		f := r.pending[n]
+		r.pending[n] = Frame{}
+		n++
+		// Audio and video frames come interleaved, not in strict wall
+		// order: at the gate's edges a frame from just before the last one
+		// written must neither close the segment nor open a new one.
+		if r.Gate(f.Wall) {
+			if r.cur != nil || f.Wall.After(r.lastWritten) {
+				r.write(f)
+				r.lastWritten = maxTime(r.lastWritten, f.Wall)
+			}
+			continue
+		}
+		if r.cur != nil && f.Wall.After(r.lastWritten) {
+			r.rotate() // past the gate's end: a segment never spans media outside it
+		}
+		if f.Kind == Video && f.Key { // the next segment's video stream header
+			if p, ok := paramsOf(f); ok {
+				r.video = p
+			}
+		}
+	}
+	r.pending = r.pending[n:]
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func (r *Recorder) received(f Frame) {
 	r.mu.Lock()
 	if end := f.Wall.Add(f.Dur); end.After(r.high) {
 		r.high = end
 	}
 	r.mu.Unlock()
+}
+
+func (r *Recorder) write(f Frame) {
+	r.received(f)
 	if f.Kind == Video && f.Key {
 		if p, ok := paramsOf(f); ok {
 			r.video = p

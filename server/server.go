@@ -309,12 +309,17 @@ func (s *Server) housekeeping() {
 			s.curate(ctx, curated)
 		}
 		before := time.Now().Add(-s.Config.Recorder.Retention)
-		if keep := s.engine.KeepAfter(); keep.Before(before) {
+		keep := s.engine.KeepAfter()
+		if keep.Before(before) {
 			before = keep
 		}
 		s.mu.Lock()
 		for id, r := range s.recorders {
-			if n := r.Remove(before); n > 0 {
+			b := before
+			if r.Gate != nil {
+				b = keep // controlled: nothing kept once no pending contact needs it
+			}
+			if n := r.Remove(b); n > 0 {
 				s.Log.Info("segments removed after retention", "station", id, "count", n)
 			}
 			s.imetrics.SegmentsOnDisk.WithLabelValues(s.Config.Site, id).Set(float64(len(r.Segments(time.Time{}, time.Now().Add(time.Hour)))))
@@ -384,6 +389,12 @@ func (s *Server) Recorder(id string) (*recorder.Recorder, error) {
 		Dir: filepath.Join(s.Config.StateDir, "segments", id), Station: id,
 		SegmentLength: s.Config.Recorder.SegmentLength, QueueSize: s.Config.Recorder.QueueSize, Log: s.Log,
 		OnDrop: func() { s.imetrics.AddDropped(id, "recorder") },
+	}
+	if st, ok := s.stations[id]; ok && st.Record == "contacts" {
+		// Controlled recording: frames wait in memory for the pre-roll and
+		// the time an arrive takes to come; only a contact's reach the disk.
+		r.Gate = func(t time.Time) bool { return s.engine != nil && s.engine.Covered(id, t) }
+		r.Hold = s.Config.Segmenter.PreRoll + 2*time.Second
 	}
 	if err := r.Initialize(); err != nil {
 		return nil, err
