@@ -399,6 +399,18 @@ func (c *Config) Validate() error {
 	if strings.HasPrefix(c.Store, "s3://") && c.S3.Endpoint == "" {
 		errs = append(errs, errors.New("s3.endpoint: required when store is s3://"))
 	}
+	switch c.S3.SSE {
+	case "", "s3":
+	case "c":
+		if c.S3.SSECKeyFile == "" {
+			errs = append(errs, errors.New("s3.sse_c_key_file: required with s3.sse c"))
+		}
+		if !c.S3.Secure {
+			errs = append(errs, errors.New("s3.secure: SSE-C sends the key with every request, so it needs HTTPS (s3.secure: true)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("s3.sse: %q (want s3, c, or empty for none)", c.S3.SSE))
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

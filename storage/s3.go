@@ -2,14 +2,19 @@ package storage
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"os"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
 	"github.com/minio/minio-go/v7/pkg/tags"
 )
 
@@ -20,6 +25,7 @@ type S3 struct {
 	bucket           string
 	prefix           string // "" or "a/b/" with trailing slash
 	region, endpoint string
+	sse              encrypt.ServerSide // nil: none
 }
 
 // OpenS3 connects and makes sure the bucket exists.
@@ -46,19 +52,80 @@ func newS3(cfg S3Config, bucket, prefix string, retries int) (*S3, error) {
 	if cfg.Endpoint == "" {
 		return nil, errors.New("store s3: s3.endpoint is not set (config s3.endpoint or CONTACTD_S3_ENDPOINT)")
 	}
-	cl, err := minio.New(cfg.Endpoint, &minio.Options{
+	opts := &minio.Options{
 		Creds:      credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure:     cfg.Secure,
 		Region:     cfg.Region,
 		MaxRetries: retries,
-	})
+	}
+	if cfg.CAFile != "" {
+		b, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("s3.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("s3.ca_file %s: no PEM certificate in it", cfg.CAFile)
+		}
+		tr, err := minio.DefaultTransport(true)
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig.RootCAs = pool
+		opts.Transport = tr
+	}
+	cl, err := minio.New(cfg.Endpoint, opts)
 	if err != nil {
 		return nil, fmt.Errorf("store s3://%s: %w", bucket, err)
 	}
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &S3{client: cl, bucket: bucket, prefix: prefix, region: cfg.Region, endpoint: cfg.Endpoint}, nil
+	sse, err := serverSide(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &S3{client: cl, bucket: bucket, prefix: prefix, region: cfg.Region, endpoint: cfg.Endpoint, sse: sse}, nil
+}
+
+// serverSide is the encryption s3.sse asks for.
+func serverSide(cfg S3Config) (encrypt.ServerSide, error) {
+	switch cfg.SSE {
+	case "":
+		return nil, nil
+	case "s3":
+		return encrypt.NewSSE(), nil
+	case "c":
+		key, err := ReadKeyFile(cfg.SSECKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("s3.sse_c_key_file: %w", err)
+		}
+		return encrypt.NewSSEC(key)
+	}
+	return nil, fmt.Errorf("s3.sse: %q (want s3 or c)", cfg.SSE)
+}
+
+// ReadKeyFile reads a 256-bit key: 64 hex digits or base64 text, or the 32
+// bytes themselves.
+func ReadKeyFile(path string) ([]byte, error) {
+	if path == "" {
+		return nil, errors.New("no key file named")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 32 {
+		return b, nil
+	}
+	t := strings.TrimSpace(string(b))
+	if k, err := hex.DecodeString(t); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	if k, err := base64.StdEncoding.DecodeString(t); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	return nil, fmt.Errorf("%s: want a 256-bit key (64 hex digits, base64, or 32 bytes; e.g. openssl rand -hex 32)", path)
 }
 
 // EnsureBucket makes the bucket if it does not exist.
@@ -82,8 +149,9 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opt P
 		return err
 	}
 	_, err := s.client.PutObject(ctx, s.bucket, s.prefix+key, r, size, minio.PutObjectOptions{
-		ContentType: opt.ContentType,
-		UserTags:    opt.Tags,
+		ContentType:          opt.ContentType,
+		UserTags:             opt.Tags,
+		ServerSideEncryption: s.sse,
 	})
 	if err != nil {
 		return fmt.Errorf("%s%s: %w", s, key, err)
@@ -95,7 +163,11 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{})
+	var gopt minio.GetObjectOptions
+	if s.sse != nil && s.sse.Type() == encrypt.SSEC {
+		gopt.ServerSideEncryption = s.sse // SSE-C: the key opens each read; SSE-S3 needs nothing
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+key, gopt)
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,14 @@ type S3Config struct {
 	SecretKey string `yaml:"secret_key"`
 	Region    string `yaml:"region"`
 	Secure    bool   `yaml:"secure"`
+	// CAFile is a PEM certificate to trust for an HTTPS endpoint (a MinIO
+	// with the clinic's own certificate); empty: the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// SSE encrypts objects at rest on the server: "" (none), "s3" (SSE-S3:
+	// MinIO's KMS holds the key) or "c" (SSE-C: the key from SSECKeyFile is
+	// sent with every request and never stored by MinIO; needs secure).
+	SSE         string `yaml:"sse"`
+	SSECKeyFile string `yaml:"sse_c_key_file"`
 }
 
 // Open opens the store named by loc: a directory path (created if missing),

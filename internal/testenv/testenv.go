@@ -4,6 +4,9 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"contactd/certs"
 	"contactd/storage"
 )
 
@@ -59,15 +63,48 @@ type MinIO struct {
 	cport    int
 	cmd      *exec.Cmd
 	logf     *os.File
+	// Env adds to the server's environment (e.g. MINIO_KMS_SECRET_KEY).
+	Env []string
+	// CertFile is the certificate of a server started with TLS.
+	CertFile string
+}
+
+// MinIOOption configures a server before it starts.
+type MinIOOption func(t testing.TB, m *MinIO)
+
+// WithKMS gives the server a built-in single-key KMS, for SSE-S3.
+func WithKMS(t testing.TB, m *MinIO) {
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i*7 + 3)
+	}
+	m.Env = append(m.Env, "MINIO_KMS_SECRET_KEY=contactd-test-key:"+base64.StdEncoding.EncodeToString(key))
+}
+
+// WithTLS serves HTTPS with a self-signed certificate for 127.0.0.1.
+func WithTLS(t testing.TB, m *MinIO) {
+	crt, key, err := certs.SelfSigned([]string{"127.0.0.1", "localhost"}, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(m.dir, "certs")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(filepath.Join(dir, "public.crt"), crt, 0o644)
+	os.WriteFile(filepath.Join(dir, "private.key"), key, 0o600)
+	m.CertFile = filepath.Join(dir, "public.crt")
+	m.Config.Secure, m.Config.CAFile = true, m.CertFile
 }
 
 // StartMinIO runs a MinIO server on 127.0.0.1 with data in a temp dir; it
 // is killed when the test ends.
-func StartMinIO(t testing.TB) *MinIO {
+func StartMinIO(t testing.TB, opts ...MinIOOption) *MinIO {
 	t.Helper()
 	m := &MinIO{bin: Tool(t, "minio"), dir: t.TempDir(), cport: FreePort(t)}
 	m.Endpoint = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	m.Config = storage.S3Config{Endpoint: m.Endpoint, AccessKey: "contactd-test", SecretKey: "contactd-test-secret", Region: "us-east-1"}
+	for _, o := range opts {
+		o(t, m)
+	}
 	t.Cleanup(m.Stop)
 	m.Start(t)
 	return m
@@ -77,10 +114,19 @@ func StartMinIO(t testing.TB) *MinIO {
 // until it answers.
 func (m *MinIO) Start(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(m.bin, "server", filepath.Join(m.dir, "data"), "--address", m.Endpoint,
-		"--console-address", fmt.Sprintf("127.0.0.1:%d", m.cport), "--quiet")
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.Config.AccessKey, "MINIO_ROOT_PASSWORD="+m.Config.SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+m.dir)
+	args := []string{"server", filepath.Join(m.dir, "data"), "--address", m.Endpoint,
+		"--console-address", fmt.Sprintf("127.0.0.1:%d", m.cport), "--quiet"}
+	scheme, client := "http://", http.DefaultClient
+	if m.CertFile != "" {
+		args = append(args, "--certs-dir", filepath.Dir(m.CertFile))
+		pem, _ := os.ReadFile(m.CertFile)
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		scheme, client = "https://", &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
+	cmd := exec.Command(m.bin, args...)
+	cmd.Env = append(append(os.Environ(), "MINIO_ROOT_USER="+m.Config.AccessKey, "MINIO_ROOT_PASSWORD="+m.Config.SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+m.dir), m.Env...)
 	logf, err := os.OpenFile(filepath.Join(m.dir, "minio.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +139,7 @@ func (m *MinIO) Start(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
-		resp, err := http.Get("http://" + m.Endpoint + "/minio/health/live")
+		resp, err := client.Get(scheme + m.Endpoint + "/minio/health/live")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -132,3 +178,6 @@ func Datasets(t testing.TB) string {
 	abs, _ := filepath.Abs(d)
 	return abs
 }
+
+// DataDir is where the server keeps its objects on disk.
+func (m *MinIO) DataDir() string { return filepath.Join(m.dir, "data") }
