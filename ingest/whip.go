@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"contactd/contact"
+	"contactd/limit"
 	"contactd/recorder"
 	"contactd/rtc"
 )
@@ -79,6 +81,9 @@ type Server struct {
 	// it, media is dropped before the recorder and the analysis, and the
 	// agent is told over the data channel: {"type":"recording","recording":false}.
 	Consent func(station string, at time.Time) bool
+	// Sessions limits how often a station may open a WHIP session, and
+	// Messages its data-channel messages (nil: no limit).
+	SessionLimit, Messages *limit.Buckets
 
 	api       *webrtc.API
 	mu        sync.Mutex
@@ -172,6 +177,17 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.authorize(w, r, station) {
 		return
+	}
+	if s.SessionLimit != nil {
+		if ok, wait := s.SessionLimit.Allow(station); !ok {
+			if s.Stats != nil {
+				s.Stats.AddRejected(station, "rate_limited")
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			s.problem(w, station, http.StatusTooManyRequests, "rate_limited",
+				fmt.Sprintf("station %s opened sessions too often (over %.0f a minute): retry in %s", station, s.SessionLimit.Rate*60, wait.Round(time.Second)))
+			return
+		}
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/sdp") {
 		s.problem(w, station, http.StatusUnsupportedMediaType, "content_type", fmt.Sprintf("Content-Type %q: want application/sdp", ct))
@@ -543,7 +559,16 @@ func (ss *session) onDataChannel(dc *webrtc.DataChannel) {
 		}
 		m, perr := contact.ParseMessage(msg.Data, ss.station)
 		var err error
+		limited := false
+		if lim := ss.srv.Messages; lim != nil && perr == nil {
+			if ok, _ := lim.Allow(ss.station); !ok {
+				// Not acknowledged: the agent's outbox sends it again later.
+				limited = true
+				err = fmt.Errorf("rate limit: over %.0f messages a second from station %s; not taken, send again", lim.Rate, ss.station)
+			}
+		}
 		switch {
+		case limited:
 		case perr != nil:
 			err = perr
 		case m.Event != nil:

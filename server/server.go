@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ import (
 	"contactd/contact"
 	"contactd/history"
 	"contactd/ingest"
+	"contactd/limit"
 	"contactd/live"
 	"contactd/metrics"
 	"contactd/presence"
@@ -52,6 +54,16 @@ import (
 
 // MaxAPIBody bounds an events or ratings POST.
 const MaxAPIBody = 1 << 20
+
+// Limits per station: far above what a desk does (a contact is two events
+// and a rating), low enough that a runaway or hostile agent cannot flood
+// the journal. Over them the request is refused (429) and nothing is lost:
+// agents keep unacknowledged messages and send them again.
+const (
+	SessionsPerMinute = 6  // WHIP sessions opened
+	MessagesPerSecond = 20 // data-channel messages (burst 5×)
+	RequestsPerSecond = 10 // events/ratings/shifts/segments POSTs per token (burst 5×)
+)
 
 // Server is a running contactd.
 type Server struct {
@@ -82,7 +94,8 @@ type Server struct {
 
 	history *history.Book // employees' speech day by day
 
-	tlsConfig  *tls.Config // nil: plain HTTP
+	tlsConfig  *tls.Config    // nil: plain HTTP
+	requests   *limit.Buckets // station-token POSTs
 	revMu      sync.Mutex
 	revoked    map[string]revocation // by token hash
 	revFile    *os.File
@@ -194,6 +207,8 @@ func (s *Server) Initialize() error {
 	s.ingest = &ingest.Server{
 		Authorize: s.authorize, Sink: sink{s}, Stats: s.imetrics, Log: s.Log, Consent: s.consentFunc(),
 		PLIInterval: cfg.WebRTC.PLIInterval, IncludeLoopback: s.IncludeLoopback || cfg.WebRTC.IncludeLoopback,
+		SessionLimit: &limit.Buckets{Rate: SessionsPerMinute / 60, Burst: SessionsPerMinute},
+		Messages:     &limit.Buckets{Rate: MessagesPerSecond, Burst: 5 * MessagesPerSecond},
 	}
 	if len(cfg.WebRTC.Interfaces) > 0 {
 		allowed := slices.Clone(cfg.WebRTC.Interfaces)
@@ -203,6 +218,7 @@ func (s *Server) Initialize() error {
 		return err
 	}
 	s.queueMetrics()
+	s.requests = &limit.Buckets{Rate: RequestsPerSecond, Burst: 5 * RequestsPerSecond}
 	if err := s.loadSigningKey(); err != nil {
 		return err
 	}
@@ -609,6 +625,12 @@ func (s *Server) postLines(kind string) http.HandlerFunc {
 			s.imetrics.AddRejected("", "bad_token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="contactd"`)
 			http.Error(w, "missing or unknown station token (Authorization: Bearer …)", http.StatusUnauthorized)
+			return
+		}
+		if ok, wait := s.requests.Allow(config.HashToken(token)); !ok {
+			s.imetrics.AddRejected("", "rate_limited")
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			http.Error(w, fmt.Sprintf("over %d requests a second with this station token: retry in %s", RequestsPerSecond, wait.Round(time.Millisecond)), http.StatusTooManyRequests)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAPIBody))
