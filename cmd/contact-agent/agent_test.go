@@ -291,15 +291,53 @@ func agentToClip(t *testing.T, x264 []string, codec, ext string) {
 	}
 }
 
-// TestAgentSpoolsWhileServerIsDown: the server is down for 60 s while a
-// whole contact happens; the agent spools audio and events, uploads them
-// when the server is back, and the contact lands with its audio.
+// agentOutage is how long the server is down in TestAgentSpoolsWhileServerIsDown:
+// CONTACTD_FAULT_AGENT_OUTAGE=10m runs the full ten minutes (16 contacts).
+func agentOutage(t *testing.T) time.Duration {
+	if v := os.Getenv("CONTACTD_FAULT_AGENT_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 45*time.Second {
+			t.Fatalf("CONTACTD_FAULT_AGENT_OUTAGE=%q: want a duration of at least 45s", v)
+		}
+		return d
+	}
+	return 60 * time.Second
+}
+
+// waitContacts waits until n sidecars are in the store.
+func waitContacts(t *testing.T, store string, n int, timeout time.Duration) []*storage.Sidecar {
+	t.Helper()
+	a := &storage.Archive{Store: mustLocal(t, store)}
+	var scs []*storage.Sidecar
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		scs = scs[:0]
+		for k := range a.Store.List(context.Background(), "clips/") {
+			if strings.HasSuffix(k, ".json") {
+				if sc, err := a.ReadSidecar(context.Background(), k); err == nil {
+					scs = append(scs, sc)
+				}
+			}
+		}
+		if len(scs) >= n {
+			break
+		}
+	}
+	slices.SortFunc(scs, func(x, y *storage.Sidecar) int { return x.Arrive.Compare(y.Arrive) })
+	return scs
+}
+
+// TestAgentSpoolsWhileServerIsDown: the server is down (60 s here, ten
+// minutes with CONTACTD_FAULT_AGENT_OUTAGE=10m) while whole contacts happen;
+// the agent spools audio and events, uploads them when the server is back,
+// and every contact lands with its audio and its rating.
 func TestAgentSpoolsWhileServerIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes over a minute")
 	}
+	outage := agentOutage(t)
+	n := max(1, int((outage-10*time.Second)/(35*time.Second)))
 	bin := buildAgent(t)
-	home := alsaHome(t, 150)
+	home := alsaHome(t, int(outage.Seconds())+90)
 	srv := &clinicServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), state: t.TempDir(), store: t.TempDir()}
 	srv.start()
 	agent := startAgent(t, bin, home, srv.addr)
@@ -310,13 +348,19 @@ func TestAgentSpoolsWhileServerIsDown(t *testing.T) {
 	down := time.Now()
 	waitConnected(t, agent, false, 15*time.Second)
 	time.Sleep(10 * time.Second)
-	postJSON(t, agent+"/events", `{"type":"arrive"}`)
-	arrive := time.Now()
-	time.Sleep(20 * time.Second)
-	postJSON(t, agent+"/terminal/rating", `{"value":0}`)
-	time.Sleep(5 * time.Second)
-	postJSON(t, agent+"/events", `{"type":"leave"}`)
-	leave := time.Now()
+	var arrives, leaves []time.Time
+	for i := range n {
+		postJSON(t, agent+"/events", `{"type":"arrive"}`)
+		arrives = append(arrives, time.Now())
+		time.Sleep(20 * time.Second)
+		postJSON(t, agent+"/terminal/rating", `{"value":0}`)
+		time.Sleep(5 * time.Second)
+		postJSON(t, agent+"/events", `{"type":"leave"}`)
+		leaves = append(leaves, time.Now())
+		if i < n-1 {
+			time.Sleep(10 * time.Second)
+		}
+	}
 	// The agent's own metrics show it: not connected, audio awaiting upload.
 	m := getText(t, agent+"/metrics")
 	if !strings.Contains(m, `contactd_agent_connected{station="desk-1"} 0`) || !regexp.MustCompile(`contactd_agent_spool_segments\{station="desk-1"\} [1-9]`).MatchString(m) ||
@@ -328,34 +372,40 @@ func TestAgentSpoolsWhileServerIsDown(t *testing.T) {
 	if out, err := lint.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics on the agent: %v\n%s", err, out)
 	}
-	time.Sleep(time.Until(down.Add(60 * time.Second)))
+	time.Sleep(time.Until(down.Add(outage)))
 
 	srv.start()
+	back := time.Now()
 	defer srv.stop()
 	waitConnected(t, agent, true, 30*time.Second)
-	sc := waitContact(t, srv.store, 60*time.Second)
-	if sc.Set != contact.Negative || sc.Rating == nil || sc.Rating.Value != 0 {
-		t.Errorf("contact %+v", sc.Contact)
+	scs := waitContacts(t, srv.store, n, 60*time.Second+time.Duration(n)*10*time.Second)
+	t.Logf("server down %s; %d contacts scripted, %d landed, the last %.1f s after the server came back",
+		outage, n, len(scs), time.Since(back).Seconds())
+	if len(scs) != n {
+		t.Fatalf("%d contacts landed, want %d", len(scs), n)
 	}
-	if sc.Arrive.Sub(arrive).Abs() > time.Second || sc.Leave.Sub(leave).Abs() > time.Second {
-		t.Errorf("contact %s–%s, want about %s–%s", sc.Arrive, sc.Leave, arrive, leave)
-	}
-	clipPath := filepath.Join(srv.store, sc.Clip)
-	// The whole contact was spooled: speech throughout, nothing missing.
-	span := sc.ClipEnd.Sub(sc.ClipStart).Seconds()
-	if want := leave.Sub(arrive).Seconds() + 5.5; span < want {
-		t.Errorf("clip covers %.1f s, want at least %.1f s", span, want)
-	}
-	for from := 0.0; from+6 <= span; from += 6 {
-		if p := peakDB(t, clipPath, from, from+6); p < -30 {
-			t.Errorf("clip is silent from %.0f s to %.0f s (peak %.1f dB): spooled audio missing", from, from+6, p)
+	for i, sc := range scs {
+		arrive, leave := arrives[i], leaves[i]
+		if sc.Set != contact.Negative || sc.Rating == nil || sc.Rating.Value != 0 {
+			t.Errorf("contact %d: %+v", i, sc.Contact)
 		}
-	}
-	// The spooled speech was heard too: the contact has its voice timeline.
-	if v := sc.Voice; v == nil || v.Unattributed == nil || v.Unattributed.SpeechSeconds < 0.3*leave.Sub(arrive).Seconds() {
-		t.Errorf("spooled contact's voice: %+v", v)
-		if v != nil && v.Unattributed != nil {
-			t.Logf("unattributed speech %.1f s, timeline %d seconds", v.Unattributed.SpeechSeconds, len(v.Unattributed.Timeline))
+		if sc.Arrive.Sub(arrive).Abs() > time.Second || sc.Leave.Sub(leave).Abs() > time.Second {
+			t.Errorf("contact %d %s–%s, want about %s–%s", i, sc.Arrive, sc.Leave, arrive, leave)
+		}
+		clipPath := filepath.Join(srv.store, sc.Clip)
+		// The whole contact was spooled: speech throughout, nothing missing.
+		span := sc.ClipEnd.Sub(sc.ClipStart).Seconds()
+		if want := leave.Sub(arrive).Seconds() + 5.5; span < want {
+			t.Errorf("contact %d: clip covers %.1f s, want at least %.1f s", i, span, want)
+		}
+		for from := 0.0; from+6 <= span; from += 6 {
+			if p := peakDB(t, clipPath, from, from+6); p < -30 {
+				t.Errorf("contact %d: clip is silent from %.0f s to %.0f s (peak %.1f dB): spooled audio missing", i, from, from+6, p)
+			}
+		}
+		// The spooled speech was heard too: the contact has its voice timeline.
+		if v := sc.Voice; v == nil || v.Unattributed == nil || v.Unattributed.SpeechSeconds < 0.3*leave.Sub(arrive).Seconds() {
+			t.Errorf("contact %d: spooled contact's voice: %+v", i, v)
 		}
 	}
 }
