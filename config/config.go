@@ -267,6 +267,10 @@ type Recorder struct {
 	// Retention: segments no contact needs are removed after this long.
 	Retention time.Duration `yaml:"retention"`
 	QueueSize int           `yaml:"queue_size"`
+	// MinFreeBytes: below this much free space on the state directory's
+	// disk, segments no pending contact needs are evicted early, oldest
+	// first (the upload queue's clips never are).
+	MinFreeBytes int64 `yaml:"min_free_bytes"`
 }
 
 // WebRTC configures the WHIP ingest.
@@ -318,7 +322,7 @@ func Default() *Config {
 		S3:        storage.S3Config{Region: "us-east-1"},
 		Listen:    "127.0.0.1:8080",
 		StateDir:  "./state",
-		Recorder:  Recorder{SegmentLength: 10 * time.Second, Retention: 24 * time.Hour, QueueSize: 1024},
+		Recorder:  Recorder{SegmentLength: 10 * time.Second, Retention: 24 * time.Hour, QueueSize: 1024, MinFreeBytes: 2 << 30},
 		WebRTC:    WebRTC{PLIInterval: 2 * time.Second, Interfaces: []string{}},
 		Stations:  []Station{},
 		Shifts:    []Shift{},
@@ -440,6 +444,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Recorder.Retention < c.Segmenter.MaxContact {
 		errs = append(errs, fmt.Errorf("recorder.retention: %v is shorter than segmenter.max_contact %v", c.Recorder.Retention, c.Segmenter.MaxContact))
+	}
+	if c.Recorder.MinFreeBytes < 0 {
+		errs = append(errs, fmt.Errorf("recorder.min_free_bytes: %d is negative (0: no early eviction)", c.Recorder.MinFreeBytes))
 	}
 	if c.Recorder.QueueSize < 16 {
 		errs = append(errs, fmt.Errorf("recorder.queue_size: %d is below 16", c.Recorder.QueueSize))

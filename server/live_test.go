@@ -49,6 +49,9 @@ func media(t *testing.T) (ogg, ivf string) {
 	return ogg, ivf
 }
 
+// serverHook, if set, adjusts a test's Server before it starts.
+var serverHook func(*Server)
+
 type testServer struct {
 	srv    *Server
 	url    string
@@ -76,6 +79,9 @@ func startServer(t *testing.T, state, store string, opts ...func(*config.Config)
 	}
 	s := &Server{Config: cfg, Archive: &storage.Archive{Store: st}, IncludeLoopback: true,
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if serverHook != nil {
+		serverHook(s)
+	}
 	if err := s.Initialize(); err != nil {
 		t.Fatal(err)
 	}

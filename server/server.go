@@ -73,6 +73,8 @@ type Server struct {
 	Registry *prometheus.Registry
 	// IncludeLoopback offers loopback ICE candidates (tests, one-host setups).
 	IncludeLoopback bool
+	// DiskFree reports the free bytes on a path's disk (nil: statfs).
+	DiskFree func(path string) (uint64, error)
 
 	ingest *ingest.Server
 	engine *live.Engine
@@ -96,6 +98,9 @@ type Server struct {
 
 	tlsConfig  *tls.Config    // nil: plain HTTP
 	requests   *limit.Buckets // station-token POSTs
+	diskFree   prometheus.Gauge
+	diskLow    prometheus.Gauge
+	wasLow     bool // owned by housekeeping
 	revMu      sync.Mutex
 	revoked    map[string]revocation // by token hash
 	revFile    *os.File
@@ -218,6 +223,7 @@ func (s *Server) Initialize() error {
 		return err
 	}
 	s.queueMetrics()
+	s.diskMetrics()
 	s.requests = &limit.Buckets{Rate: RequestsPerSecond, Burst: 5 * RequestsPerSecond}
 	if err := s.loadSigningKey(); err != nil {
 		return err
@@ -308,18 +314,23 @@ func (s *Server) uploading(key string) bool {
 // housekeeping removes segments past their retention that no pending contact needs.
 func (s *Server) housekeeping() {
 	defer close(s.done)
-	t := time.NewTicker(time.Minute)
+	t := time.NewTicker(diskEvery)
 	defer t.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { <-s.terminate; cancel() }()
-	var curated time.Time
+	var curated, swept time.Time
 	for {
 		select {
 		case <-s.terminate:
 			return
 		case <-t.C:
 		}
+		s.checkDisk()
+		if time.Since(swept) < time.Minute {
+			continue
+		}
+		swept = time.Now()
 		if time.Since(curated) >= curateEvery {
 			curated = time.Now()
 			s.curate(ctx, curated)
