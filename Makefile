@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test ./appointments -run '^$$' -fuzz '^FuzzParseCSV$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./appointments -run '^$$' -fuzz '^FuzzParseICS$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./evidence -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./storage -run '^$$' -fuzz '^FuzzSealedRead$$' -fuzztime $(FUZZTIME)
 
 # The pages' end-to-end test and the agent's real-time spool tests run on
 # their own, so the other packages' tests do not take the cores their live

@@ -36,6 +36,9 @@ type Config struct {
 	// Store is a directory or s3://bucket/prefix.
 	Store string           `yaml:"store"`
 	S3    storage.S3Config `yaml:"s3"`
+	// StoreKeyFile encrypts a directory store's objects (AES-256-GCM) with
+	// the 256-bit key in this file; an s3:// store uses s3.sse instead.
+	StoreKeyFile string `yaml:"store_key_file"`
 	// Listen is the address of `contactd serve`.
 	Listen string `yaml:"listen"`
 	// StateDir holds the live server's working files: segments and journals.
@@ -402,6 +405,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.HasPrefix(c.Store, "s3://") && c.S3.Endpoint == "" {
 		errs = append(errs, errors.New("s3.endpoint: required when store is s3://"))
+	}
+	if c.StoreKeyFile != "" && strings.HasPrefix(c.Store, "s3://") {
+		errs = append(errs, errors.New("store_key_file: encrypts a directory store; for s3:// use s3.sse"))
 	}
 	switch c.S3.SSE {
 	case "", "s3":

@@ -45,6 +45,9 @@ has come and exits; a second SIGTERM exits at once.`,
 			if err != nil {
 				return err
 			}
+			if st, err = a.seal(st); err != nil {
+				return err
+			}
 			if q, ok := st.(*storage.Queue); ok {
 				defer func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -73,3 +73,35 @@ func TestVerifyCommand(t *testing.T) {
 		t.Errorf("verify an untouched contact of that day: exit %d\n%s", code, out)
 	}
 }
+
+// TestEncryptedDirectoryStore: with store_key_file the commands read an
+// encrypted directory store; without the key its index cannot be read.
+func TestEncryptedDirectoryStore(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "store.key")
+	os.WriteFile(keyFile, []byte(strings.Repeat("5a", 32)+"\n"), 0o600)
+	key, _ := storage.ReadKeyFile(keyFile)
+	local, _ := storage.OpenLocal(filepath.Join(dir, "store"))
+	sealed, err := storage.Seal(local, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &storage.Archive{Store: sealed}
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	c := &contact.Contact{ID: "01SEALED", Station: "desk-1", Arrive: at, Leave: at.Add(time.Minute), Set: contact.Negative}
+	sc, err := a.SaveContact(context.Background(), c, "", storage.MediaInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Upsert(context.Background(), []*storage.Sidecar{sc}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONTACTD_STORE_KEY_FILE", keyFile)
+	if code, out, errs := contactd(t, "index", "list", "--store", filepath.Join(dir, "store")); code != 0 || !strings.Contains(out, "2026-11-30T10:00:00Z") {
+		t.Errorf("index list with the key: %d %s %s", code, out, errs)
+	}
+	t.Setenv("CONTACTD_STORE_KEY_FILE", "")
+	if code, out, _ := contactd(t, "index", "list", "--store", filepath.Join(dir, "store")); code == 0 || strings.Contains(out, "2026-11-30T10:00:00Z") {
+		t.Errorf("index list without the key: exit %d\n%s", code, out)
+	}
+}

@@ -125,7 +125,25 @@ func (a *app) openArchive(ctx context.Context, store string) (*storage.Archive, 
 	if err != nil {
 		return nil, err
 	}
+	if s, err = a.seal(s); err != nil {
+		return nil, err
+	}
 	return &storage.Archive{Store: s, Location: a.cfg.Location()}, nil
+}
+
+// seal encrypts a directory store when store_key_file is set.
+func (a *app) seal(s storage.Store) (storage.Store, error) {
+	if a.cfg.StoreKeyFile == "" {
+		return s, nil
+	}
+	if _, ok := s.(*storage.Local); !ok {
+		return nil, errors.New("store_key_file: encrypts a directory store; for s3:// use s3.sse")
+	}
+	key, err := storage.ReadKeyFile(a.cfg.StoreKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("store_key_file: %w", err)
+	}
+	return storage.Seal(s, key)
 }
 
 // progress is what long jobs report to: a bar on a terminal, nothing elsewhere.

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"contactd/internal/testenv"
+	"contactd/storage"
+)
+
+// soak is how long TestSoak streams: CONTACTD_FAULT_SOAK=10m runs the full
+// ten minutes.
+func soak(t *testing.T) time.Duration {
+	if v := os.Getenv("CONTACTD_FAULT_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute {
+			t.Fatalf("CONTACTD_FAULT_SOAK=%q: want a duration of at least 1m", v)
+		}
+		return d
+	}
+	return 90 * time.Second
+}
+
+// rss is a process's resident set size in bytes.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestSoak: 50 simulated stations stream speech in real time to a
+// `contactd serve` process (voice path on) while each has a contact every
+// 40 s; every scripted contact lands, the server's memory stays flat, and
+// its goroutines come back to where they were once the stations leave.
+func TestSoak(t *testing.T) {
+	const stations = 50
+	const period = 40 * time.Second
+	dur := soak(t)
+	bin := buildBinary(t)
+	ogg := speechOgg(t)
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	var b strings.Builder
+	fmt.Fprintf(&b, "store: %s\nstate_dir: %s\nlisten: %s\nlog: {level: warn}\nwebrtc: {interfaces: [lo], include_loopback: true}\nsegmenter: {rating_window: 5s}\nstations:\n",
+		filepath.Join(dir, "store"), filepath.Join(dir, "state"), addr)
+	for i := range stations {
+		fmt.Fprintf(&b, "  - {id: st-%04d, token: %s}\n", i, fmt.Sprintf(benchToken, i))
+	}
+	cfg := filepath.Join(dir, "contactd.yaml")
+	os.WriteFile(cfg, []byte(b.String()), 0o644)
+	logPath := filepath.Join(dir, "serve.log")
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("server log (tail):\n%s", b[max(0, len(b)-8000):])
+		}
+	})
+	srv := startServe(t, bin, cfg, addr, logPath)
+	pid := srv.cmd.Process.Pid
+	time.Sleep(2 * time.Second)
+	goroutines0 := scrape(srv.url + "/metrics")["go_goroutines"]
+
+	ctx, cancel := context.WithTimeout(context.Background(), dur+3*time.Minute)
+	defer cancel()
+	pubs := exec.CommandContext(ctx, bin, "bench", "publishers", "--url", srv.url, "--n", strconv.Itoa(stations),
+		"--seconds", strconv.Itoa(int(dur.Seconds())), "--ogg", ogg)
+	out, _ := pubs.StdoutPipe()
+	pubs.Stderr = srv.logf
+	if err := pubs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "ready" {
+		pubs.Wait()
+		t.Fatal("publishers did not connect")
+	}
+	start := time.Now()
+	type sample struct {
+		at         time.Duration
+		rss        int64
+		goroutines float64
+	}
+	var samples []sample
+	scripted := 0
+	// Station i's visits start at offset i·period/stations in each period:
+	// arrive, then leave 10 s later. Only visits that end in time count.
+	next := make([]time.Duration, stations)
+	inside := make([]bool, stations)
+	for i := range next {
+		next[i] = time.Duration(i) * period / stations
+	}
+	event := func(i int, typ string) {
+		code, body := postEvent(t, srv.url, fmt.Sprintf(benchToken, i), fmt.Sprintf(`{"station":"st-%04d","type":%q,"at":%q}`, i, typ, time.Now().UTC().Format(time.RFC3339Nano)))
+		if code != 202 {
+			t.Errorf("station %d %s: %d %s", i, typ, code, body)
+		}
+	}
+	lastSample := time.Duration(-time.Hour)
+	for el := time.Since(start); el < dur-time.Second; el = time.Since(start) {
+		for i := range next {
+			if el < next[i] {
+				continue
+			}
+			if !inside[i] {
+				if next[i]+10*time.Second > dur-2*time.Second {
+					next[i] = time.Hour // no visit that cannot end while streaming
+					continue
+				}
+				event(i, "arrive")
+				inside[i], next[i] = true, next[i]+10*time.Second
+			} else {
+				event(i, "leave")
+				scripted++
+				inside[i], next[i] = false, next[i]-10*time.Second+period
+			}
+		}
+		if el-lastSample >= 10*time.Second {
+			lastSample = el
+			samples = append(samples, sample{el, rss(pid), scrape(srv.url + "/metrics")["go_goroutines"]})
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for sc.Scan() {
+	}
+	pubs.Wait()
+
+	a := &storage.Archive{Store: mustLocal(t, filepath.Join(dir, "store"))}
+	landed := 0
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		landed = 0
+		for k := range a.Store.List(context.Background(), "clips/") {
+			if strings.HasSuffix(k, ".json") {
+				landed++
+			}
+		}
+		if landed >= scripted {
+			break
+		}
+	}
+	time.Sleep(5 * time.Second)
+	m := scrape(srv.url + "/metrics")
+	goroutines1 := m["go_goroutines"]
+
+	var curve []string
+	for _, s := range samples {
+		curve = append(curve, fmt.Sprintf("%.0fs:%.0fMB/%.0f", s.at.Seconds(), float64(s.rss)/(1<<20), s.goroutines))
+	}
+	t.Logf("%d stations for %s: %d contacts scripted, %d landed; dropped units %.0f; goroutines %.0f before, %.0f after the stations left",
+		stations, dur, scripted, landed, m["contactd_dropped_units_total"], goroutines0, goroutines1)
+	t.Logf("RSS/goroutines every 10 s: %s", strings.Join(curve, " "))
+	if landed != scripted {
+		t.Errorf("%d contacts landed, %d scripted", landed, scripted)
+	}
+	// Flat memory: the last third of the run is not above the middle third
+	// by more than a quarter (the first third is warm-up: models, buffers).
+	if n := len(samples); n >= 6 {
+		mean := func(ss []sample) float64 {
+			var s float64
+			for _, x := range ss {
+				s += float64(x.rss)
+			}
+			return s / float64(len(ss))
+		}
+		mid, last := mean(samples[n/3:2*n/3]), mean(samples[2*n/3:])
+		if last > 1.25*mid {
+			t.Errorf("RSS grows: middle third %.0f MB, last third %.0f MB", mid/(1<<20), last/(1<<20))
+		}
+	}
+	if goroutines1 > goroutines0+10 {
+		t.Errorf("goroutines: %.0f before the stations, %.0f after they left: a leak", goroutines0, goroutines1)
+	}
+}
+
+func postEvent(t *testing.T, url, token, body string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/api/v1/events", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
