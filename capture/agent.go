@@ -442,13 +442,15 @@ func (o *outbox) reply(b []byte) {
 		ID    int    `json:"id"`
 		OK    bool   `json:"ok"`
 		Error string `json:"error"`
+		// Retry: not taken for now (the server's rate limit); send again.
+		Retry bool `json:"retry"`
 	}
 	if json.Unmarshal(b, &r) != nil || r.ID == 0 {
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if _, ok := o.pending[r.ID]; !ok {
+	if _, ok := o.pending[r.ID]; !ok || r.Retry {
 		return
 	}
 	delete(o.pending, r.ID)

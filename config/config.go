@@ -31,6 +31,9 @@ import (
 type Config struct {
 	// Site names the clinic; it is the first segment of every clip key.
 	Site string `yaml:"site"`
+	// Node names this server when several share one store (a clinic chain
+	// or a large site): each keeps its own index, the lists merge them.
+	Node string `yaml:"node"`
 	// Timezone decides the calendar day in the clip layout (IANA name).
 	Timezone string `yaml:"timezone"`
 	// Store is a directory or s3://bucket/prefix.
@@ -396,6 +399,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if !contact.ValidStation(c.Site) {
 		errs = append(errs, fmt.Errorf("site: %q is not an id (letters, digits, '.', '_', '-')", c.Site))
+	}
+	if c.Node != "" && !contact.ValidStation(c.Node) {
+		errs = append(errs, fmt.Errorf("node: %q is not an id (letters, digits, '.', '_', '-')", c.Node))
 	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("timezone: %w", err))

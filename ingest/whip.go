@@ -576,6 +576,9 @@ func (ss *session) onDataChannel(dc *webrtc.DataChannel) {
 		default:
 			err = ss.srv.Sink.Rating(*m.Rating)
 		}
+		if limited {
+			reply["retry"] = true // the agent keeps it and sends it again
+		}
 		if err != nil {
 			reply["error"] = err.Error()
 			if ss.srv.Stats != nil {

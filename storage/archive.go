@@ -23,8 +23,13 @@ import (
 // accept this and every older version.
 const SidecarSchema = 1
 
-// IndexKey is where the contact index lives in the store.
+// IndexKey is where the contact index lives in the store (a single server,
+// or an index rebuilt from the store by `contactd index rebuild`).
 const IndexKey = "index/contacts.json"
+
+// NodeIndexPrefix holds the indexes of the servers of a multi-node site,
+// one each: a node writes only its own, readers merge them all.
+const NodeIndexPrefix = "index/nodes/"
 
 // Sidecar is the JSON stored beside each clip: every fact of the contact.
 type Sidecar struct {
@@ -50,6 +55,17 @@ type Archive struct {
 	Store Store
 	// Location decides the calendar day in the key layout; nil means UTC.
 	Location *time.Location
+	// Node names this server when several share the store: it keeps its
+	// own index (NodeIndexPrefix + Node + ".json"). Empty: the one index.
+	Node string
+}
+
+// OwnIndexKey is the index this archive writes.
+func (a *Archive) OwnIndexKey() string {
+	if a.Node == "" {
+		return IndexKey
+	}
+	return NodeIndexPrefix + a.Node + ".json"
 }
 
 // ClipKey is clips/{site}/{station}/{yyyy}/{mm}/{dd}/{id}.{ext}.
@@ -249,13 +265,15 @@ func (a *Archive) Rebuild(ctx context.Context, progress func(n int)) (*Index, []
 // Upsert adds or replaces contacts in the index, building the index first
 // from the store if there is none yet.
 func (a *Archive) Upsert(ctx context.Context, scs []*Sidecar) error {
-	ix, err := a.LoadIndex(ctx)
-	if errors.Is(err, ErrNotFound) {
-		ix, _, err = a.Rebuild(ctx, nil)
-		if err != nil {
+	ix, err := a.readIndex(ctx, a.OwnIndexKey())
+	switch {
+	case errors.Is(err, ErrNotFound) && a.Node != "":
+		ix = &Index{Schema: 1} // a node's index holds what it stored itself
+	case errors.Is(err, ErrNotFound):
+		if ix, _, err = a.Rebuild(ctx, nil); err != nil {
 			return err
 		}
-	} else if err != nil {
+	case err != nil:
 		return err
 	}
 	pos := map[string]int{}
@@ -288,21 +306,70 @@ func (a *Archive) writeIndex(ctx context.Context, ix *Index) error {
 	if err != nil {
 		return err
 	}
-	return a.Store.Put(ctx, IndexKey, bytes.NewReader(b), int64(len(b)), PutOptions{ContentType: "application/json"})
+	return a.Store.Put(ctx, a.OwnIndexKey(), bytes.NewReader(b), int64(len(b)), PutOptions{ContentType: "application/json"})
 }
 
-// LoadIndex reads the index; ErrNotFound if it was never built.
-func (a *Archive) LoadIndex(ctx context.Context) (*Index, error) {
-	rc, err := a.Store.Get(ctx, IndexKey)
+func (a *Archive) readIndex(ctx context.Context, key string) (*Index, error) {
+	rc, err := a.Store.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
 	var ix Index
 	if err := json.NewDecoder(rc).Decode(&ix); err != nil {
-		return nil, fmt.Errorf("%s: %w (rebuild it with 'contactd index rebuild')", IndexKey, err)
+		return nil, fmt.Errorf("%s: %w (rebuild it with 'contactd index rebuild')", key, err)
 	}
 	return &ix, nil
+}
+
+// LoadIndex reads the index: the one index and every node's, merged (for a
+// contact in several, the entry of the index built last); ErrNotFound if
+// none was ever built.
+func (a *Archive) LoadIndex(ctx context.Context) (*Index, error) {
+	keys := []string{IndexKey}
+	for k, err := range a.Store.List(ctx, NodeIndexPrefix) {
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasSuffix(k, ".json") {
+			keys = append(keys, k)
+		}
+	}
+	var ixs []*Index
+	for _, k := range keys {
+		ix, err := a.readIndex(ctx, k)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ixs = append(ixs, ix)
+	}
+	switch len(ixs) {
+	case 0:
+		return nil, fmt.Errorf("%s: %w", IndexKey, ErrNotFound)
+	case 1:
+		return ixs[0], nil
+	}
+	slices.SortFunc(ixs, func(x, y *Index) int { return y.Built.Compare(x.Built) }) // newest first
+	out := &Index{Schema: 1, Built: ixs[0].Built}
+	seen := map[string]bool{}
+	for _, ix := range ixs {
+		for _, e := range ix.Contacts {
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				out.Contacts = append(out.Contacts, e)
+			}
+		}
+	}
+	slices.SortFunc(out.Contacts, func(x, y Entry) int {
+		if c := x.Arrive.Compare(y.Arrive); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.ID, y.ID)
+	})
+	return out, nil
 }
 
 // Filter selects index entries; zero fields match everything.
@@ -341,9 +408,10 @@ func (a *Archive) Day(e *Entry) string {
 	return e.Arrive.In(loc).Format(time.DateOnly)
 }
 
-// Remove takes contacts out of the index (their files are the caller's).
+// Remove takes contacts out of this archive's index (their files are the
+// caller's); other nodes take them out of theirs when they find them gone.
 func (a *Archive) Remove(ctx context.Context, ids []string) error {
-	ix, err := a.LoadIndex(ctx)
+	ix, err := a.readIndex(ctx, a.OwnIndexKey())
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}

@@ -88,7 +88,7 @@ func checkKey(key string) error {
 // behind a durable upload queue in queueDir, so contacts closing while MinIO
 // is unreachable wait on local disk and land when it returns (and the server
 // starts even while it is down); a directory store is used as it is.
-func OpenQueued(ctx context.Context, loc string, s3 S3Config, queueDir string, log *slog.Logger) (Store, error) {
+func OpenQueued(ctx context.Context, loc string, s3 S3Config, queueDir, node string, log *slog.Logger) (Store, error) {
 	if !strings.HasPrefix(loc, "s3://") {
 		return Open(ctx, loc, s3)
 	}
@@ -108,5 +108,5 @@ func OpenQueued(ctx context.Context, loc string, s3 S3Config, queueDir string, l
 		}
 		log.Warn("store unreachable at start: contacts wait in the upload queue", "store", remote.String(), "queue", queueDir, "error", err)
 	}
-	return OpenQueue(queueDir, remote, QueueOptions{Log: log, Keep: []string{IndexKey}})
+	return OpenQueue(queueDir, remote, QueueOptions{Log: log, Keep: []string{(&Archive{Node: node}).OwnIndexKey()}})
 }

@@ -41,7 +41,7 @@ has come and exits; a second SIGTERM exits at once.`,
 			}
 			// An s3:// store goes behind the durable upload queue: a MinIO
 			// outage delays clips, it does not lose them.
-			st, err := storage.OpenQueued(cmd.Context(), store, a.cfg.S3, filepath.Join(a.cfg.StateDir, "upload-queue"), a.log)
+			st, err := storage.OpenQueued(cmd.Context(), store, a.cfg.S3, filepath.Join(a.cfg.StateDir, "upload-queue"), a.cfg.Node, a.log)
 			if err != nil {
 				return err
 			}
@@ -58,7 +58,7 @@ has come and exits; a second SIGTERM exits at once.`,
 					q.Close()
 				}()
 			}
-			arc := &storage.Archive{Store: st, Location: a.cfg.Location()}
+			arc := &storage.Archive{Store: st, Location: a.cfg.Location(), Node: a.cfg.Node}
 			srv := &server.Server{Config: a.cfg, Archive: arc, Log: a.log}
 			if err := srv.Initialize(); err != nil {
 				return err

@@ -128,7 +128,7 @@ func (a *app) openArchive(ctx context.Context, store string) (*storage.Archive, 
 	if s, err = a.seal(s); err != nil {
 		return nil, err
 	}
-	return &storage.Archive{Store: s, Location: a.cfg.Location()}, nil
+	return &storage.Archive{Store: s, Location: a.cfg.Location(), Node: a.cfg.Node}, nil
 }
 
 // seal encrypts a directory store when store_key_file is set.

@@ -67,7 +67,16 @@ type MinIO struct {
 	Env []string
 	// CertFile is the certificate of a server started with TLS.
 	CertFile string
+	// Drives is the number of drives (erasure-coded when 4 or more; 0: one).
+	Drives int
 }
+
+// WithDrives runs the server on four drives, erasure-coded: any one of
+// them can be lost.
+func WithDrives(t testing.TB, m *MinIO) { m.Drives = 4 }
+
+// Drive is the directory of drive i (0-based) of a multi-drive server.
+func (m *MinIO) Drive(i int) string { return filepath.Join(m.dir, fmt.Sprintf("drive%d", i+1)) }
 
 // MinIOOption configures a server before it starts.
 type MinIOOption func(t testing.TB, m *MinIO)
@@ -114,8 +123,14 @@ func StartMinIO(t testing.TB, opts ...MinIOOption) *MinIO {
 // until it answers.
 func (m *MinIO) Start(t testing.TB) {
 	t.Helper()
-	args := []string{"server", filepath.Join(m.dir, "data"), "--address", m.Endpoint,
-		"--console-address", fmt.Sprintf("127.0.0.1:%d", m.cport), "--quiet"}
+	args := []string{"server", filepath.Join(m.dir, "data")}
+	if m.Drives > 1 {
+		args = args[:1]
+		for i := range m.Drives {
+			args = append(args, m.Drive(i))
+		}
+	}
+	args = append(args, "--address", m.Endpoint, "--console-address", fmt.Sprintf("127.0.0.1:%d", m.cport), "--quiet")
 	scheme, client := "http://", http.DefaultClient
 	if m.CertFile != "" {
 		args = append(args, "--certs-dir", filepath.Dir(m.CertFile))
