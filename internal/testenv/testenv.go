@@ -127,6 +127,7 @@ func (m *MinIO) Start(t testing.TB) {
 	if m.Drives > 1 {
 		args = args[:1]
 		for i := range m.Drives {
+			os.MkdirAll(m.Drive(i), 0o750) // MinIO waits for drives that do not exist
 			args = append(args, m.Drive(i))
 		}
 	}
@@ -141,7 +142,10 @@ func (m *MinIO) Start(t testing.TB) {
 	}
 	cmd := exec.Command(m.bin, args...)
 	cmd.Env = append(append(os.Environ(), "MINIO_ROOT_USER="+m.Config.AccessKey, "MINIO_ROOT_PASSWORD="+m.Config.SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+m.dir), m.Env...)
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+m.dir,
+		// Several drives in one temp dir share a disk, which MinIO refuses
+		// outside test setups.
+		"MINIO_CI_CD=on"), m.Env...)
 	logf, err := os.OpenFile(filepath.Join(m.dir, "minio.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +158,7 @@ func (m *MinIO) Start(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
-		resp, err := client.Get(scheme + m.Endpoint + "/minio/health/live")
+		resp, err := client.Get(scheme + m.Endpoint + "/minio/health/cluster") // ready for writes, not only up
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
