@@ -45,11 +45,7 @@ func startServe(t *testing.T, bin, cfgPath, addr, logPath string) *serveProc {
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CONTACTD_FAULT_") { // the tests' own settings, not the server's
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
+	cmd.Env = childEnv()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -236,4 +232,16 @@ func TestServeSIGTERMFinishesClosedContacts(t *testing.T) {
 		b, _ := os.ReadFile(logPath)
 		t.Fatalf("%d clips after SIGTERM, want 1\n%s", n, b)
 	}
+}
+
+// childEnv is the environment for a contactd process a test starts: the
+// tests' own CONTACTD_FAULT_ settings are not contactd's.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CONTACTD_FAULT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
