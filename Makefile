@@ -55,11 +55,12 @@ fuzz:
 	$(GO) test ./evidence -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./storage -run '^$$' -fuzz '^FuzzSealedRead$$' -fuzztime $(FUZZTIME)
 
-# The pages' end-to-end test and the agent's real-time spool tests run on
-# their own, so the other packages' tests do not take the cores their live
+# The pages' end-to-end test, the 50-station soak and the agent's real-time
+# spool tests run on their own, so the other packages' tests do not take the cores their live
 # capture needs (a starved agent drops audio, as a starved desk PC would).
 test: setup vet
-	$(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v -e '^contactd/demo$$' -e '^contactd/cmd/contact-agent$$')
+	$(GO) test -count=1 -timeout 60m -skip '^TestSoak$$' $$($(GO) list ./... | grep -v -e '^contactd/demo$$' -e '^contactd/cmd/contact-agent$$')
+	$(GO) test -count=1 -timeout 20m -run '^TestSoak$$' ./cmd/contactd
 	$(GO) test -count=1 -timeout 20m ./cmd/contact-agent
 	$(GO) test -count=1 -timeout 20m ./demo
 	$(MAKE) --no-print-directory fuzz

@@ -50,6 +50,77 @@ func alsaHome(t *testing.T, seconds int) string {
 	return home
 }
 
+// pacedMicHome is alsaHome for long runs: the microphone reads a FIFO that
+// the test fills in real time with the speech in a loop, so it never runs
+// dry and never runs ahead of the wall clock, however long the test.
+func pacedMicHome(t *testing.T) string {
+	t.Helper()
+	home := alsaHome(t, 6)
+	raw, err := os.ReadFile(filepath.Join(home, "mic.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(home, "mic.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc := fmt.Sprintf("pcm.!default {\n  type file\n  slave.pcm \"null\"\n  file \"/dev/null\"\n  infile %q\n  format \"raw\"\n}\n", fifo)
+	if err := os.WriteFile(filepath.Join(home, ".asoundrc"), []byte(rc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		const chunk = 48000 * 2 / 50 // 20 ms of 48 kHz 16-bit mono
+		pos := 0
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// Opened anew whenever the reader closed it (check, devices).
+			f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err != nil {
+				return
+			}
+			tick := time.NewTicker(20 * time.Millisecond)
+			for err == nil {
+				select {
+				case <-stop:
+					tick.Stop()
+					f.Close()
+					return
+				case <-tick.C:
+				}
+				end := min(pos+chunk, len(raw))
+				_, err = f.Write(raw[pos:end])
+				if pos = end; pos == len(raw) {
+					pos = 0
+				}
+			}
+			tick.Stop()
+			f.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		for { // unblock a writer waiting for a reader that will not come
+			if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+				time.Sleep(50 * time.Millisecond)
+				r.Close()
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+	return home
+}
+
 func buildAgent(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "contact-agent")
@@ -337,7 +408,7 @@ func TestAgentSpoolsWhileServerIsDown(t *testing.T) {
 	outage := agentOutage(t)
 	n := max(1, int((outage-10*time.Second)/(35*time.Second)))
 	bin := buildAgent(t)
-	home := alsaHome(t, int(outage.Seconds())+90)
+	home := pacedMicHome(t)
 	srv := &clinicServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), state: t.TempDir(), store: t.TempDir()}
 	srv.start()
 	agent := startAgent(t, bin, home, srv.addr)
