@@ -327,24 +327,36 @@ func (a *Archive) readIndex(ctx context.Context, key string) (*Index, error) {
 // none was ever built.
 func (a *Archive) LoadIndex(ctx context.Context) (*Index, error) {
 	keys := []string{IndexKey}
+	if a.Node != "" {
+		keys = append(keys, a.OwnIndexKey())
+	}
+	var listErr error
 	for k, err := range a.Store.List(ctx, NodeIndexPrefix) {
 		if err != nil {
-			return nil, err
+			// The store unreachable (an upload queue rides it out): the
+			// indexes this archive can still read are the list for now.
+			listErr = err
+			break
 		}
-		if strings.HasSuffix(k, ".json") {
+		if strings.HasSuffix(k, ".json") && !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
 	}
 	var ixs []*Index
+	var readErr error
 	for _, k := range keys {
 		ix, err := a.readIndex(ctx, k)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			readErr = err
+			continue
 		}
 		ixs = append(ixs, ix)
+	}
+	if readErr != nil && (listErr == nil || len(ixs) == 0) {
+		return nil, errors.Join(readErr, listErr) // reachable but unreadable: say so
 	}
 	switch len(ixs) {
 	case 0:
