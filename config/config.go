@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"reflect"
 	"slices"
@@ -44,6 +45,9 @@ type Config struct {
 	StoreKeyFile string `yaml:"store_key_file"`
 	// Listen is the address of `contactd serve`.
 	Listen string `yaml:"listen"`
+	// DebugListen, if set, serves Go's profiles (/debug/pprof/) there; a
+	// loopback address only, as profiles show the process's insides.
+	DebugListen string `yaml:"debug_listen"`
 	// StateDir holds the live server's working files: segments and journals.
 	StateDir string   `yaml:"state_dir"`
 	Recorder Recorder `yaml:"recorder"`
@@ -408,6 +412,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Store == "" {
 		errs = append(errs, errors.New("store: must not be empty"))
+	}
+	if c.DebugListen != "" {
+		host, _, err := net.SplitHostPort(c.DebugListen)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			errs = append(errs, fmt.Errorf("debug_listen: %q: want a loopback host:port such as 127.0.0.1:6060", c.DebugListen))
+		}
 	}
 	if strings.HasPrefix(c.Store, "s3://") && c.S3.Endpoint == "" {
 		errs = append(errs, errors.New("s3.endpoint: required when store is s3://"))

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,6 +75,10 @@ type station struct {
 	saved   map[string]*saved // contacts already in the store, by id
 	retry   map[string]*retry // contacts whose storing failed: when to try again
 	orphans map[string]bool   // orphan ratings already stored
+	// heard is when the server received each event (by its time, in ns):
+	// an agent back from an outage delivers contacts long past, and their
+	// rating window runs from when they were heard.
+	heard   map[int64]time.Time
 	journal *os.File
 	room    *roomState // consulting rooms only
 }
@@ -129,6 +134,9 @@ func (e *Engine) Initialize() error {
 		if err != nil {
 			return fmt.Errorf("journal %s: %w", f, err)
 		}
+		for _, ev := range st.events {
+			st.heard[ev.At.UnixNano()] = e.Now()
+		}
 		if n > 0 {
 			e.Log.Info("journal replayed", "station", id, "entries", n)
 		}
@@ -178,7 +186,7 @@ func (e *Engine) station(id string) (*station, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &station{id: id, saved: map[string]*saved{}, retry: map[string]*retry{}, orphans: map[string]bool{}, journal: f}
+	st := &station{id: id, saved: map[string]*saved{}, retry: map[string]*retry{}, orphans: map[string]bool{}, heard: map[int64]time.Time{}, journal: f}
 	e.stations[id] = st
 	if e.Metrics != nil {
 		e.Metrics.InitStation(e.Site, id, e.employee(id, time.Now()))
@@ -195,6 +203,7 @@ func (e *Engine) Event(ev contact.Event) error {
 			return false
 		}
 		st.events = append(st.events, ev)
+		st.heard[ev.At.UnixNano()] = e.Now()
 		return true
 	})
 }
@@ -294,13 +303,19 @@ func (e *Engine) processStation(id string, now time.Time) {
 	e.mu.Lock()
 	st := e.stations[id]
 	events, ratings := slices.Clone(st.events), slices.Clone(st.ratings)
+	heard := maps.Clone(st.heard)
 	e.mu.Unlock()
 
 	cfg := e.Segmenter
 	contacts, passBys, ignored := segmenter.Contacts(cfg, events, time.Time{})
 	join := segmenter.Join(cfg, e.Rules, contacts, ratings)
 	final := func(c *contact.Contact) bool { return now.Sub(c.Leave) > cfg.MergeGap }
-	done := func(c *contact.Contact) bool { return now.Sub(c.Leave) > cfg.RatingWindow+cfg.Debounce+2*time.Second }
+	// Done: its rating window has passed, counted from its leave or from
+	// when the server heard it, whichever is later, so a backlog's rating
+	// sent right after its leave still finds the contact.
+	done := func(c *contact.Contact) bool {
+		return now.Sub(settledFrom(c.Leave, events, heard)) > cfg.RatingWindow+cfg.Debounce+2*time.Second
+	}
 
 	ctx := context.Background()
 	var upserts []*storage.Sidecar
@@ -407,10 +422,24 @@ func (e *Engine) processStation(id string, now time.Time) {
 			claimed[x.At] = true
 		}
 	}
+	// Only what this pass saw may go: a rating accepted while it was
+	// cutting was joined to nothing yet.
+	seenEvent := func(ev contact.Event) bool {
+		return slices.ContainsFunc(events, func(x contact.Event) bool { return x.Type == ev.Type && x.At.Equal(ev.At) })
+	}
+	seenRating := func(r contact.Rating) bool {
+		return slices.ContainsFunc(ratings, func(x contact.Rating) bool { return x.Value == r.Value && x.At.Equal(r.At) })
+	}
 	e.mu.Lock()
-	st.events = slices.DeleteFunc(st.events, func(ev contact.Event) bool { return !ev.At.After(boundary) })
+	st.events = slices.DeleteFunc(st.events, func(ev contact.Event) bool {
+		if ev.At.After(boundary) || !seenEvent(ev) {
+			return false
+		}
+		delete(st.heard, ev.At.UnixNano())
+		return true
+	})
 	st.ratings = slices.DeleteFunc(st.ratings, func(r contact.Rating) bool {
-		return !r.At.After(boundary.Add(cfg.RatingWindow)) && !claimed[r.At]
+		return !r.At.After(boundary.Add(cfg.RatingWindow)) && !claimed[r.At] && seenRating(r)
 	})
 	for _, c := range finished {
 		delete(st.saved, c.ID)
@@ -419,6 +448,19 @@ func (e *Engine) processStation(id string, now time.Time) {
 		e.Log.Error("compacting journal", "station", id, "error", err)
 	}
 	e.mu.Unlock()
+}
+
+// settledFrom is when the rating window of a contact that left at leave
+// starts: the leave, or the latest time the server heard an event up to
+// it, if that is later.
+func settledFrom(leave time.Time, events []contact.Event, heard map[int64]time.Time) time.Time {
+	from := leave
+	for _, ev := range events {
+		if h, ok := heard[ev.At.UnixNano()]; ok && !ev.At.After(leave) && h.After(from) {
+			from = h
+		}
+	}
+	return from
 }
 
 // index adds stored contacts to the index, with any whose earlier update

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,6 +92,7 @@ func (e *Engine) processRoom(id string, now time.Time) {
 	e.mu.Lock()
 	st := e.stations[id]
 	events, ratings := slices.Clone(st.events), slices.Clone(st.ratings)
+	heard := maps.Clone(st.heard)
 	rs, err := e.room(st)
 	e.mu.Unlock()
 	if err != nil {
@@ -126,8 +128,8 @@ func (e *Engine) processRoom(id string, now time.Time) {
 		if c.Appointment != nil {
 			key = c.Appointment.ID
 		}
-		if now.Sub(c.Leave) <= settle {
-			continue
+		if now.Sub(settledFrom(c.Leave, events, heard)) <= settle {
+			continue // an exit rating may still come (or still be on its way from an agent's backlog)
 		}
 		if rs.done[key] {
 			continue
@@ -170,7 +172,13 @@ func (e *Engine) processRoom(id string, now time.Time) {
 	e.index(ctx, upserts)
 	// Events and ratings older than the window are of settled bookings.
 	e.mu.Lock()
-	st.events = slices.DeleteFunc(st.events, func(ev contact.Event) bool { return ev.At.Before(from) })
+	st.events = slices.DeleteFunc(st.events, func(ev contact.Event) bool {
+		if !ev.At.Before(from) {
+			return false
+		}
+		delete(st.heard, ev.At.UnixNano())
+		return true
+	})
 	st.ratings = slices.DeleteFunc(st.ratings, func(x contact.Rating) bool { return x.At.Before(from) })
 	e.mu.Unlock()
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -938,6 +939,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if s.Config.DebugListen != "" {
+		dbg, err := s.debugServer()
+		if err != nil {
+			srv.Close()
+			<-errc
+			s.Close()
+			return err
+		}
+		defer dbg.Close()
+	}
 	select {
 	case err := <-errc:
 		s.Close()
@@ -953,6 +964,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = e
 	}
 	return err
+}
+
+// debugServer serves Go's profiles on debug_listen (loopback only, checked
+// by the config), for finding what costs CPU or memory in a running server.
+func (s *Server) debugServer() (*http.Server, error) {
+	ln, err := net.Listen("tcp", s.Config.DebugListen)
+	if err != nil {
+		return nil, fmt.Errorf("debug_listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) // stopped by the caller's Close
+	s.Log.Info("profiles served", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return srv, nil
 }
 
 // hearPresence finds presence from the voices at a station configured so

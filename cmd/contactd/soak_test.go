@@ -58,9 +58,10 @@ func TestSoak(t *testing.T) {
 	ogg := speechOgg(t)
 	dir := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	debug := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	var b strings.Builder
-	fmt.Fprintf(&b, "store: %s\nstate_dir: %s\nlisten: %s\nlog: {level: warn}\nwebrtc: {interfaces: [lo], include_loopback: true}\nsegmenter: {rating_window: 5s}\nstations:\n",
-		filepath.Join(dir, "store"), filepath.Join(dir, "state"), addr)
+	fmt.Fprintf(&b, "debug_listen: %s\nstore: %s\nstate_dir: %s\nlisten: %s\nlog: {level: warn}\nwebrtc: {interfaces: [lo], include_loopback: true}\nsegmenter: {rating_window: 5s}\nstations:\n",
+		debug, filepath.Join(dir, "store"), filepath.Join(dir, "state"), addr)
 	for i := range stations {
 		fmt.Fprintf(&b, "  - {id: st-%04d, token: %s}\n", i, fmt.Sprintf(benchToken, i))
 	}
@@ -97,7 +98,20 @@ func TestSoak(t *testing.T) {
 	type sample struct {
 		at         time.Duration
 		rss        int64
+		heap       float64 // Go heap in use
 		goroutines float64
+	}
+	// Heap profiles after the first minute and at the end, for
+	// `go tool pprof -base soak-heap-1m.pb.gz soak-heap-end.pb.gz`.
+	profiles, _ := filepath.Abs(filepath.Join("..", "..", "artifacts", "soak"))
+	if a := os.Getenv("CONTACTD_ARTIFACTS"); a != "" {
+		profiles = filepath.Join(a, "soak")
+	}
+	os.MkdirAll(profiles, 0o755)
+	heapProfile := func(name string) {
+		if err := fetchTo("http://"+debug+"/debug/pprof/heap?gc=1", filepath.Join(profiles, name)); err != nil {
+			t.Logf("heap profile: %v", err)
+		}
 	}
 	var samples []sample
 	scripted := 0
@@ -135,10 +149,15 @@ func TestSoak(t *testing.T) {
 		}
 		if el-lastSample >= 10*time.Second {
 			lastSample = el
-			samples = append(samples, sample{el, rss(pid), scrape(srv.url + "/metrics")["go_goroutines"]})
+			m := scrape(srv.url + "/metrics")
+			samples = append(samples, sample{el, rss(pid), m["go_memstats_heap_inuse_bytes"], m["go_goroutines"]})
+			if len(samples) == 7 {
+				heapProfile("soak-heap-1m.pb.gz")
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	heapProfile("soak-heap-end.pb.gz")
 	for sc.Scan() {
 	}
 	pubs.Wait()
@@ -172,11 +191,11 @@ func TestSoak(t *testing.T) {
 
 	var curve []string
 	for _, s := range samples {
-		curve = append(curve, fmt.Sprintf("%.0fs:%.0fMB/%.0f", s.at.Seconds(), float64(s.rss)/(1<<20), s.goroutines))
+		curve = append(curve, fmt.Sprintf("%.0fs:%.0f/%.0fMB/%.0f", s.at.Seconds(), float64(s.rss)/(1<<20), s.heap/(1<<20), s.goroutines))
 	}
 	t.Logf("%d stations for %s: %d contacts scripted, %d landed; dropped units %.0f; goroutines %.0f before the stations came, %.0f after they left, %.0f after a second round",
 		stations, dur, scripted, landed, m["contactd_dropped_units_total"], goroutines0, goroutines1, goroutines2)
-	t.Logf("RSS/goroutines every 10 s: %s", strings.Join(curve, " "))
+	t.Logf("RSS/Go heap in use/goroutines every 10 s: %s", strings.Join(curve, " "))
 	if landed != scripted {
 		t.Errorf("%d contacts landed, %d scripted", landed, scripted)
 	}
@@ -204,6 +223,23 @@ func TestSoak(t *testing.T) {
 	if m["contactd_dropped_units_total"] > 0 {
 		t.Errorf("%.0f media units dropped: the server did not keep up", m["contactd_dropped_units_total"])
 	}
+}
+
+// fetchTo saves what url serves into file.
+func fetchTo(url, file string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, b, 0o644)
 }
 
 func postEvent(t *testing.T, url, token, body string) (int, string) {

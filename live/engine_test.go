@@ -1,0 +1,136 @@
+package live
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"contactd/contact"
+	"contactd/segmenter"
+	"contactd/storage"
+)
+
+// newTestEngine runs an engine over a directory store, no recorder (every
+// contact is stored without media), with its loop started.
+func newTestEngine(t *testing.T, voice func(station string, from, to time.Time) *contact.Voice) (*Engine, *storage.Archive) {
+	t.Helper()
+	st, err := storage.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &storage.Archive{Store: st}
+	e := &Engine{
+		Site: "s1", Segmenter: segmenter.DefaultConfig(), Rules: contact.DefaultSetRules(), Archive: a,
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		JournalDir: t.TempDir(), Voice: voice,
+	}
+	if err := e.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e, a
+}
+
+// backlog is what an agent's outbox holds after being cut off: contacts
+// long past, each an arrive, a leave and the rating pressed after it.
+type backlogContact struct {
+	arrive, leave contact.Event
+	rating        contact.Rating
+}
+
+func backlog(n int, start time.Time) []backlogContact {
+	var out []backlogContact
+	for k := range n {
+		at := start.Round(time.Millisecond).Add(time.Duration(k) * 90 * time.Second)
+		out = append(out, backlogContact{
+			arrive: contact.Event{Station: "desk-1", Type: contact.Arrive, At: at},
+			leave:  contact.Event{Station: "desk-1", Type: contact.Leave, At: at.Add(40 * time.Second)},
+			rating: contact.Rating{Station: "desk-1", Value: 1 + k%5, Scale: contact.Scale5pt, At: at.Add(45 * time.Second)},
+		})
+	}
+	return out
+}
+
+// ratingsStored polls the index until n contacts are in it and returns
+// their ratings by arrive time (0: none).
+func ratingsStored(t *testing.T, a *storage.Archive, n int, within time.Duration) map[int64]int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var got map[int64]int
+	for time.Now().Before(deadline) {
+		ix, err := a.LoadIndex(context.Background())
+		if err == nil && len(ix.Contacts) >= n {
+			got = map[int64]int{}
+			for _, c := range ix.Contacts {
+				got[c.Arrive.UnixNano()] = 0
+				if c.Rating != nil {
+					got[c.Arrive.UnixNano()] = c.Rating.Value
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return got
+}
+
+// TestBacklogKeepsRatingHeardAfterCut: an agent back after an outage sends
+// its contacts' arrive and leave, and the server cuts the contact (long
+// closed by its own timestamps) before the rating, sent next, is heard.
+// The rating still joins its contact: the rating window runs from when the
+// server heard the leave, not from the leave's own time.
+func TestBacklogKeepsRatingHeardAfterCut(t *testing.T) {
+	e, a := newTestEngine(t, nil)
+	bl := backlog(3, time.Now().Add(-20*time.Minute))
+	for i, c := range bl {
+		for _, ev := range []contact.Event{c.arrive, c.leave} {
+			if err := e.Event(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Let the engine cut the contact before the rating arrives.
+		ratingsStored(t, a, i+1, 1500*time.Millisecond)
+		if err := e.Rating(c.rating); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := ratingsStored(t, a, len(bl), 2*time.Second)
+	for _, c := range bl {
+		if got[c.arrive.At.UnixNano()] != c.rating.Value {
+			t.Errorf("contact arriving %s: rating %d stored, want %d (all: %v)", c.arrive.At.Format(time.TimeOnly), got[c.arrive.At.UnixNano()], c.rating.Value, got)
+		}
+	}
+}
+
+// TestRatingHeardDuringCutIsKept: a rating accepted while the engine is
+// cutting its contact (here: while the voice path is asked for the
+// contact's readings) is not trimmed by that pass, which did not see it.
+func TestRatingHeardDuringCutIsKept(t *testing.T) {
+	inCut, release := make(chan struct{}, 10), make(chan struct{})
+	e, a := newTestEngine(t, func(string, time.Time, time.Time) *contact.Voice {
+		inCut <- struct{}{}
+		<-release
+		return nil
+	})
+	bl := backlog(1, time.Now().Add(-20*time.Minute))
+	c := bl[0]
+	for _, ev := range []contact.Event{c.arrive, c.leave} {
+		if err := e.Event(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-inCut:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the engine never cut the contact")
+	}
+	if err := e.Rating(c.rating); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	got := ratingsStored(t, a, 1, 2*time.Second)
+	if got[c.arrive.At.UnixNano()] != c.rating.Value {
+		t.Errorf("rating %d stored, want %d", got[c.arrive.At.UnixNano()], c.rating.Value)
+	}
+}
