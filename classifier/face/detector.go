@@ -113,20 +113,25 @@ func LoadDetector(dir string) (*Detector, error) {
 // raw runs the network on an image already padded and scaled to a square
 // of side size, and returns its grid output (size/32 × size/32 × 25).
 func (d *Detector) raw(x *tensor) *tensor {
-	in := newTensor(x.h, x.w, 3)
+	in := scratchTensor(x.h, x.w, 3)
 	for i := 0; i < x.h*x.w; i++ {
 		for c := 0; c < 3; c++ {
 			in.d[i*3+c] = (x.d[i*3+c] - detectorMean[c]) / 255
 		}
 	}
 	out := leaky(d.conv0.apply(in, 1, false))
-	for i, s := range d.sep {
-		out = maxPool2(out, 2)
-		out = leaky(s.apply(out, 1))
-		_ = i
+	release(in)
+	for _, s := range d.sep {
+		p := maxPool2(out, 2)
+		release(out)
+		out = leaky(s.apply(p, 1))
+		release(p)
 	}
-	out = maxPool2(out, 1)
-	return d.head.apply(out, 1, true)
+	p := maxPool2(out, 1)
+	release(out)
+	y := d.head.apply(p, 1, true)
+	release(p)
+	return y
 }
 
 // Detect finds faces in an image, best first, in its pixels.
@@ -140,6 +145,7 @@ func (d *Detector) Detect(img *Image) []Box {
 	for _, size := range sizes {
 		all = append(all, d.detectAt(x, img, size)...)
 	}
+	release(x)
 	if len(sizes) > 1 {
 		all = mergeScales(all)
 	}
@@ -168,8 +174,16 @@ func (d *Detector) detectAt(x *tensor, img *Image, size int) []Box {
 	scale := float64(size) / float64(max(x.h, x.w))
 	sh, sw := int(math.Round(float64(x.h)*scale)), int(math.Round(float64(x.w)*scale))
 	sq, _, _ := padToSquare(x, false)
-	out := d.raw(resizeBilinear(sq, size, size))
+	rs := resizeBilinear(sq, size, size)
+	out := d.raw(rs)
+	if rs != sq {
+		release(rs)
+	}
+	if sq != x {
+		release(sq)
+	}
 	boxes := d.decode(out, sh, sw)
+	release(out)
 	// Relative to the scaled image: back to the image's pixels.
 	for i := range boxes {
 		boxes[i].X *= float64(img.W)

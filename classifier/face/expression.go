@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"slices"
 )
 
 // Expressions are the classes of the expression network, in its output order.
@@ -106,9 +105,13 @@ func (n *ExpressionNet) block(bi int, out *tensor) *tensor {
 		o1 = relu(n.blocks[bi][0].apply(out, 2))
 	}
 	o2 := n.blocks[bi][1].apply(o1, 1)
-	o3 := n.blocks[bi][2].apply(relu(sum(o1, o2)), 1)
-	o4 := n.blocks[bi][3].apply(relu(sum(o1, o2, o3)), 1)
-	return relu(sum(o1, o2, o3, o4))
+	s2 := relu(sum(o1, o2))
+	o3 := n.blocks[bi][2].apply(s2, 1)
+	s3 := relu(sum(o1, o2, o3))
+	o4 := n.blocks[bi][3].apply(s3, 1)
+	y := relu(sum(o1, o2, o3, o4))
+	release(o1, o2, s2, o3, s3, o4) // only y leaves the block
+	return y
 }
 
 // Dense2 is the output of the first three dense blocks: 14×14×128, the
@@ -117,18 +120,29 @@ func (n *ExpressionNet) Dense2(img *Image) *tensor { return n.denseUpTo(img, 3) 
 
 // denseUpTo runs the preprocessing and the first k dense blocks.
 func (n *ExpressionNet) denseUpTo(img *Image, k int) *tensor {
-	x := img.tensor()
-	sq, _, _ := padToSquare(x, true)
-	x = resizeBilinear(sq, 112, 112)
+	x0 := img.tensor()
+	sq, _, _ := padToSquare(x0, true)
+	x := resizeBilinear(sq, 112, 112)
 	in := newTensor(112, 112, 3)
 	for i := 0; i < 112*112; i++ {
 		for c := 0; c < 3; c++ {
 			in.d[i*3+c] = (x.d[i*3+c] - expressionMean[c]) / 255
 		}
 	}
+	if x != sq {
+		release(x)
+	}
+	if sq != x0 {
+		release(sq)
+	}
+	release(x0)
 	out := in
 	for bi := 0; bi < k; bi++ {
-		out = n.block(bi, out)
+		next := n.block(bi, out)
+		if bi > 0 {
+			release(out) // the previous block's output; the input image's tensor stays its own
+		}
+		out = next
 	}
 	return out
 }
@@ -181,7 +195,8 @@ func (m *Image) Mirror() *Image {
 
 // sum adds tensors of one shape into a new one.
 func sum(ts ...*tensor) *tensor {
-	y := &tensor{ts[0].h, ts[0].w, ts[0].c, slices.Clone(ts[0].d)}
+	y := &tensor{ts[0].h, ts[0].w, ts[0].c, getBuf(len(ts[0].d))}
+	copy(y.d, ts[0].d)
 	for _, t := range ts[1:] {
 		f32.Axpy(y.d, 1, t.d)
 	}

@@ -22,7 +22,7 @@ type Image struct {
 
 // tensor is the image as RGB floats 0–255; grey repeats in each channel.
 func (m *Image) tensor() *tensor {
-	t := newTensor(m.H, m.W, 3)
+	t := scratchTensor(m.H, m.W, 3)
 	for i := 0; i < m.W*m.H; i++ {
 		for c := 0; c < 3; c++ {
 			if m.C == 1 {

@@ -15,6 +15,9 @@ type tensor struct {
 
 func newTensor(h, w, c int) *tensor { return &tensor{h, w, c, make([]float32, h*w*c)} }
 
+// scratchTensor is a zeroed tensor from the scratch pools (release it).
+func scratchTensor(h, w, c int) *tensor { return &tensor{h, w, c, getBuf(h * w * c)} }
+
 func (t *tensor) at(y, x int) []float32 { i := (y*t.w + x) * t.c; return t.d[i : i+t.c] }
 
 // samePad is TensorFlow's "same" padding: the output is ceil(in/stride) and
@@ -57,15 +60,25 @@ func (c *conv) apply(x *tensor, stride int, same bool) *tensor {
 		oh, ow = (x.h-c.k)/stride+1, (x.w-c.k)/stride+1
 	}
 	n := c.k * c.k * c.in
-	patches := make([]float32, oh*ow*n) // zeros outside the image
+	patches := getBuf(oh * ow * n) // zeros outside the image
+	row := c.k * c.in
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			p := (oy*ow + ox) * n
+			ix0 := ox*stride - pl
 			for ky := 0; ky < c.k; ky++ {
 				iy := oy*stride + ky - pt
+				if iy < 0 || iy >= x.h {
+					p += row
+					continue
+				}
+				if ix0 >= 0 && ix0+c.k <= x.w { // the patch's row is inside: one copy
+					copy(patches[p:p+row], x.d[(iy*x.w+ix0)*c.in:])
+					p += row
+					continue
+				}
 				for kx := 0; kx < c.k; kx++ {
-					ix := ox*stride + kx - pl
-					if iy >= 0 && iy < x.h && ix >= 0 && ix < x.w {
+					if ix := ix0 + kx; ix >= 0 && ix < x.w {
 						copy(patches[p:p+c.in], x.at(iy, ix))
 					}
 					p += c.in
@@ -74,6 +87,7 @@ func (c *conv) apply(x *tensor, stride int, same bool) *tensor {
 		}
 	}
 	y := pointwise(patches, oh*ow, n, c.w, c.bias, c.outP)
+	putBuf(patches)
 	if c.outP != c.out {
 		for i := 0; i < oh*ow; i++ {
 			copy(y[i*c.out:(i+1)*c.out], y[i*c.outP:i*c.outP+c.out])
@@ -85,7 +99,7 @@ func (c *conv) apply(x *tensor, stride int, same bool) *tensor {
 
 // pointwise returns bias + x·w for n rows of x (each in long), w in × out.
 func pointwise(x []float32, n, in int, w, bias []float32, out int) []float32 {
-	y := make([]float32, n*out)
+	y := getBuf(n * out)
 	for i := 0; i < n; i++ {
 		copy(y[i*out:(i+1)*out], bias)
 	}
@@ -111,7 +125,9 @@ type sepConv struct {
 // apply runs it with "same" padding.
 func (s *sepConv) apply(x *tensor, stride int) *tensor {
 	dw, oh, ow := s.depthwise(x, stride)
-	return &tensor{oh, ow, s.out, pointwise(dw, oh*ow, s.in, s.pw, s.bias, s.out)}
+	y := pointwise(dw, oh*ow, s.in, s.pw, s.bias, s.out)
+	putBuf(dw)
+	return &tensor{oh, ow, s.out, y}
 }
 
 // depthwise runs the 3×3 depthwise part ("same" padding), one tap along
@@ -120,7 +136,7 @@ func (s *sepConv) depthwise(x *tensor, stride int) ([]float32, int, int) {
 	oh, pt := samePad(x.h, 3, stride)
 	ow, pl := samePad(x.w, 3, stride)
 	c := s.in
-	dw := make([]float32, oh*ow*c)
+	dw := getBuf(oh * ow * c)
 	for oy := 0; oy < oh; oy++ {
 		for ky := 0; ky < 3; ky++ {
 			iy := oy*stride + ky - pt
@@ -169,7 +185,7 @@ func newSepConv(ws map[string]weight, prefix string, in, out int) (*sepConv, err
 func maxPool2(x *tensor, stride int) *tensor {
 	oh, pt := samePad(x.h, 2, stride)
 	ow, pl := samePad(x.w, 2, stride)
-	y := newTensor(oh, ow, x.c)
+	y := scratchTensor(oh, ow, x.c)
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			out := y.at(oy, ox)
@@ -219,7 +235,7 @@ func resizeBilinear(x *tensor, h, w int) *tensor {
 	if x.h == h && x.w == w {
 		return x
 	}
-	y := newTensor(h, w, x.c)
+	y := scratchTensor(h, w, x.c)
 	sy, sx := float64(x.h)/float64(h), float64(x.w)/float64(w)
 	for oy := 0; oy < h; oy++ {
 		fy := float64(oy) * sy
@@ -259,7 +275,7 @@ func padToSquare(x *tensor, centre bool) (*tensor, int, int) {
 	}
 	before := diff - after
 	n := max(x.h, x.w)
-	y := newTensor(n, n, x.c)
+	y := scratchTensor(n, n, x.c)
 	offY, offX := 0, 0
 	if x.h < x.w {
 		offY = before

@@ -50,6 +50,10 @@ type app struct {
 	stderr     io.Writer
 	cfg        *config.Config
 	log        *slog.Logger
+	// rows collects benchmark results for `bench all`'s table (nil: not collecting).
+	rows *[]benchRow
+	// maxRealtime is the most audio stations bench ingest kept real-time.
+	maxRealtime int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
