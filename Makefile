@@ -65,18 +65,17 @@ test: setup vet
 	$(GO) test -count=1 -timeout 20m ./demo
 	$(MAKE) --no-print-directory fuzz
 
-# Benchmarks beside their baselines, in one go: clip cutting against one
-# ffmpeg process per clip (2-hour day), live ingest against pion's bare loop,
-# the Go Silero VAD against onnxruntime.
+# Every benchmark beside its baseline, in one go, and one table of results
+# (bench/results.md; BENCHMARKS.md says what each row measures): clip cutting
+# against one ffmpeg process per clip, live ingest against pion's bare loop,
+# mirror latency and clip availability on a real server with MinIO, the Go
+# Silero VAD against onnxruntime, the voice path against Opus decoding, the
+# face path against face-api and VP8 decoding.
 bench: build
 	@test -f bench/day/day.json || ./$(BIN) testdata day --out bench/day --length 2h --video
-	./$(BIN) bench cut --day bench/day --rounds 3
-	./$(BIN) bench ingest --stations 25,50,100,150 --seconds 20
-	./$(BIN) bench vad --seconds 600
 	@mkdir -p bench; test -f bench/dense.wav || { ls ../shared/datasets/ravdess/*.ogg | head -40 | sed "s/.*/file '&'/; s#'\.\./#'$(CURDIR)/../#" > bench/ravdess40.txt && \
 	  ffmpeg -v error -f concat -safe 0 -i bench/ravdess40.txt -af silenceremove=stop_periods=-1:stop_duration=0.4:stop_threshold=-45dB -ar 16000 -ac 1 bench/dense.wav; }
-	./$(BIN) bench voice --audio bench/dense.wav --seconds 300 --stations 100
-	./$(BIN) bench face --tar ../shared/datasets/fer2013/validation.tar
+	./$(BIN) bench all --day bench/day --audio bench/dense.wav --tar ../shared/datasets/fer2013/validation.tar --out bench/results.md
 
 clean:
 	rm -rf bin demo bench/day bench/dense.wav bench/ravdess40.txt

@@ -32,6 +32,7 @@ func (a *app) benchAllCmd() *cobra.Command {
 				{"clip cutting", a.benchCutCmd(), map[string]string{"day": day, "rounds": "3"}},
 				{"live ingest", a.benchIngestCmd(), map[string]string{"stations": ingest, "video": video, "tar": tarPath, "seconds": "20"}},
 				{"live mirror, clips, memory", a.benchLiveCmd(), map[string]string{"stations": live, "seconds": "45", "contacts": "6"}},
+				{"voice activity", a.benchVADCmd(), map[string]string{"seconds": "600"}},
 				{"voice path", a.benchVoiceCmd(), map[string]string{"audio": audio, "seconds": "300", "stations": "100"}},
 				{"face path", a.benchFaceCmd(), map[string]string{"tar": tarPath}},
 			}

@@ -90,6 +90,9 @@ func (a *app) benchVADCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "onnxruntime 1.30 (node, 1 thread):  %7.3f s CPU          %6.0fx real time per core\n",
 				ort.CPU, float64(seconds)/ort.CPU)
 			fmt.Fprintf(a.stdout, "ratio: contactd %.2fx the speed of onnxruntime\n", ort.CPU/goCPU.Seconds())
+			a.row(benchRow{What: fmt.Sprintf("voice activity (Silero VAD v5), %d s of speech, × real time per core", seconds),
+				Ours: fmt.Sprintf("%.0f×", float64(seconds)/goCPU.Seconds()), Baseline: fmt.Sprintf("%.0f×: onnxruntime 1.30, one thread", float64(seconds)/ort.CPU),
+				Ratio: fmt.Sprintf("%.2f× faster", ort.CPU/goCPU.Seconds())})
 			return nil
 		},
 	}
