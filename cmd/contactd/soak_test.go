@@ -99,6 +99,7 @@ func TestSoak(t *testing.T) {
 		at         time.Duration
 		rss        int64
 		heap       float64 // Go heap in use
+		sys        float64 // all memory the Go runtime holds from the OS (the rest of RSS is C: FFmpeg, Opus)
 		goroutines float64
 	}
 	// Heap profiles after the first minute and at the end, for
@@ -150,7 +151,7 @@ func TestSoak(t *testing.T) {
 		if el-lastSample >= 10*time.Second {
 			lastSample = el
 			m := scrape(srv.url + "/metrics")
-			samples = append(samples, sample{el, rss(pid), m["go_memstats_heap_inuse_bytes"], m["go_goroutines"]})
+			samples = append(samples, sample{el, rss(pid), m["go_memstats_heap_inuse_bytes"], m["go_memstats_sys_bytes"], m["go_goroutines"]})
 			if len(samples) == 7 {
 				heapProfile("soak-heap-1m.pb.gz")
 			}
@@ -191,11 +192,11 @@ func TestSoak(t *testing.T) {
 
 	var curve []string
 	for _, s := range samples {
-		curve = append(curve, fmt.Sprintf("%.0fs:%.0f/%.0fMB/%.0f", s.at.Seconds(), float64(s.rss)/(1<<20), s.heap/(1<<20), s.goroutines))
+		curve = append(curve, fmt.Sprintf("%.0fs:%.0f/%.0f/%.0fMB/%.0f", s.at.Seconds(), float64(s.rss)/(1<<20), s.sys/(1<<20), s.heap/(1<<20), s.goroutines))
 	}
 	t.Logf("%d stations for %s: %d contacts scripted, %d landed; dropped units %.0f; goroutines %.0f before the stations came, %.0f after they left, %.0f after a second round",
 		stations, dur, scripted, landed, m["contactd_dropped_units_total"], goroutines0, goroutines1, goroutines2)
-	t.Logf("RSS/Go heap in use/goroutines every 10 s: %s", strings.Join(curve, " "))
+	t.Logf("RSS/Go runtime's memory/Go heap in use (MB)/goroutines every 10 s: %s", strings.Join(curve, " "))
 	if landed != scripted {
 		t.Errorf("%d contacts landed, %d scripted", landed, scripted)
 	}
