@@ -339,25 +339,62 @@ func benchLiveOnce(ctx context.Context, self string, n, seconds, contacts int, o
 		time.Sleep(2 * time.Second)
 	}
 	time.Sleep(12*time.Second - 2*time.Second*time.Duration(len(visits)) + 2*time.Second)
-	// Poll MinIO from now on for the contacts' sidecars.
+	// MinIO is polled every 100 ms for the contacts' sidecars, from the
+	// first leave on, by its own goroutine.
 	store, err := storage.NewS3(s3cfg, "contactd-bench", "")
 	if err != nil {
 		return nil, err
 	}
+	var leaveMu sync.Mutex
+	leaves := make([]time.Time, len(visits))
 	seen := make([]time.Duration, len(visits))
+	pollDone := make(chan struct{})
+	pctx, stopPoll := context.WithCancel(ctx)
+	go func() {
+		defer close(pollDone)
+		for pctx.Err() == nil {
+			leaveMu.Lock()
+			ls := slices.Clone(leaves)
+			leaveMu.Unlock()
+			got := 0
+			for i, v := range visits {
+				if seen[i] > 0 {
+					got++
+					continue
+				}
+				if ls[i].IsZero() {
+					continue
+				}
+				for k, err := range store.List(pctx, "clips/default/"+v.station+"/") {
+					if err == nil && strings.HasSuffix(k, ".json") {
+						seen[i] = time.Since(ls[i])
+						got++
+						break
+					}
+				}
+			}
+			if got == len(visits) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
 	for k := range visits {
-		visits[k].leave = time.Now()
+		leaveMu.Lock()
+		leaves[k] = time.Now()
+		leaveMu.Unlock()
 		if err := post(visits[k], "leave"); err != nil {
+			stopPoll()
 			return nil, err
 		}
 		time.Sleep(2 * time.Second)
-		poll(ctx, store, visits[:k+1], seen, func(i int) time.Time { return visits[i].leave })
 	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if poll(ctx, store, visits, seen, func(i int) time.Time { return visits[i].leave }) == len(visits) {
-			break
-		}
+	select {
+	case <-pollDone:
+	case <-time.After(30 * time.Second):
 	}
+	stopPoll()
+	<-pollDone
 	res.RSSLive = rssOf(srv.Process.Pid)
 	c1, t1 := procCPU(srv.Process.Pid), time.Now()
 	for sc.Scan() {
@@ -391,30 +428,7 @@ func benchLiveOnce(ctx context.Context, self string, n, seconds, contacts int, o
 }
 
 // benchVisit is one scripted contact of `bench live`.
-type benchVisit struct {
-	station, token string
-	leave          time.Time
-}
-
-// poll lists the stations' clips in the store and records, for each visit
-// whose sidecar appeared since, how long after its leave it was seen.
-func poll(ctx context.Context, store storage.Store, visits []benchVisit, seen []time.Duration, leave func(int) time.Time) int {
-	got := 0
-	for i, v := range visits {
-		if seen[i] > 0 {
-			got++
-			continue
-		}
-		for k, err := range store.List(ctx, "clips/default/"+v.station+"/") {
-			if err == nil && strings.HasSuffix(k, ".json") {
-				seen[i] = time.Since(leave(i))
-				got++
-				break
-			}
-		}
-	}
-	return got
-}
+type benchVisit struct{ station, token string }
 
 func (a *app) addLiveRows(r *liveResult) {
 	av := slices.Clone(r.Available)
