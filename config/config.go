@@ -166,8 +166,9 @@ type Station struct {
 	// bookings (from consult.early before to consult.max_overrun after).
 	Record string `yaml:"record"`
 	// Presence is "sensor" (the default: presence events from the agent's
-	// sensor or buttons) or "auto": a desk without a sensor, its contacts
-	// found from the voices (see presence.*).
+	// sensor or buttons), "auto": a desk without a sensor, its contacts
+	// found from the voices (see presence.*), or "both": the sensor decides
+	// and the voices check it (flags sensor_missed, not_heard, sensor_stuck).
 	Presence string `yaml:"presence"`
 }
 
@@ -495,9 +496,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].record: %q (want always, contacts or appointments)", i, st.Record))
 		case st.Record == "contacts" && (st.IsRoom() || st.Presence == "auto"):
 			errs = append(errs, fmt.Errorf("stations[%d].record: contacts needs a desk with a presence sensor (a room: appointments)", i))
-		case st.Presence != "" && st.Presence != "sensor" && st.Presence != "auto":
-			errs = append(errs, fmt.Errorf("stations[%d].presence: %q (want sensor or auto)", i, st.Presence))
-		case st.Presence == "auto" && st.IsRoom():
+		case st.Presence != "" && st.Presence != "sensor" && st.Presence != "auto" && st.Presence != "both":
+			errs = append(errs, fmt.Errorf("stations[%d].presence: %q (want sensor, auto or both)", i, st.Presence))
+		case (st.Presence == "auto" || st.Presence == "both") && st.IsRoom():
 			errs = append(errs, fmt.Errorf("stations[%d].presence: a room's contacts come from its appointments, not auto presence", i))
 		case st.Record == "appointments" && !st.IsRoom():
 			errs = append(errs, fmt.Errorf("stations[%d].record: only a room (kind: room) records by its appointments", i))

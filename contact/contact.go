@@ -103,6 +103,15 @@ const (
 	FlagOverrun Flag = "overrun"
 	// FlagUnscheduled: a consultation in a room with no appointment for it.
 	FlagUnscheduled Flag = "unscheduled"
+	// FlagSensorMissed: the voices heard a conversation with a patient where
+	// the presence sensor saw nobody; the contact was made from the voices.
+	FlagSensorMissed Flag = "sensor_missed"
+	// FlagNotHeard: the sensor saw a patient but no patient's voice was heard.
+	FlagNotHeard Flag = "not_heard"
+	// FlagSensorStuck: the sensor kept the contact open long after the last
+	// patient's voice (presence.stuck_after): a sensor stuck on, or a patient
+	// who sat in silence.
+	FlagSensorStuck Flag = "sensor_stuck"
 )
 
 // Contact is one patient contact: a time range at a station plus its facts.

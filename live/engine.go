@@ -49,8 +49,14 @@ type Engine struct {
 	Face func(station string, from, to time.Time) *contact.Face
 	// Rooms, if set, are the consulting rooms: contacts from appointments.
 	Rooms *Rooms
-	Tick  time.Duration
-	Now   func() time.Time
+	// Checked, if set, names the stations whose sensor is checked against
+	// their voices (presence: both): the voices' events come through Heard.
+	Checked func(station string) bool
+	// StuckAfter is how long a sensor's contact may go on after the last
+	// patient's voice before it is flagged sensor_stuck (0: never).
+	StuckAfter time.Duration
+	Tick       time.Duration
+	Now        func() time.Time
 
 	mu       sync.Mutex
 	stations map[string]*station
@@ -78,10 +84,19 @@ type station struct {
 	// heard is when the server received each event (by its time, in ns):
 	// an agent back from an outage delivers contacts long past, and their
 	// rating window runs from when they were heard.
-	heard   map[int64]time.Time
+	heard map[int64]time.Time
+	// voices are the presence events the voices made at a checked station
+	// (not journaled: a restart forgets them and checks from then on).
+	voices []contact.Event
+	// sensed are the spans of the sensor's contacts already stored, and
+	// missed the voices' contacts already handled, both for the last hours.
+	sensed  []span
+	missed  map[string]bool
 	journal *os.File
 	room    *roomState // consulting rooms only
 }
+
+type span struct{ from, to time.Time }
 
 // retry backs off a contact whose cut or store failed, so a broken segment
 // or a full disk is not retried four times a second.
@@ -186,7 +201,7 @@ func (e *Engine) station(id string) (*station, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &station{id: id, saved: map[string]*saved{}, retry: map[string]*retry{}, orphans: map[string]bool{}, heard: map[int64]time.Time{}, journal: f}
+	st := &station{id: id, saved: map[string]*saved{}, retry: map[string]*retry{}, orphans: map[string]bool{}, heard: map[int64]time.Time{}, missed: map[string]bool{}, journal: f}
 	e.stations[id] = st
 	if e.Metrics != nil {
 		e.Metrics.InitStation(e.Site, id, e.employee(id, time.Now()))
@@ -206,6 +221,21 @@ func (e *Engine) Event(ev contact.Event) error {
 		st.heard[ev.At.UnixNano()] = e.Now()
 		return true
 	})
+}
+
+// Heard takes a presence event the voices made at a checked station: it
+// makes no contact of its own but flags where the sensor disagrees.
+func (e *Engine) Heard(ev contact.Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, err := e.station(ev.Station)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(st.voices, func(x contact.Event) bool { return x.Type == ev.Type && x.At.Equal(ev.At) }) {
+		st.voices = append(st.voices, ev)
+	}
+	return nil
 }
 
 // Rating accepts a press on a station's terminal, once.
@@ -304,7 +334,9 @@ func (e *Engine) processStation(id string, now time.Time) {
 	st := e.stations[id]
 	events, ratings := slices.Clone(st.events), slices.Clone(st.ratings)
 	heard := maps.Clone(st.heard)
+	voices := slices.Clone(st.voices)
 	e.mu.Unlock()
+	checked := e.Checked != nil && e.Checked(id)
 
 	cfg := e.Segmenter
 	contacts, passBys, ignored := segmenter.Contacts(cfg, events, time.Time{})
@@ -332,10 +364,20 @@ func (e *Engine) processStation(id string, now time.Time) {
 		var sc *storage.Sidecar
 		var err error
 		if !ok {
+			var kind contact.Flag
+			if checked {
+				kind = e.check(c, voices, now)
+			}
 			sc, err = e.cut(ctx, id, c)
+			if err == nil && kind != "" {
+				e.disagreement(id, c, kind)
+			}
 		} else {
-			if prev.c.HasFlag(contact.FlagNoMedia) {
-				c.AddFlag(contact.FlagNoMedia)
+			// Flags the cut added stay, in their order (changed compares them).
+			for _, f := range prev.c.Flags {
+				if f == contact.FlagNoMedia || f == contact.FlagNotHeard || f == contact.FlagSensorStuck {
+					c.AddFlag(f)
+				}
 			}
 			if !changed(&prev.c, c) {
 				continue
@@ -357,10 +399,16 @@ func (e *Engine) processStation(id string, now time.Time) {
 			continue
 		}
 		delete(st.retry, c.ID)
+		if !ok {
+			st.sensed = append(st.sensed, span{c.Arrive, c.Leave})
+		}
 		st.saved[c.ID] = &saved{c: sc.Contact, media: sc.Media}
 		upserts = append(upserts, sc)
 		e.Log.Info("contact stored", "station", id, "contact", c.ID, "arrive", c.Arrive, "leave", c.Leave,
 			"set", c.Set, "clip", c.Clip, "flags", c.Flags)
+	}
+	if checked {
+		upserts = append(upserts, e.missedBySensor(ctx, st, contacts, voices, now)...)
 	}
 	e.index(ctx, upserts)
 	// A rating nobody can claim any more is an orphan: kept in the store.
@@ -448,6 +496,90 @@ func (e *Engine) processStation(id string, now time.Time) {
 		e.Log.Error("compacting journal", "station", id, "error", err)
 	}
 	e.mu.Unlock()
+}
+
+// check compares a sensor's contact, about to be stored, with what the
+// voices heard: no patient's voice in it (not_heard), or the contact going
+// on for StuckAfter past the last one (sensor_stuck). It flags the contact
+// and returns the kind ("" when they agree).
+func (e *Engine) check(c *contact.Contact, voices []contact.Event, now time.Time) contact.Flag {
+	heard, _, _ := segmenter.Contacts(e.Segmenter, voices, time.Time{})
+	last, some := c.Arrive, false
+	for _, h := range heard {
+		end := h.Leave
+		if end.After(now) {
+			end = now // a conversation still going on is heard up to now
+		}
+		if h.Arrive.Before(c.Leave) && c.Arrive.Before(end) {
+			some = true
+			if end.After(last) {
+				last = end
+			}
+		}
+	}
+	var kind contact.Flag
+	switch {
+	case e.StuckAfter > 0 && c.Leave.Sub(last) > e.StuckAfter:
+		kind = contact.FlagSensorStuck
+	case !some:
+		kind = contact.FlagNotHeard
+	default:
+		return ""
+	}
+	c.AddFlag(kind)
+	return kind
+}
+
+// missedBySensor stores, as contacts of their own, the conversations the
+// voices heard that overlap no contact of the sensor's (flag
+// sensor_missed): the patients a quality officer would otherwise never see.
+func (e *Engine) missedBySensor(ctx context.Context, st *station, sensor []*contact.Contact, voices []contact.Event, now time.Time) []*storage.Sidecar {
+	cfg := e.Segmenter
+	heard, _, _ := segmenter.Contacts(cfg, voices, time.Time{})
+	var out []*storage.Sidecar
+	for _, h := range heard {
+		if st.missed[h.ID] || h.HasFlag(contact.FlagLeaveMissing) || now.Sub(h.Leave) <= cfg.MergeGap+cfg.Debounce {
+			continue // handled, or the conversation not over yet
+		}
+		overlaps := func(from, to time.Time) bool { return h.Arrive.Before(to) && from.Before(h.Leave) }
+		covered := slices.ContainsFunc(sensor, func(c *contact.Contact) bool { return overlaps(c.Arrive, c.Leave) }) ||
+			slices.ContainsFunc(st.sensed, func(s span) bool { return overlaps(s.from, s.to) })
+		if covered {
+			st.missed[h.ID] = true // they agree
+			continue
+		}
+		h.Site, h.Employee = e.Site, e.employee(st.id, h.Arrive)
+		h.AddFlag(contact.FlagSensorMissed)
+		sc, err := e.cut(ctx, st.id, h)
+		if err != nil {
+			e.Log.Error("storing a contact the sensor missed", "station", st.id, "contact", h.ID, "error", err)
+			continue // tried again next pass
+		}
+		st.missed[h.ID] = true
+		e.disagreement(st.id, h, contact.FlagSensorMissed)
+		out = append(out, sc)
+	}
+	// What is older than the longest contact and its settling is done with.
+	horizon := now.Add(-2 * (cfg.MaxContact + cfg.RatingWindow))
+	e.mu.Lock()
+	st.voices = slices.DeleteFunc(st.voices, func(ev contact.Event) bool { return ev.At.Before(horizon) })
+	e.mu.Unlock()
+	st.sensed = slices.DeleteFunc(st.sensed, func(s span) bool { return s.to.Before(horizon) })
+	for _, h := range heard {
+		if h.Leave.Before(horizon) {
+			delete(st.missed, h.ID)
+		}
+	}
+	return out
+}
+
+// disagreement counts and logs a contact the sensor and the voices disagree on.
+func (e *Engine) disagreement(station string, c *contact.Contact, kind contact.Flag) {
+	if e.Metrics != nil {
+		e.Metrics.Disagreements.WithLabelValues(e.Site, station, e.employee(station, c.Arrive), string(kind)).Inc()
+	}
+	e.Log.Warn("the presence sensor and the voices disagree", "station", station, "kind", kind, "contact", c.ID,
+		"arrive", c.Arrive, "leave", c.Leave)
 }
 
 // settledFrom is when the rating window of a contact that left at leave

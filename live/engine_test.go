@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // newTestEngine runs an engine over a directory store, no recorder (every
 // contact is stored without media), with its loop started.
-func newTestEngine(t *testing.T, voice func(station string, from, to time.Time) *contact.Voice) (*Engine, *storage.Archive) {
+func newTestEngine(t *testing.T, voice func(station string, from, to time.Time) *contact.Voice, opts ...func(*Engine)) (*Engine, *storage.Archive) {
 	t.Helper()
 	st, err := storage.OpenLocal(t.TempDir())
 	if err != nil {
@@ -25,6 +26,9 @@ func newTestEngine(t *testing.T, voice func(station string, from, to time.Time) 
 		Site: "s1", Segmenter: segmenter.DefaultConfig(), Rules: contact.DefaultSetRules(), Archive: a,
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		JournalDir: t.TempDir(), Voice: voice,
+	}
+	for _, o := range opts {
+		o(e)
 	}
 	if err := e.Initialize(); err != nil {
 		t.Fatal(err)
@@ -132,5 +136,68 @@ func TestRatingHeardDuringCutIsKept(t *testing.T) {
 	got := ratingsStored(t, a, 1, 2*time.Second)
 	if got[c.arrive.At.UnixNano()] != c.rating.Value {
 		t.Errorf("rating %d stored, want %d", got[c.arrive.At.UnixNano()], c.rating.Value)
+	}
+}
+
+// TestSensorCheckedAgainstVoices: at a station with presence: both the
+// sensor decides the contacts and the voices flag where it disagrees: a
+// contact nobody spoke in (not_heard), one that went on long after the
+// last patient's voice (sensor_stuck), and a conversation the sensor
+// missed, which becomes a contact of its own (sensor_missed).
+func TestSensorCheckedAgainstVoices(t *testing.T) {
+	e, a := newTestEngine(t, nil, func(e *Engine) {
+		e.Checked = func(string) bool { return true }
+		e.StuckAfter = 5 * time.Minute
+	})
+	base := time.Now().Add(-time.Hour).Round(time.Second)
+	at := func(m, s int) time.Time { return base.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
+	ev := func(typ contact.EventType, t time.Time) contact.Event {
+		return contact.Event{Station: "desk-1", Type: typ, At: t, Source: "auto"}
+	}
+	// The voices first: they come from the live voice path, ahead of the cut.
+	for _, v := range [][2]time.Time{{at(0, 5), at(0, 50)}, {at(6, 0), at(6, 40)}, {at(10, 5), at(11, 0)}} {
+		for _, x := range []contact.Event{ev(contact.Arrive, v[0]), ev(contact.Leave, v[1])} {
+			if err := e.Heard(x); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, s := range [][2]time.Time{{at(0, 0), at(1, 0)}, {at(3, 0), at(4, 0)}, {at(10, 0), at(20, 0)}} {
+		for _, x := range []contact.Event{{Station: "desk-1", Type: contact.Arrive, At: s[0]}, {Station: "desk-1", Type: contact.Leave, At: s[1]}} {
+			if err := e.Event(x); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := map[int64][]contact.Flag{
+		at(0, 0).UnixNano():  nil,
+		at(3, 0).UnixNano():  {contact.FlagNotHeard},
+		at(6, 0).UnixNano():  {contact.FlagSensorMissed},
+		at(10, 0).UnixNano(): {contact.FlagSensorStuck},
+	}
+	got := map[int64][]contact.Flag{}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(got) < len(want); time.Sleep(50 * time.Millisecond) {
+		ix, err := a.LoadIndex(context.Background())
+		if err != nil {
+			continue
+		}
+		got = map[int64][]contact.Flag{}
+		for _, c := range ix.Contacts {
+			var fs []contact.Flag
+			for _, f := range c.Flags {
+				if f == contact.FlagNotHeard || f == contact.FlagSensorMissed || f == contact.FlagSensorStuck {
+					fs = append(fs, f)
+				}
+			}
+			got[c.Arrive.UnixNano()] = fs
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d contacts stored, want %d: %v", len(got), len(want), got)
+	}
+	for k, w := range want {
+		if fs, ok := got[k]; !ok || !slices.Equal(fs, w) {
+			t.Errorf("contact arriving %s: disagreement flags %v, want %v", time.Unix(0, k).Format(time.TimeOnly), fs, w)
+		}
 	}
 }

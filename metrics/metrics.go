@@ -25,11 +25,13 @@ type Pipeline struct {
 	ContactDuration *prometheus.HistogramVec
 	Ratings         *prometheus.CounterVec
 	OrphanRatings   *prometheus.CounterVec
-	PassBys         *prometheus.CounterVec
-	Flags           *prometheus.CounterVec
-	IgnoredLeaves   *prometheus.CounterVec
-	ClipCut         *prometheus.HistogramVec
-	RejectedInput   *prometheus.CounterVec
+	// Disagreements of a station's sensor with its voices, by kind.
+	Disagreements *prometheus.CounterVec
+	PassBys       *prometheus.CounterVec
+	Flags         *prometheus.CounterVec
+	IgnoredLeaves *prometheus.CounterVec
+	ClipCut       *prometheus.HistogramVec
+	RejectedInput *prometheus.CounterVec
 	// Consult counts consulting rooms' conversations and no-shows.
 	Consult *Consult
 }
@@ -52,6 +54,10 @@ func NewPipeline(reg prometheus.Registerer) *Pipeline {
 		OrphanRatings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "contactd_orphan_ratings_total", Help: "Ratings that matched no contact (kept and listed).",
 		}, sse),
+		Disagreements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "contactd_presence_disagreements_total",
+			Help: "Contacts a station's presence sensor and its voices disagree on (presence: both): sensor_missed, not_heard, sensor_stuck.",
+		}, append(sse, "kind")),
 		PassBys: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "contactd_pass_bys_total", Help: "Presences shorter than min_contact.",
 		}, sse),
@@ -69,7 +75,7 @@ func NewPipeline(reg prometheus.Registerer) *Pipeline {
 			Name: "contactd_rejected_input_lines_total", Help: "Input lines rejected as malformed, by kind.",
 		}, []string{"site", "kind"}),
 	}
-	reg.MustRegister(p.Contacts, p.ContactDuration, p.Ratings, p.OrphanRatings, p.PassBys, p.Flags, p.IgnoredLeaves,
+	reg.MustRegister(p.Contacts, p.ContactDuration, p.Ratings, p.OrphanRatings, p.Disagreements, p.PassBys, p.Flags, p.IgnoredLeaves,
 		p.ClipCut, p.RejectedInput)
 	p.Consult = newConsult()
 	p.Consult.register(reg)

@@ -57,11 +57,15 @@ type Config struct {
 	// usual level is someone across the room (the waiting area), not a
 	// patient at the desk.
 	LevelRange float64 `yaml:"level_range"`
+	// StuckAfter: at a station whose sensor is checked against its voices
+	// (presence: both), a sensor's contact going on this long after the
+	// last patient's voice is flagged sensor_stuck (0: never).
+	StuckAfter time.Duration `yaml:"stuck_after"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{LeaveSilence: 8 * time.Second, Gap: 4 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12, RelativeScore: 0.6, Rejoin: 10 * time.Second}
+	return Config{LeaveSilence: 8 * time.Second, Gap: 4 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12, RelativeScore: 0.6, Rejoin: 10 * time.Second, StuckAfter: 5 * time.Minute}
 }
 
 // Validate names every wrong setting.
@@ -81,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if c.Rejoin < 0 {
 		errs = append(errs, fmt.Errorf("presence.rejoin: %v is negative", c.Rejoin))
+	}
+	if c.StuckAfter < 0 {
+		errs = append(errs, fmt.Errorf("presence.stuck_after: %v is negative", c.StuckAfter))
 	}
 	if c.LevelRange <= 0 {
 		errs = append(errs, fmt.Errorf("presence.level_range: %v dB must be positive", c.LevelRange))

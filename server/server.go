@@ -199,7 +199,12 @@ func (s *Server) Initialize() error {
 			return vision.ContactFace(s.vision.Readings(station, from, to))
 		},
 		Rooms: s.rooms(),
-		Site:  cfg.Site, Segmenter: cfg.Segmenter, Rules: cfg.Scales, Archive: s.Archive, Metrics: s.pipeline, Log: s.Log,
+		Checked: func(station string) bool {
+			st, ok := s.stations[station]
+			return ok && st.Presence == "both"
+		},
+		StuckAfter: cfg.Presence.StuckAfter,
+		Site:       cfg.Site, Segmenter: cfg.Segmenter, Rules: cfg.Scales, Archive: s.Archive, Metrics: s.pipeline, Log: s.Log,
 		JournalDir: filepath.Join(cfg.StateDir, "journal"),
 		Recorder: func(id string) *recorder.Recorder {
 			s.mu.Lock()
@@ -988,7 +993,8 @@ func (s *Server) debugServer() (*http.Server, error) {
 // hearPresence finds presence from the voices at a station configured so
 // (presence: auto) and hands its events to the live engine, as a sensor's.
 func (s *Server) hearPresence(station string, r voice.Reading) {
-	if st, ok := s.stations[station]; !ok || st.Presence != "auto" {
+	st, ok := s.stations[station]
+	if !ok || (st.Presence != "auto" && st.Presence != "both") {
 		return
 	}
 	s.presenceMu.Lock()
@@ -1003,6 +1009,12 @@ func (s *Server) hearPresence(station string, r voice.Reading) {
 	evs := d.Push(r)
 	s.presenceMu.Unlock()
 	for _, ev := range evs {
+		if st.Presence == "both" { // the sensor decides; the voices check it
+			if err := s.engine.Heard(ev); err != nil {
+				s.Log.Error("presence from the voices: not taken", "station", station, "error", err)
+			}
+			continue
+		}
 		if err := s.engine.Event(ev); err != nil {
 			s.Log.Error("presence from the voices: event not accepted", "station", station, "type", ev.Type, "at", ev.At, "error", err)
 			continue
