@@ -32,15 +32,18 @@ func soak(t *testing.T) time.Duration {
 }
 
 // rss is a process's resident set size in bytes.
-func rss(pid int) int64 {
+func rss(pid int) int64 { return procStatus(pid, "VmRSS:") << 10 }
+
+// procStatus reads a number from /proc/PID/status (kB for sizes).
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
+		if v, ok := strings.CutPrefix(line, field); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
 		}
 	}
 	return 0
@@ -101,6 +104,7 @@ func TestSoak(t *testing.T) {
 		heap       float64 // Go heap in use
 		sys        float64 // all memory the Go runtime holds from the OS (the rest of RSS is C: FFmpeg, Opus)
 		goroutines float64
+		threads    int64 // OS threads
 	}
 	// Heap profiles after the first minute and at the end, for
 	// `go tool pprof -base soak-heap-1m.pb.gz soak-heap-end.pb.gz`.
@@ -151,7 +155,7 @@ func TestSoak(t *testing.T) {
 		if el-lastSample >= 10*time.Second {
 			lastSample = el
 			m := scrape(srv.url + "/metrics")
-			samples = append(samples, sample{el, rss(pid), m["go_memstats_heap_inuse_bytes"], m["go_memstats_sys_bytes"], m["go_goroutines"]})
+			samples = append(samples, sample{el, rss(pid), m["go_memstats_heap_inuse_bytes"], m["go_memstats_sys_bytes"], m["go_goroutines"], procStatus(pid, "Threads:")})
 			if len(samples) == 7 {
 				heapProfile("soak-heap-1m.pb.gz")
 			}
@@ -192,11 +196,11 @@ func TestSoak(t *testing.T) {
 
 	var curve []string
 	for _, s := range samples {
-		curve = append(curve, fmt.Sprintf("%.0fs:%.0f/%.0f/%.0fMB/%.0f", s.at.Seconds(), float64(s.rss)/(1<<20), s.sys/(1<<20), s.heap/(1<<20), s.goroutines))
+		curve = append(curve, fmt.Sprintf("%.0fs:%.0f/%.0f/%.0fMB/%.0f/%d", s.at.Seconds(), float64(s.rss)/(1<<20), s.sys/(1<<20), s.heap/(1<<20), s.goroutines, s.threads))
 	}
 	t.Logf("%d stations for %s: %d contacts scripted, %d landed; dropped units %.0f; goroutines %.0f before the stations came, %.0f after they left, %.0f after a second round",
 		stations, dur, scripted, landed, m["contactd_dropped_units_total"], goroutines0, goroutines1, goroutines2)
-	t.Logf("RSS/Go runtime's memory/Go heap in use (MB)/goroutines every 10 s: %s", strings.Join(curve, " "))
+	t.Logf("RSS/Go runtime's memory/Go heap in use (MB)/goroutines/threads every 10 s: %s", strings.Join(curve, " "))
 	if landed != scripted {
 		t.Errorf("%d contacts landed, %d scripted", landed, scripted)
 	}
