@@ -43,19 +43,11 @@ func (a *app) benchIngestCmd() *cobra.Command {
 		Short: "CPU per audio (and audio+video) station for N simulated agents: contactd serve beside pion's bare receive-and-write loop",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			self, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			work, err := os.MkdirTemp("", "contactd-bench-ingest-")
+			self, work, ogg, err := benchSetup("ingest")
 			if err != nil {
 				return err
 			}
 			defer os.RemoveAll(work)
-			ogg, err := benchSpeechOgg(work)
-			if err != nil {
-				return err
-			}
 			type run struct {
 				n   int
 				ivf string

@@ -63,19 +63,11 @@ func (a *app) benchLiveCmd() *cobra.Command {
 		Short: "contactd serve with N real-time stations (voice on) and MinIO: mirror latency, clip availability, CPU and memory per station",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			self, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			work, err := os.MkdirTemp("", "contactd-bench-live-")
+			self, work, ogg, err := benchSetup("live")
 			if err != nil {
 				return err
 			}
 			defer os.RemoveAll(work)
-			ogg, err := benchSpeechOgg(work)
-			if err != nil {
-				return err
-			}
 			for _, f := range strings.Split(stationsS, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(f))
 				if err != nil || n < 1 {
@@ -109,6 +101,22 @@ func (a *app) printLive(r *liveResult) {
 		r.Stations, r.MirrorP50.Round(time.Millisecond), r.MirrorP95.Round(time.Millisecond), r.MirrorMax.Round(time.Millisecond), r.MirrorN,
 		r.Landed, r.Contacts, med.Round(10*time.Millisecond), worst.Round(10*time.Millisecond), r.PostRoll,
 		100*r.CPUCore, r.CPUms, float64(r.RSSIdle)/(1<<20), float64(r.RSSLive)/(1<<20), r.memPerStation()/(1<<20), r.Dropped, r.RealTime)
+}
+
+// benchSetup returns this program (the simulated agents and the server
+// are its children), a work directory to remove, and the agents' speech.
+func benchSetup(name string) (self, work, ogg string, err error) {
+	if self, err = os.Executable(); err != nil {
+		return "", "", "", err
+	}
+	if work, err = os.MkdirTemp("", "contactd-bench-"+name+"-"); err != nil {
+		return "", "", "", err
+	}
+	if ogg, err = benchSpeechOgg(work); err != nil {
+		os.RemoveAll(work)
+		return "", "", "", err
+	}
+	return self, work, ogg, nil
 }
 
 // benchSpeechOgg makes the speech every simulated agent sends: espeak-ng,
@@ -177,15 +185,18 @@ func freeAddr() string {
 }
 
 // rssOf is a process's resident set size in bytes.
-func rssOf(pid int) int64 {
+func rssOf(pid int) int64 { return procStatus(pid, "VmRSS:") << 10 }
+
+// procStatus reads a number from /proc/PID/status (kB for sizes).
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
+		if v, ok := strings.CutPrefix(line, field); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
 		}
 	}
 	return 0

@@ -31,24 +31,6 @@ func soak(t *testing.T) time.Duration {
 	return 90 * time.Second
 }
 
-// rss is a process's resident set size in bytes.
-func rss(pid int) int64 { return procStatus(pid, "VmRSS:") << 10 }
-
-// procStatus reads a number from /proc/PID/status (kB for sizes).
-func procStatus(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
 // TestSoak: 50 simulated stations stream speech in real time to a
 // `contactd serve` process (voice path on) while each has a contact every
 // 40 s; every scripted contact lands, the server's memory stays flat, and
@@ -114,8 +96,12 @@ func TestSoak(t *testing.T) {
 	}
 	os.MkdirAll(profiles, 0o755)
 	heapProfile := func(name string) {
-		if err := fetchTo("http://"+debug+"/debug/pprof/heap?gc=1", filepath.Join(profiles, name)); err != nil {
+		if err := fetchProfile("http://"+debug+"/debug/pprof/heap?gc=1", filepath.Join(profiles, name+".pb.gz")); err != nil {
 			t.Logf("heap profile: %v", err)
+		}
+		// The process's mappings beside it: Go's arenas against C's heaps.
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid)); err == nil {
+			os.WriteFile(filepath.Join(profiles, name+".smaps"), b, 0o644)
 		}
 	}
 	var samples []sample
@@ -155,14 +141,14 @@ func TestSoak(t *testing.T) {
 		if el-lastSample >= 10*time.Second {
 			lastSample = el
 			m := scrape(srv.url + "/metrics")
-			samples = append(samples, sample{el, rss(pid), m["go_memstats_heap_inuse_bytes"], m["go_memstats_sys_bytes"], m["go_goroutines"], procStatus(pid, "Threads:")})
+			samples = append(samples, sample{el, rssOf(pid), m["go_memstats_heap_inuse_bytes"], m["go_memstats_sys_bytes"], m["go_goroutines"], procStatus(pid, "Threads:")})
 			if len(samples) == 7 {
-				heapProfile("soak-heap-1m.pb.gz")
+				heapProfile("soak-heap-1m")
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	heapProfile("soak-heap-end.pb.gz")
+	heapProfile("soak-heap-end")
 	for sc.Scan() {
 	}
 	pubs.Wait()
@@ -228,23 +214,6 @@ func TestSoak(t *testing.T) {
 	if m["contactd_dropped_units_total"] > 0 {
 		t.Errorf("%.0f media units dropped: the server did not keep up", m["contactd_dropped_units_total"])
 	}
-}
-
-// fetchTo saves what url serves into file.
-func fetchTo(url, file string) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(file, b, 0o644)
 }
 
 func postEvent(t *testing.T, url, token, body string) (int, string) {
