@@ -342,13 +342,15 @@ func (e *Engine) processStation(id string, now time.Time) {
 	contacts, passBys, ignored := segmenter.Contacts(cfg, events, time.Time{})
 	join := segmenter.Join(cfg, e.Rules, contacts, ratings)
 	final := func(c *contact.Contact) bool { return now.Sub(c.Leave) > cfg.MergeGap }
-	// Done: its rating window has passed, counted from its leave or from
-	// when the server heard it, whichever is later, so a backlog's rating
-	// sent right after its leave still finds the contact.
+	// Done: its rating window has passed since its leave, and the server
+	// heard that leave a while ago: an agent back from an outage sends a
+	// contact's leave and then its rating, in one burst (resent every 5 s
+	// if a message was not taken), so a contact long past by its own times
+	// still waits for what follows it.
 	done := func(c *contact.Contact) bool {
-		return now.Sub(settledFrom(c.Leave, events, heard)) > cfg.RatingWindow+cfg.Debounce+2*time.Second
+		return now.Sub(c.Leave) > cfg.RatingWindow+cfg.Debounce+2*time.Second &&
+			now.Sub(settledFrom(c.Leave, events, heard)) > backlogGrace(cfg)
 	}
-
 	ctx := context.Background()
 	var upserts []*storage.Sidecar
 	for _, c := range contacts {
@@ -582,9 +584,14 @@ func (e *Engine) disagreement(station string, c *contact.Contact, kind contact.F
 		"arrive", c.Arrive, "leave", c.Leave)
 }
 
-// settledFrom is when the rating window of a contact that left at leave
-// starts: the leave, or the latest time the server heard an event up to
-// it, if that is later.
+// backlogGrace is how long after the server heard a contact's leave it
+// keeps the contact open for the messages that follow it in a backlog.
+func backlogGrace(cfg segmenter.Config) time.Duration {
+	return cfg.Debounce + cfg.MergeGap + 5*time.Second
+}
+
+// settledFrom is the latest of a contact's leave and the times the server
+// heard the events up to it.
 func settledFrom(leave time.Time, events []contact.Event, heard map[int64]time.Time) time.Time {
 	from := leave
 	for _, ev := range events {

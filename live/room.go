@@ -128,7 +128,7 @@ func (e *Engine) processRoom(id string, now time.Time) {
 		if c.Appointment != nil {
 			key = c.Appointment.ID
 		}
-		if now.Sub(settledFrom(c.Leave, events, heard)) <= settle {
+		if now.Sub(c.Leave) <= settle || now.Sub(settledFrom(c.Leave, events, heard)) <= backlogGrace(e.Segmenter) {
 			continue // an exit rating may still come (or still be on its way from an agent's backlog)
 		}
 		if rs.done[key] {

@@ -136,6 +136,7 @@ func TestAccessMatrix(t *testing.T) {
 		{"OPTIONS /whip/{station}", "OPTIONS", "/whip/desk-1", "", same(204)},
 		// Open: scraping, health, the capture page (its token stays in the URL fragment), assets.
 		{"GET /metrics", "GET", "/metrics", "", same(200)},
+		{"profiles (only on debug_listen)", "GET", "/debug/pprof/", "", same(404)},
 		{"GET /healthz", "GET", "/healthz", "", same(200)},
 		{"GET /capture/{station}", "GET", "/capture/desk-1", "", same(200)},
 		{"GET /static/", "GET", "/static/contactd.css", "", same(200)},

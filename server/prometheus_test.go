@@ -201,7 +201,7 @@ func TestPrometheusScrapesIndices(t *testing.T) {
 			}
 		}
 	}
-	if n != 44 || alerts["ContactdEmotionalExhaustionRisk"] != "inactive" || alerts["ContactdAcuteStrain"] != "inactive" {
+	if n != 47 || alerts["ContactdEmotionalExhaustionRisk"] != "inactive" || alerts["ContactdAcuteStrain"] != "inactive" || alerts["ContactdUploadBacklog"] != "inactive" || alerts["ContactdDiskLow"] != "inactive" {
 		t.Errorf("%d rules loaded, alerts %v", n, alerts)
 	}
 	// Every query of the shipped Grafana dashboard runs.

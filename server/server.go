@@ -1003,13 +1003,15 @@ func (s *Server) debugServer() (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("debug_listen: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Its own mux on its own listener: none of this is on the main one
+	// (the access matrix checks that /debug/pprof/ is not found there).
+	prof := http.NewServeMux()
+	prof.HandleFunc("/debug/pprof/", pprof.Index)
+	prof.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	prof.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	prof.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	prof.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: prof, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) // stopped by the caller's Close
 	s.Log.Info("profiles served", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return srv, nil
