@@ -56,6 +56,7 @@ fuzz:
 	$(call fuzz1,./review,FuzzParseBody)
 	$(call fuzz1,./classifier/face,FuzzParseManifest)
 	$(call fuzz1,./classifier/face,FuzzReadTar)
+	$(call fuzz1,./classifier/face,FuzzParseDetectorHead)
 	$(call fuzz1,./appointments,FuzzParseCSV)
 	$(call fuzz1,./appointments,FuzzParseICS)
 	$(call fuzz1,./evidence,FuzzParseManifest)

@@ -316,6 +316,10 @@ type Face struct {
 	// FER2013, "none" for the network's own last layer, or a file from
 	// `contactd face train`.
 	Head string `yaml:"head"`
+	// DetectorHead is the face detector's last layer: empty for the
+	// built-in one retrained on scenes of FER2013 training faces, "none"
+	// for the network's own, or a file from `contactd face dettrain`.
+	DetectorHead string `yaml:"detector_head"`
 }
 
 // Log configures structured logging.

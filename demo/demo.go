@@ -330,7 +330,10 @@ func buildCamera(ctx context.Context, tarPath, dir string, d desk) (string, erro
 	if err != nil {
 		return "", err
 	}
-	det.InputSize, det.BoxShift = 224, face.CropShift
+	if err := det.UseHead(""); err != nil {
+		return "", err
+	}
+	det.Scales, det.InputSize = nil, 224
 	net, err := face.LoadExpressionNet(dirModels)
 	if err != nil {
 		return "", err

@@ -470,7 +470,11 @@ func (s *Server) startFace() error {
 	if err != nil {
 		return err
 	}
-	det.InputSize, det.BoxScale, det.BoxShift = fc.InputSize, face.CropScale, face.CropShift
+	if err := det.UseHead(fc.DetectorHead); err != nil {
+		return err
+	}
+	// A desk camera: one face, large; one input size is enough.
+	det.Scales, det.InputSize = nil, fc.InputSize
 	net, err := face.LoadExpressionNet(dir)
 	if err != nil {
 		return err

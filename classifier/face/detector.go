@@ -32,6 +32,9 @@ type Detector struct {
 	// whole head, tight): the box grows by BoxScale around its centre,
 	// moved down by BoxShift of its height. 1 and 0 leave it as it is.
 	BoxScale, BoxShift float64
+	// Head is the retrained last layer in use (nil: the network's own).
+	Head    *DetectorHead
+	ownHead *conv
 }
 
 // SceneScales are the input sizes for frames whose faces may be small or
@@ -113,6 +116,17 @@ func LoadDetector(dir string) (*Detector, error) {
 // raw runs the network on an image already padded and scaled to a square
 // of side size, and returns its grid output (size/32 × size/32 × 25).
 func (d *Detector) raw(x *tensor) *tensor {
+	p := d.backbone(x)
+	y := d.head.apply(p, 1, true)
+	if d.Head != nil {
+		d.Head.correct(p, y, y.c)
+	}
+	release(p)
+	return y
+}
+
+// backbone runs every layer but the head: the size/32 grid of 512 features.
+func (d *Detector) backbone(x *tensor) *tensor {
 	in := scratchTensor(x.h, x.w, 3)
 	for i := 0; i < x.h*x.w; i++ {
 		for c := 0; c < 3; c++ {
@@ -129,9 +143,7 @@ func (d *Detector) raw(x *tensor) *tensor {
 	}
 	p := maxPool2(out, 1)
 	release(out)
-	y := d.head.apply(p, 1, true)
-	release(p)
-	return y
+	return p
 }
 
 // Detect finds faces in an image, best first, in its pixels.

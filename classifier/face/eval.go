@@ -3,8 +3,10 @@ package face
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // Report is an evaluation of 7-class expression predictions.
@@ -106,47 +108,89 @@ type DetectorReport struct {
 // generator, 1–3 faces each at sizes minSize–maxSize, and matches the
 // detections to the placed faces greedily at IoU ≥ 0.5.
 func EvaluateDetector(det *Detector, crops []*Image, frames, w, h, minSize, maxSize int, seed uint64) DetectorReport {
+	return SweepDetector(det, crops, frames, w, h, minSize, maxSize, seed, []float64{det.ScoreThreshold})[0]
+}
+
+// SweepDetector is EvaluateDetector at several score thresholds from one
+// run at the lowest: keeping the boxes above a higher threshold after
+// suppression and merging is what a run at that threshold gives (both keep
+// boxes greedily, best score first, so a weaker box never removes a
+// stronger one). Frames are detected on every core.
+func SweepDetector(det *Detector, crops []*Image, frames, w, h, minSize, maxSize int, seed uint64, thresholds []float64) []DetectorReport {
 	rng := rand.New(rand.NewPCG(seed, 3))
-	var r DetectorReport
-	iouSum := 0.0
-	for f := 0; f < frames; f++ {
+	scenes := make([]Scene, frames)
+	for f := range scenes {
 		n := 1 + rng.IntN(3)
 		var faces []*Image
 		for i := 0; i < n; i++ {
 			faces = append(faces, crops[rng.IntN(len(crops))])
 		}
-		sc := Compose(rng, w, h, faces, minSize, maxSize)
-		got := det.Detect(sc.Image)
-		used := make([]bool, len(got))
-		for _, t := range sc.Faces {
-			best, bi := 0.0, -1
-			for i, g := range got {
-				if iou := t.IoU(g); !used[i] && iou > best {
-					best, bi = iou, i
+		scenes[f] = Compose(rng, w, h, faces, minSize, maxSize)
+	}
+	keep := det.ScoreThreshold
+	det.ScoreThreshold = slices.Min(thresholds)
+	got := make([][]Box, frames)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range next {
+				got[f] = det.Detect(scenes[f].Image)
+			}
+		}()
+	}
+	for f := range scenes {
+		next <- f
+	}
+	close(next)
+	wg.Wait()
+	det.ScoreThreshold = keep
+	reports := make([]DetectorReport, len(thresholds))
+	for ti, th := range thresholds {
+		r := &reports[ti]
+		iouSum := 0.0
+		for f, sc := range scenes {
+			var boxes []Box
+			for _, b := range got[f] {
+				if b.Score > th {
+					boxes = append(boxes, b)
 				}
 			}
-			if best >= 0.5 {
-				used[bi] = true
-				r.Found++
-				iouSum += best
+			used := make([]bool, len(boxes))
+			for _, t := range sc.Faces {
+				best, bi := 0.0, -1
+				for i, g := range boxes {
+					if iou := t.IoU(g); !used[i] && iou > best {
+						best, bi = iou, i
+					}
+				}
+				if best >= 0.5 {
+					used[bi] = true
+					r.Found++
+					iouSum += best
+				}
 			}
-		}
-		for _, u := range used {
-			if !u {
-				r.FalsePositives++
+			for _, u := range used {
+				if !u {
+					r.FalsePositives++
+				}
 			}
+			r.Faces += len(sc.Faces)
+			r.Frames++
 		}
-		r.Faces += len(sc.Faces)
-		r.Frames++
+		if r.Faces > 0 {
+			r.Recall = float64(r.Found) / float64(r.Faces)
+		}
+		if r.Found > 0 {
+			r.MeanIoU = iouSum / float64(r.Found)
+		}
+		if r.Frames > 0 {
+			r.FPPerFrame = float64(r.FalsePositives) / float64(r.Frames)
+		}
 	}
-	if r.Faces > 0 {
-		r.Recall = float64(r.Found) / float64(r.Faces)
-	}
-	if r.Found > 0 {
-		r.MeanIoU = iouSum / float64(r.Found)
-	}
-	r.FPPerFrame = float64(r.FalsePositives) / float64(r.Frames)
-	return r
+	return reports
 }
 
 // Calibrate measures how the detector's boxes sit on the placed faces of

@@ -31,17 +31,12 @@ func TestEvaluate(t *testing.T) {
 }
 
 // TestDetectorOnComposedScenes: FER2013 validation faces placed at random
-// positions and scales (60–220 px) in 640×480 frames, found with the scene
-// settings chosen on training faces. The target is recall ≥ 0.95 at IoU 0.5
-// with ≤ 0.1 false positives a frame; the network reaches about 0.88 and
-// 0.11 on these tight grey crops (README, Face expression), so the test
-// guards that level against regressions.
+// positions and scales (60–220 px) in 640×480 frames. The target is recall
+// ≥ 0.95 at IoU 0.5 with ≤ 0.1 false positives a frame. The built-in head
+// (retrained on scenes of training faces; threshold and sizes chosen on
+// held-out training faces) is held to it; the network's own head, with the
+// scene settings chosen for it, reaches about 0.86 and is guarded there.
 func TestDetectorOnComposedScenes(t *testing.T) {
-	det, err := LoadDetector(modelDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	det.Scales, det.ScoreThreshold, det.BoxScale, det.BoxShift = SceneScales, SceneThreshold, CropScale, CropShift
 	var crops []*Image
 	for _, s := range readSamples(t, validation(t), nil) {
 		crops = append(crops, s.Image)
@@ -50,9 +45,28 @@ func TestDetectorOnComposedScenes(t *testing.T) {
 	if testing.Short() {
 		frames = 30
 	}
-	r := EvaluateDetector(det, crops, frames, 640, 480, 60, 220, 42)
-	t.Logf("%d frames: %+v", frames, r)
-	if r.Recall < 0.85 || r.FPPerFrame > 0.2 || r.MeanIoU < 0.7 {
-		t.Errorf("recall %.3f (guard 0.85), %.2f false positives a frame (guard 0.2), mean IoU %.2f", r.Recall, r.FPPerFrame, r.MeanIoU)
+	for _, c := range []struct {
+		head                 string
+		minRecall, maxFP     float64
+		shippedSceneSettings bool
+	}{
+		{"", 0.95, 0.1, false},
+		{"none", 0.85, 0.2, true},
+	} {
+		det, err := LoadDetector(modelDir(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := det.UseHead(c.head); err != nil {
+			t.Fatal(err)
+		}
+		if c.shippedSceneSettings {
+			det.Scales, det.ScoreThreshold = SceneScales, SceneThreshold
+		}
+		r := EvaluateDetector(det, crops, frames, 640, 480, 60, 220, 42)
+		t.Logf("head %q, sizes %v, threshold %.2f, %d frames: %+v", c.head, det.Scales, det.ScoreThreshold, frames, r)
+		if r.Recall < c.minRecall || r.FPPerFrame > c.maxFP || r.MeanIoU < 0.7 {
+			t.Errorf("head %q: recall %.3f (want ≥ %.2f), %.3f false positives a frame (want ≤ %.2f), mean IoU %.2f", c.head, r.Recall, c.minRecall, r.FPPerFrame, c.maxFP, r.MeanIoU)
+		}
 	}
 }

@@ -137,8 +137,8 @@ func ParseTuned(b []byte, name string, net *ExpressionNet) (*Tuned, error) {
 	if f.From == 0 {
 		f.From = 3
 	}
-	if f.From != 2 && f.From != 3 {
-		return nil, fmt.Errorf("%s: from %d (want 2 or 3)", name, f.From)
+	if f.From < 1 || f.From > 3 {
+		return nil, fmt.Errorf("%s: from %d (want 1, 2 or 3)", name, f.From)
 	}
 	t := tunedFrom(net, f.From)
 	t.Mirror, t.Trained = f.Mirror, f.Trained
@@ -268,7 +268,7 @@ func (b *denseBlock) backward(st blockState, dout []float32, g [][]float32, want
 
 // step runs one sample forward and back, adding gradients into g (ordered
 // as params) and returning the loss.
-func (t *Tuned) step(x *tensor, label int, g [][]float32) float64 {
+func (t *Tuned) step(x *tensor, target []float64, g [][]float32) float64 {
 	states := make([]blockState, len(t.blocks))
 	out := x
 	for i, b := range t.blocks {
@@ -280,14 +280,16 @@ func (t *Tuned) step(x *tensor, label int, g [][]float32) float64 {
 		p[i] = float64(v)
 	}
 	p = softmax(p)
-	loss := -math.Log(max(p[label], 1e-12))
+	loss := 0.0
+	for o, v := range target {
+		if v > 0 {
+			loss -= v * math.Log(max(p[o], 1e-12))
+		}
+	}
 	nb := len(t.blocks) * 12
 	dfeat := make([]float32, Features)
 	for o := range p {
-		d := float32(p[o])
-		if o == label {
-			d--
-		}
+		d := float32(p[o] - target[o])
 		f32.Axpy(g[nb][o*Features:(o+1)*Features], d, feat)
 		g[nb+1][o] += d
 		f32.Axpy(dfeat, d, t.fcW[o*Features:(o+1)*Features])
@@ -315,10 +317,107 @@ type TuneConfig struct {
 	L2     float64 // decoupled weight decay
 	Batch  int
 	Seed   uint64
+	// Augmentation of the frozen blocks' output, drawn anew every epoch
+	// (the maps are computed once, so augmenting the images themselves would
+	// cost the frozen blocks every epoch): Shift moves a map by up to Shift
+	// cells each way (one cell of the 28×28 map is 4 input pixels, ~1.7 of a
+	// 48-pixel FER crop); Erase zeroes a random square of up to that share
+	// of the side; Mixup blends two crops and their labels with a
+	// Beta(Mixup, Mixup) weight (Zhang et al. 2018, here on hidden maps as in
+	// Verma et al. 2019); Smooth is label smoothing.
+	Shift  int
+	Erase  float64
+	Mixup  float64
+	Smooth float64
+	// Cosine decays the step size to zero over the epochs (half a cosine).
+	Cosine bool
 }
 
 // DefaultTuneConfig is what the built-in tuned block was trained with.
 var DefaultTuneConfig = TuneConfig{Epochs: 8, LR: 3e-4, L2: 1e-4, Batch: 64, Seed: 1}
+
+// augment returns x (a map of the frozen blocks' output) moved by up to
+// shift cells each way, with a random square of up to erase of its side
+// zeroed; x itself is not changed.
+func augment(x *tensor, shift int, erase float64, rng *rand.Rand) *tensor {
+	if shift <= 0 && erase <= 0 {
+		return x
+	}
+	out := x
+	if shift > 0 {
+		dy, dx := rng.IntN(2*shift+1)-shift, rng.IntN(2*shift+1)-shift
+		if dy != 0 || dx != 0 {
+			out = newTensor(x.h, x.w, x.c)
+			for y := 0; y < x.h; y++ {
+				sy := y - dy
+				if sy < 0 || sy >= x.h {
+					continue
+				}
+				for xx := 0; xx < x.w; xx++ {
+					sx := xx - dx
+					if sx < 0 || sx >= x.w {
+						continue
+					}
+					copy(out.d[(y*x.w+xx)*x.c:(y*x.w+xx+1)*x.c], x.d[(sy*x.w+sx)*x.c:(sy*x.w+sx+1)*x.c])
+				}
+			}
+		}
+	}
+	if erase > 0 {
+		side := rng.IntN(int(erase*float64(x.h)) + 1)
+		if side > 0 {
+			if out == x {
+				out = &tensor{x.h, x.w, x.c, slices.Clone(x.d)}
+			}
+			y0, x0 := rng.IntN(x.h-side+1), rng.IntN(x.w-side+1)
+			for y := y0; y < y0+side; y++ {
+				clear(out.d[(y*x.w+x0)*x.c : (y*x.w+x0+side)*x.c])
+			}
+		}
+	}
+	return out
+}
+
+// betaSample draws from Beta(a, a) as the ratio of two gamma draws.
+func betaSample(a float64, rng *rand.Rand) float64 {
+	g1, g2 := gammaSample(a, rng), gammaSample(a, rng)
+	if g1+g2 == 0 {
+		return 0.5
+	}
+	return g1 / (g1 + g2)
+}
+
+// gammaSample draws from Gamma(a, 1) by Marsaglia and Tsang's method (2000),
+// with their boost U^(1/a) for a < 1.
+func gammaSample(a float64, rng *rand.Rand) float64 {
+	if a < 1 {
+		return gammaSample(a+1, rng) * math.Pow(rng.Float64(), 1/a)
+	}
+	d := a - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rng.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rng.Float64()
+		if math.Log(u) < 0.5*x*x+d-d*v+d*math.Log(v) {
+			return d * v
+		}
+	}
+}
+
+// target is the training distribution of a label, smoothed.
+func target(label int, smooth float64) []float64 {
+	t := make([]float64, len(Labels))
+	for i := range t {
+		t[i] = smooth / float64(len(t))
+	}
+	t[label] += 1 - smooth
+	return t
+}
 
 // Tune fine-tunes the last dense block and the classifier on Dense2 maps x
 // (labels y index Labels), starting from the shipped weights, with
@@ -349,6 +448,7 @@ func Tune(ctx context.Context, net *ExpressionNet, x []*DenseMap, y []int, cfg T
 		order[i] = i
 	}
 	step := 0
+	totalSteps := cfg.Epochs * ((len(order) + cfg.Batch - 1) / cfg.Batch)
 	for ep := 1; ep <= cfg.Epochs; ep++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		total := 0.0
@@ -366,8 +466,26 @@ func Tune(ctx context.Context, net *ExpressionNet, x []*DenseMap, y []int, cfg T
 					for _, g := range wg[w] {
 						clear(g)
 					}
+					rng := rand.New(rand.NewPCG(cfg.Seed^uint64(step)<<8, uint64(w)+11))
 					for k := w; k < len(batch); k += workers {
-						losses[w] += t.step(x[batch[k]].unpack(), y[batch[k]], wg[w])
+						a := augment(x[batch[k]].unpack(), cfg.Shift, cfg.Erase, rng)
+						tg := target(y[batch[k]], cfg.Smooth)
+						if cfg.Mixup > 0 && len(batch) > 1 {
+							j := batch[(k+1+rng.IntN(len(batch)-1))%len(batch)]
+							b := augment(x[j].unpack(), cfg.Shift, cfg.Erase, rng)
+							lam := betaSample(cfg.Mixup, rng)
+							lam = max(lam, 1-lam) // the first crop leads
+							mixed := newTensor(a.h, a.w, a.c)
+							for i := range mixed.d {
+								mixed.d[i] = float32(lam)*a.d[i] + float32(1-lam)*b.d[i]
+							}
+							tb := target(y[j], cfg.Smooth)
+							for i := range tg {
+								tg[i] = lam*tg[i] + (1-lam)*tb[i]
+							}
+							a = mixed
+						}
+						losses[w] += t.step(a, tg, wg[w])
 					}
 				}()
 			}
@@ -380,6 +498,10 @@ func Tune(ctx context.Context, net *ExpressionNet, x []*DenseMap, y []int, cfg T
 					}
 				}
 			}
+			lr := cfg.LR
+			if cfg.Cosine && totalSteps > 0 {
+				lr *= 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(totalSteps)))
+			}
 			step++
 			const b1, b2 = 0.9, 0.999
 			c1, c2 := 1-math.Pow(b1, float64(step)), 1-math.Pow(b2, float64(step))
@@ -390,9 +512,9 @@ func Tune(ctx context.Context, net *ExpressionNet, x []*DenseMap, y []int, cfg T
 					gr := float64(wg[0][pi][i]) * scale
 					m1[pi][i] = float32(b1*float64(m1[pi][i]) + (1-b1)*gr)
 					m2[pi][i] = float32(b2*float64(m2[pi][i]) + (1-b2)*gr*gr)
-					upd := cfg.LR * (float64(m1[pi][i]) / c1) / (math.Sqrt(float64(m2[pi][i])/c2) + 1e-8)
+					upd := lr * (float64(m1[pi][i]) / c1) / (math.Sqrt(float64(m2[pi][i])/c2) + 1e-8)
 					if decay {
-						upd += cfg.LR * cfg.L2 * float64(p[i])
+						upd += lr * cfg.L2 * float64(p[i])
 					}
 					p[i] -= float32(upd)
 				}

@@ -115,7 +115,10 @@ func (a *app) benchFaceCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			det.InputSize = 224
+			if err := det.UseHead(a.cfg.Face.DetectorHead); err != nil {
+				return err
+			}
+			det.Scales, det.InputSize = nil, 224
 			w := cmd.OutOrStdout()
 			rate := func(n int, fn func(i int)) float64 {
 				fn(0) // warm-up
