@@ -56,9 +56,9 @@ type packet struct {
 type hubStation struct {
 	in   chan packet
 	mu   sync.Mutex
-	log  []Reading // oldest first
-	done time.Time // readings are complete up to here
-	last time.Time // when the last packet was read (server clock)
+	log  []logEntry // oldest first
+	done time.Time  // readings are complete up to here
+	last time.Time  // when the last packet was read (server clock)
 	subs map[chan Reading]struct{}
 	cond *sync.Cond
 
@@ -160,7 +160,7 @@ func (h *Hub) run(id string, st *hubStation) {
 		end := p.wall.Add(20 * time.Millisecond)
 		st.mu.Lock()
 		for _, r := range rs {
-			st.log = append(st.log, r)
+			st.log = append(st.log, pack(r))
 			for c := range st.subs {
 				select {
 				case c <- r:
@@ -169,7 +169,7 @@ func (h *Hub) run(id string, st *hubStation) {
 			}
 		}
 		cut := 0
-		for cut < len(st.log) && end.Sub(st.log[cut].Start) > keep {
+		for cut < len(st.log) && end.Sub(st.log[cut].start) > keep {
 			cut++
 		}
 		st.log = append(st.log[:0], st.log[cut:]...)
@@ -231,7 +231,7 @@ func (h *Hub) Replay(station string, x []float32, start time.Time) int {
 	for _, r := range rs {
 		dup := false
 		for _, l := range st.log {
-			if d := r.Start.Sub(l.Start); d > -time.Second && d < time.Second {
+			if d := r.Start.Sub(l.start); d > -time.Second && d < time.Second {
 				dup = true
 				break
 			}
@@ -241,8 +241,10 @@ func (h *Hub) Replay(station string, x []float32, start time.Time) int {
 		}
 	}
 	rs = kept
-	st.log = append(st.log, rs...)
-	slices.SortStableFunc(st.log, func(a, b Reading) int { return a.Start.Compare(b.Start) })
+	for _, r := range rs {
+		st.log = append(st.log, pack(r))
+	}
+	slices.SortStableFunc(st.log, func(a, b logEntry) int { return a.start.Compare(b.start) })
 	st.mu.Unlock()
 	if h.OnReading != nil {
 		for _, r := range rs {
@@ -274,12 +276,62 @@ func (h *Hub) Readings(station string, from, to time.Time, wait time.Duration) [
 		t.Stop()
 	}
 	var out []Reading
-	for _, r := range st.log {
-		if !r.Start.Before(from) && r.Start.Before(to) {
-			out = append(out, r)
+	for _, e := range st.log {
+		if !e.start.Before(from) && e.start.Before(to) {
+			out = append(out, e.reading())
 		}
 	}
 	return out
+}
+
+// logEntry is a reading as the hub keeps it for hours: flat, with the
+// class probabilities in an array instead of a map (a map and a pointer a
+// second per station were most of the voice path's memory).
+type logEntry struct {
+	start                        time.Time
+	who, emotion                 string
+	speech, speaker, level       float64
+	arousal, valence, confidence float64
+	probs                        [maxClasses]float64
+	pred                         bool
+	other                        *emotion.Prediction // one whose classes are not emotion.Classes
+}
+
+const maxClasses = 8
+
+func pack(r Reading) logEntry {
+	e := logEntry{start: r.Start, who: r.Who, speech: r.Speech, speaker: r.Speaker, level: r.Level}
+	p := r.Prediction
+	if p == nil {
+		return e
+	}
+	flat := len(p.Probs) == len(emotion.Classes) && len(emotion.Classes) <= maxClasses
+	for i, c := range emotion.Classes {
+		v, ok := p.Probs[c]
+		if !ok || !flat {
+			flat = false
+			break
+		}
+		e.probs[i] = v
+	}
+	if !flat {
+		e.other = p
+		return e
+	}
+	e.pred, e.emotion, e.arousal, e.valence, e.confidence = true, p.Emotion, p.Arousal, p.Valence, p.Confidence
+	return e
+}
+
+func (e logEntry) reading() Reading {
+	r := Reading{Start: e.start, Speech: e.speech, Who: e.who, Speaker: e.speaker, Level: e.level, Prediction: e.other}
+	if e.pred {
+		probs := make(map[string]float64, len(emotion.Classes))
+		for i, c := range emotion.Classes {
+			probs[c] = e.probs[i]
+		}
+		r.Prediction = &emotion.Prediction{Probs: probs, Emotion: e.emotion, Arousal: e.arousal, Valence: e.valence, Confidence: e.confidence}
+	}
+	return r
 }
 
 // Subscribe returns a channel of a station's readings as they come, and a
