@@ -198,7 +198,7 @@ type HeadConfig struct {
 }
 
 // DefaultHeadConfig is what the built-in head was trained with.
-var DefaultHeadConfig = HeadConfig{Scenes: 3000, Sizes: []int{224, 320, 416, 608}, Epochs: 30, LR: 1e-3, NoObj: 1, Seed: 11, MinFace: 40, MaxFace: 260, Decoys: true, Hidden: 64}
+var DefaultHeadConfig = HeadConfig{Scenes: 3000, Sizes: []int{224, 320, 416, 608}, Epochs: 24, LR: 1e-3, NoObj: 1, Seed: 11, MinFace: 40, MaxFace: 260, Decoys: true, Hidden: 64}
 
 // decoys makes non-face patches with the hard edges of a pasted crop: a
 // face upside down, a face cut in 4×4 tiles shuffled, and smooth noise. A
