@@ -409,15 +409,18 @@ func (e *Engine) processStation(id string, now time.Time) {
 		e.Log.Info("contact stored", "station", id, "contact", c.ID, "arrive", c.Arrive, "leave", c.Leave,
 			"set", c.Set, "clip", c.Clip, "flags", c.Flags)
 	}
+	var held map[string]bool
 	if checked {
-		upserts = append(upserts, e.missedBySensor(ctx, st, contacts, voices, now)...)
+		var missed []*storage.Sidecar
+		missed, held = e.missedBySensor(ctx, st, contacts, voices, join.Orphans, now)
+		upserts = append(upserts, missed...)
 	}
 	e.index(ctx, upserts)
 	// A rating nobody can claim any more is an orphan: kept in the store.
 	grace := cfg.Debounce + cfg.MergeGap + 2*time.Second
 	for _, r := range join.Orphans {
-		key := r.At.Format(time.RFC3339Nano) + fmt.Sprint(r.Value)
-		if now.Sub(r.At) < grace || st.orphans[key] {
+		key := orphanKey(r)
+		if now.Sub(r.At) < grace || st.orphans[key] || held[key] {
 			continue
 		}
 		if err := e.Archive.SaveOrphan(ctx, e.Site, r); err != nil {
@@ -532,13 +535,27 @@ func (e *Engine) check(c *contact.Contact, voices []contact.Event, now time.Time
 	return kind
 }
 
+func orphanKey(r contact.Rating) string { return r.At.Format(time.RFC3339Nano) + fmt.Sprint(r.Value) }
+
 // missedBySensor stores, as contacts of their own, the conversations the
 // voices heard that overlap no contact of the sensor's (flag
 // sensor_missed): the patients a quality officer would otherwise never see.
-func (e *Engine) missedBySensor(ctx context.Context, st *station, sensor []*contact.Contact, voices []contact.Event, now time.Time) []*storage.Sidecar {
+// A rating no sensor contact claims (orphans) joins such a conversation by
+// the usual rule, so the contact waits for its rating window; until then
+// the ratings it may claim are held (returned by key) rather than stored
+// as orphans.
+func (e *Engine) missedBySensor(ctx context.Context, st *station, sensor []*contact.Contact, voices []contact.Event, orphans []contact.Rating, now time.Time) ([]*storage.Sidecar, map[string]bool) {
 	cfg := e.Segmenter
 	heard, _, _ := segmenter.Contacts(cfg, voices, time.Time{})
 	var out []*storage.Sidecar
+	held := map[string]bool{}
+	var free []contact.Rating // orphans not yet claimed by a missed contact
+	for _, r := range orphans {
+		if !st.orphans[orphanKey(r)] {
+			r.Station = st.id
+			free = append(free, r)
+		}
+	}
 	for _, h := range heard {
 		if st.missed[h.ID] || h.HasFlag(contact.FlagLeaveMissing) || now.Sub(h.Leave) <= cfg.MergeGap+cfg.Debounce {
 			continue // handled, or the conversation not over yet
@@ -550,14 +567,34 @@ func (e *Engine) missedBySensor(ctx context.Context, st *station, sensor []*cont
 			st.missed[h.ID] = true // they agree
 			continue
 		}
+		mine := func(r contact.Rating) bool { return !r.At.Before(h.Arrive) && !r.At.After(h.Leave.Add(cfg.RatingWindow)) }
+		if now.Sub(h.Leave) <= cfg.RatingWindow+cfg.Debounce+2*time.Second {
+			for _, r := range free {
+				if mine(r) {
+					held[orphanKey(r)] = true
+				}
+			}
+			continue // its rating may still come
+		}
 		h.Site, h.Employee = e.Site, e.employee(st.id, h.Arrive)
 		h.AddFlag(contact.FlagSensorMissed)
+		var candidates []contact.Rating
+		for _, r := range free {
+			if mine(r) {
+				candidates = append(candidates, r)
+			}
+		}
+		segmenter.Join(cfg, e.Rules, []*contact.Contact{h}, candidates)
 		sc, err := e.cut(ctx, st.id, h)
 		if err != nil {
 			e.Log.Error("storing a contact the sensor missed", "station", st.id, "contact", h.ID, "error", err)
 			continue // tried again next pass
 		}
 		st.missed[h.ID] = true
+		// Its ratings are taken: no orphan of them.
+		for _, r := range candidates {
+			st.orphans[orphanKey(r)] = true
+		}
 		e.disagreement(st.id, h, contact.FlagSensorMissed)
 		out = append(out, sc)
 	}
@@ -572,7 +609,7 @@ func (e *Engine) missedBySensor(ctx context.Context, st *station, sensor []*cont
 			delete(st.missed, h.ID)
 		}
 	}
-	return out
+	return out, held
 }
 
 // disagreement counts and logs a contact the sensor and the voices disagree on.

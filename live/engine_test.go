@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,11 +147,21 @@ func TestRatingHeardDuringCutIsKept(t *testing.T) {
 // last patient's voice (sensor_stuck), and a conversation the sensor
 // missed, which becomes a contact of its own (sensor_missed).
 func TestSensorCheckedAgainstVoices(t *testing.T) {
+	base := time.Now().Add(-time.Hour).Round(time.Second)
+	// The engine's clock stands before the day until every input is in:
+	// otherwise a pass between the voices and the sensor's events would see
+	// the one without the other (live, both come as the day goes).
+	var ready atomic.Bool
 	e, a := newTestEngine(t, nil, func(e *Engine) {
 		e.Checked = func(string) bool { return true }
 		e.StuckAfter = 5 * time.Minute
+		e.Now = func() time.Time {
+			if ready.Load() {
+				return time.Now()
+			}
+			return base.Add(-time.Minute)
+		}
 	})
-	base := time.Now().Add(-time.Hour).Round(time.Second)
 	at := func(m, s int) time.Time { return base.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
 	ev := func(typ contact.EventType, t time.Time) contact.Event {
 		return contact.Event{Station: "desk-1", Type: typ, At: t, Source: "auto"}
@@ -169,6 +181,7 @@ func TestSensorCheckedAgainstVoices(t *testing.T) {
 			}
 		}
 	}
+	ready.Store(true)
 	want := map[int64][]contact.Flag{
 		at(0, 0).UnixNano():  nil,
 		at(3, 0).UnixNano():  {contact.FlagNotHeard},
@@ -200,4 +213,65 @@ func TestSensorCheckedAgainstVoices(t *testing.T) {
 			t.Errorf("contact arriving %s: disagreement flags %v, want %v", time.Unix(0, k).Format(time.TimeOnly), fs, w)
 		}
 	}
+}
+
+// TestRatingJoinsContactTheSensorMissed: a rating pressed after a
+// conversation the sensor missed (presence: both) joins that contact by the
+// usual rule, instead of being stored as an orphan; a rating near no
+// conversation is still an orphan.
+func TestRatingJoinsContactTheSensorMissed(t *testing.T) {
+	e, a := newTestEngine(t, nil, func(e *Engine) {
+		e.Checked = func(string) bool { return true }
+		e.Segmenter.RatingWindow = 4 * time.Second
+		e.Tick = 100 * time.Millisecond
+	})
+	now := time.Now().Round(time.Millisecond)
+	lone := contact.Rating{Station: "desk-1", Value: 4, Scale: contact.Scale5pt, At: now.Add(-40 * time.Second)}
+	if err := e.Rating(lone); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []contact.Event{
+		{Station: "desk-1", Type: contact.Arrive, At: now.Add(-15 * time.Second), Source: "auto"},
+		{Station: "desk-1", Type: contact.Leave, At: now.Add(-time.Second), Source: "auto"},
+	} {
+		if err := e.Heard(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The patient presses "bad" on the way out.
+	press := contact.Rating{Station: "desk-1", Value: 0, Scale: contact.Scale5pt, At: now.Add(time.Second)}
+	if err := e.Rating(press); err != nil {
+		t.Fatal(err)
+	}
+	orphans := func() []string {
+		var keys []string
+		for k, err := range a.Store.List(context.Background(), "orphans/") {
+			if err == nil {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		ix, err := a.LoadIndex(context.Background())
+		if err != nil || len(ix.Contacts) == 0 {
+			continue
+		}
+		if len(ix.Contacts) != 1 {
+			t.Fatalf("%d contacts, want the one conversation", len(ix.Contacts))
+		}
+		c := ix.Contacts[0]
+		if !slices.Contains(c.Flags, contact.FlagSensorMissed) {
+			t.Errorf("contact flags %v, want sensor_missed", c.Flags)
+		}
+		if c.Rating == nil || c.Rating.Value != 0 || c.Set != contact.Negative {
+			t.Errorf("the missed contact: rating %+v, set %q; want the press after it (0), negative", c.Rating, c.Set)
+		}
+		keys := orphans()
+		if len(keys) != 1 || !strings.Contains(keys[0], "-4.json") {
+			t.Errorf("orphans %v, want only the lone rating (value 4)", keys)
+		}
+		return
+	}
+	t.Fatalf("the conversation the sensor missed was not stored; orphans %v", orphans())
 }
