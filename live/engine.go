@@ -567,7 +567,9 @@ func (e *Engine) missedBySensor(ctx context.Context, st *station, sensor []*cont
 			st.missed[h.ID] = true // they agree
 			continue
 		}
-		mine := func(r contact.Rating) bool { return !r.At.Before(h.Arrive) && !r.At.After(h.Leave.Add(cfg.RatingWindow)) }
+		mine := func(r contact.Rating) bool {
+			return !r.At.Before(h.Arrive) && !r.At.After(h.Leave.Add(cfg.RatingWindow))
+		}
 		if now.Sub(h.Leave) <= cfg.RatingWindow+cfg.Debounce+2*time.Second {
 			for _, r := range free {
 				if mine(r) {
