@@ -1,6 +1,7 @@
 package face
 
 import (
+	"context"
 	"math"
 	"testing"
 )
@@ -68,5 +69,37 @@ func TestDetectorOnComposedScenes(t *testing.T) {
 		if r.Recall < c.minRecall || r.FPPerFrame > c.maxFP || r.MeanIoU < 0.7 {
 			t.Errorf("head %q: recall %.3f (want ≥ %.2f), %.3f false positives a frame (want ≤ %.2f), mean IoU %.2f", c.head, r.Recall, c.minRecall, r.FPPerFrame, c.maxFP, r.MeanIoU)
 		}
+	}
+}
+
+// TestBuiltinExpressionOnValidation: the built-in classifier on FER2013's
+// validation crops (never trained on). Happy-vs-rest AUC ≥ 0.95 is the
+// target and met; 7-class accuracy's target (0.66) is not met (README,
+// Accuracy), so the test guards the level reached (0.632) against
+// regressions, and checks it beats the network as shipped.
+func TestBuiltinExpressionOnValidation(t *testing.T) {
+	net, err := LoadExpressionNet(modelDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := readSamples(t, validation(t), nil)
+	imgs, truth := make([]*Image, len(samples)), make([]string, len(samples))
+	for i, s := range samples {
+		imgs[i], truth[i] = s.Image, s.Label
+	}
+	eval := func(head string) Report {
+		if err := net.UseHead(head); err != nil {
+			t.Fatal(err)
+		}
+		probs, err := net.ClassifyAll(context.Background(), imgs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Evaluate(probs, truth)
+	}
+	shipped, builtin := eval("none"), eval("")
+	t.Logf("n %d: shipped accuracy %.4f AUC %.4f; built-in accuracy %.4f AUC %.4f, recall %v", builtin.N, shipped.Accuracy, shipped.HappyAUC, builtin.Accuracy, builtin.HappyAUC, builtin.PerClass)
+	if builtin.Accuracy < 0.625 || builtin.HappyAUC < 0.95 || builtin.Accuracy < shipped.Accuracy+0.05 {
+		t.Errorf("built-in: accuracy %.4f (guard 0.625, and 5 points over the shipped %.4f), happy AUC %.4f (target 0.95)", builtin.Accuracy, shipped.Accuracy, builtin.HappyAUC)
 	}
 }

@@ -334,7 +334,7 @@ type TuneConfig struct {
 }
 
 // DefaultTuneConfig is what the built-in tuned block was trained with.
-var DefaultTuneConfig = TuneConfig{Epochs: 8, LR: 3e-4, L2: 1e-4, Batch: 64, Seed: 1}
+var DefaultTuneConfig = TuneConfig{From: 2, Epochs: 12, LR: 5e-4, L2: 1e-4, Batch: 64, Seed: 1, Shift: 1, Mixup: 0.2, Smooth: 0.05, Cosine: true}
 
 // augment returns x (a map of the frozen blocks' output) moved by up to
 // shift cells each way, with a random square of up to erase of its side
