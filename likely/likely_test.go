@@ -89,8 +89,16 @@ func TestScore(t *testing.T) {
 	if !found {
 		t.Errorf("worsening patient's reasons %+v lack %s ≈ -1", sw.Reasons, PatientWorsening)
 	}
-	if len(sh.Reasons) != 0 {
-		t.Errorf("happy patient got reasons %+v", sh.Reasons)
+	// A pleased patient: nothing adds points, and being heard as happy
+	// takes them off (the one reason, with negative points).
+	if len(sh.Reasons) != 1 || sh.Reasons[0].Code != PatientPleased || sh.Reasons[0].Points >= 0 || sh.Points >= 0 {
+		t.Errorf("happy patient: %+v", sh)
+	}
+	// A stranger's "hot" seconds and anger apart from sadness do not count
+	// (rule version 2): an angry and a sad patient score alike.
+	sad := mk(side(t0, repeat("sad", 12), repeat(-0.6, 12), repeat(-0.5, 12)), time.Minute)
+	if ss := Score(sad, u, DefaultWeights); ss.Score != sa.Score {
+		t.Errorf("sad %v and angry %v patients should score alike", ss.Score, sa.Score)
 	}
 	// The employee's voice counts above their usual only: a voice that
 	// always reads tense is their character, not this contact's tension.

@@ -165,7 +165,7 @@ func Analyze(ctx context.Context, o Options) (*Report, error) {
 		if o.Hearing == nil {
 			return nil, errors.New("presence from the voices needs the voice path (Hearing)")
 		}
-		rs, err := o.Hearing.Listen(ctx, x, start, nil)
+		rs, err := o.Hearing.Listen(ctx, x, start)
 		if err != nil {
 			return nil, err
 		}

@@ -24,12 +24,10 @@ type Hearing struct {
 }
 
 // Listen runs the voice path over x (16 kHz from start) and returns its
-// readings, one a second; a new patient's baseline begins at each of
-// arrivals (in time order).
-func (h *Hearing) Listen(ctx context.Context, x []float32, start time.Time, arrivals []time.Time) ([]voice.Reading, error) {
+// readings, one a second.
+func (h *Hearing) Listen(ctx context.Context, x []float32, start time.Time) ([]voice.Reading, error) {
 	st := voice.NewStation(h.Models, h.Employee, nil)
 	var rs []voice.Reading
-	next := 0
 	const chunk = features.Rate / 50 // 20 ms, as live
 	for i := 0; i < len(x); i += chunk {
 		if i%(600*features.Rate) == 0 {
@@ -38,10 +36,6 @@ func (h *Hearing) Listen(ctx context.Context, x []float32, start time.Time, arri
 			}
 		}
 		at := start.Add(time.Duration(i) * time.Second / features.Rate)
-		for next < len(arrivals) && !arrivals[next].After(at) {
-			st.NewContact()
-			next++
-		}
 		rs = append(rs, st.Push(x[i:min(i+chunk, len(x))], at)...)
 	}
 	return rs, nil
@@ -57,13 +51,9 @@ func decode(media string) ([]float32, error) {
 }
 
 // hear gives each contact its voice timeline: the voice path over the
-// whole recording, a new patient's baseline at each contact's arrive.
+// whole recording.
 func (h *Hearing) hear(ctx context.Context, x []float32, start time.Time, cs []*contact.Contact) error {
-	var arrivals []time.Time
-	for _, c := range cs {
-		arrivals = append(arrivals, c.Arrive)
-	}
-	rs, err := h.Listen(ctx, x, start, arrivals)
+	rs, err := h.Listen(ctx, x, start)
 	if err != nil {
 		return err
 	}

@@ -440,13 +440,8 @@ func (s *Server) Recorder(id string) (*recorder.Recorder, error) {
 type sink struct{ s *Server }
 
 func (k sink) Recorder(id string) (*recorder.Recorder, error) { return k.s.Recorder(id) }
-func (k sink) Event(e contact.Event) error {
-	if e.Type == contact.Arrive {
-		k.s.voice.NewContact(e.Station)
-	}
-	return k.s.engine.Event(e)
-}
-func (k sink) Rating(r contact.Rating) error { return k.s.engine.Rating(r) }
+func (k sink) Event(e contact.Event) error                    { return k.s.engine.Event(e) }
+func (k sink) Rating(r contact.Rating) error                  { return k.s.engine.Rating(r) }
 func (k sink) Audio(station string, opus []byte, wall time.Time) {
 	k.s.voice.Push(station, opus, wall)
 }

@@ -60,7 +60,7 @@ func TestFitIsSeededAndLearns(t *testing.T) {
 	train := func(seed uint64) *Model {
 		c := cfg
 		c.Seed = seed
-		m, err := Fit(items[:180], vecs[:180], c, []string{"synthetic"})
+		m, err := Fit(items[:180], vecs[:180], nil, c, []string{"synthetic"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestFitIsSeededAndLearns(t *testing.T) {
 		t.Errorf("held-out speaker: %+v", s)
 	}
 	// Cross-validation by speaker: four folds, none sharing a speaker.
-	folds, err := CrossValidate(items, vecs, cfg, func(s string) string { return s }, nil)
+	folds, err := CrossValidate(items, vecs, nil, cfg, func(s string) string { return s }, nil)
 	if err != nil || len(folds) != 4 {
 		t.Fatalf("%d folds, %v", len(folds), err)
 	}
@@ -98,7 +98,7 @@ func TestModelFile(t *testing.T) {
 	items, vecs := synthetic(30, 2)
 	cfg := DefaultTrainConfig
 	cfg.Epochs = 5
-	m, err := Fit(items, vecs, cfg, []string{"synthetic"})
+	m, err := Fit(items, vecs, nil, cfg, []string{"synthetic"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,11 +166,11 @@ func TestBuiltInModelIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vecs, _, err := (&Featurizer{VAD: vm}).Vectors(context.Background(), items, nil)
+	vecs, wins, _, err := (&Featurizer{VAD: vm}).Featurize(context.Background(), items, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Fit(items, vecs, ship.Config, ship.TrainedOn)
+	m, err := Fit(items, vecs, wins, ship.Config, ship.TrainedOn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +214,36 @@ func TestRunningBaseline(t *testing.T) {
 	}
 	if m := r.Baseline(pop).Mean[0]; math.Abs(m) > 1 {
 		t.Errorf("after one half-life at -5 the mean is %.2f, want about 0", m)
+	}
+}
+
+// TestWindows: a recording is read as the live path reads it, the last
+// 2 s at each second that holds speech; a silent second gives no window.
+func TestWindows(t *testing.T) {
+	const rate = features.Rate
+	voice := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			// A 140 Hz voice-like pulse train with harmonics.
+			ph := float64(i) * 140 / rate
+			x[i] = float32(0.3 * (math.Sin(2*math.Pi*ph) + 0.5*math.Sin(4*math.Pi*ph) + 0.25*math.Sin(6*math.Pi*ph)))
+		}
+		return x
+	}
+	x := append(voice(2*rate), make([]float32, rate)...) // speech, speech, silence
+	x = append(x, voice(rate+rate/2)...)                  // speech, speech (half)
+	fz := &Featurizer{}
+	ws := fz.Windows(features.NewExtractor(), nil, x)
+	// Seconds 1, 2, 4 (3 is silent; 5 s is not reached: 4.5 s long).
+	if len(ws) != 3 {
+		t.Fatalf("%d windows, want 3", len(ws))
+	}
+	for _, w := range ws {
+		if len(w) != len(features.Names) {
+			t.Fatalf("window of %d values", len(w))
+		}
+	}
+	if short := fz.Windows(features.NewExtractor(), nil, voice(rate/2)); len(short) != 1 {
+		t.Errorf("half a second of speech: %d windows, want 1", len(short))
 	}
 }

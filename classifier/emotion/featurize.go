@@ -26,6 +26,13 @@ func SpeechMask(det *vad.Detector, x []float32, threshold float32) (mask []bool,
 // Utterance computes the functionals of a whole recording (16 kHz). ok is
 // false when it holds too little voiced speech.
 func (fz *Featurizer) Utterance(ext *features.Extractor, det *vad.Detector, x []float32) ([]float64, bool) {
+	a, mask := fz.analyze(ext, det, x)
+	return features.Summarize(a, 0, len(a.Frames), mask)
+}
+
+// analyze computes the frames of a recording and which hold speech (nil:
+// the VAD heard almost nothing, and the functionals fall back to energy).
+func (fz *Featurizer) analyze(ext *features.Extractor, det *vad.Detector, x []float32) (*features.Analysis, []bool) {
 	a := ext.Analyze(x)
 	var mask []bool
 	if det != nil {
@@ -41,14 +48,57 @@ func (fz *Featurizer) Utterance(ext *features.Extractor, det *vad.Detector, x []
 			mask = nil
 		}
 	}
-	return features.Summarize(a, 0, len(a.Frames), mask)
+	return a, mask
+}
+
+// Windows computes the functionals of a recording as the live path reads
+// a voice: over the last 2 s at the end of every second that holds at
+// least 0.3 s of speech.
+func (fz *Featurizer) Windows(ext *features.Extractor, det *vad.Detector, x []float32) [][]float64 {
+	a, mask := fz.analyze(ext, det, x)
+	return windowsOf(a, mask)
+}
+
+func windowsOf(a *features.Analysis, mask []bool) [][]float64 {
+	speech := func(f int) bool {
+		if mask == nil { // no VAD: frames with energy, as Summarize falls back to
+			return a.Frames[f].Energy > -55
+		}
+		return f < len(mask) && mask[f]
+	}
+	var out [][]float64
+	// Seconds end every 100 frames; a recording shorter than a second is
+	// read once, at its end.
+	for to := min(100, len(a.Frames)); to <= len(a.Frames) && to > 0; to += 100 {
+		n := 0
+		for f := max(0, to-100); f < to; f++ {
+			if speech(f) {
+				n++
+			}
+		}
+		if n < 30 {
+			continue
+		}
+		if v, ok := features.Summarize(a, to-200, to, mask); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Vectors featurizes items in parallel; skipped lists the items that could
 // not be decoded or had no voiced speech (with why). progress, if set, is
 // called after each item.
 func (fz *Featurizer) Vectors(ctx context.Context, items []Item, progress func()) (vecs [][]float64, skipped map[int]error, err error) {
+	vecs, _, skipped, err = fz.Featurize(ctx, items, false, progress)
+	return vecs, skipped, err
+}
+
+// Featurize is Vectors and, with windows, also each recording's live
+// windows (see Windows).
+func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool, progress func()) (vecs [][]float64, wins [][][]float64, skipped map[int]error, err error) {
 	vecs = make([][]float64, len(items))
+	wins = make([][][]float64, len(items))
 	skipped = map[int]error{}
 	var mu sync.Mutex
 	jobs := make(chan int)
@@ -65,17 +115,21 @@ func (fz *Featurizer) Vectors(ctx context.Context, items []Item, progress func()
 			for i := range jobs {
 				x, err := audio.DecodeFile(items[i].Path, features.Rate)
 				var v []float64
+				var w [][]float64
 				if err == nil {
+					a, mask := fz.analyze(ext, det, x)
 					var ok bool
-					if v, ok = fz.Utterance(ext, det, x); !ok {
+					if v, ok = features.Summarize(a, 0, len(a.Frames), mask); !ok {
 						err = fmt.Errorf("%s: too little voiced speech", items[i].Path)
+					} else if windows {
+						w = windowsOf(a, mask)
 					}
 				}
 				mu.Lock()
 				if err != nil {
 					skipped[i] = err
 				} else {
-					vecs[i] = v
+					vecs[i], wins[i] = v, w
 				}
 				mu.Unlock()
 				if progress != nil {
@@ -90,10 +144,10 @@ func (fz *Featurizer) Vectors(ctx context.Context, items []Item, progress func()
 		case <-ctx.Done():
 			close(jobs)
 			wg.Wait()
-			return nil, nil, ctx.Err()
+			return nil, nil, nil, ctx.Err()
 		}
 	}
 	close(jobs)
 	wg.Wait()
-	return vecs, skipped, nil
+	return vecs, wins, skipped, nil
 }

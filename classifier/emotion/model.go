@@ -18,8 +18,14 @@ import (
 const ModelVersion = 1
 
 // Model is a trained voice emotion model: an ensemble of networks over
-// per-speaker z-scored functionals, and the population baseline used
-// until a speaker has one of their own.
+// per-speaker z-scored functionals, the population baseline used until a
+// speaker has one of their own, and a second ensemble for strangers.
+//
+// A stranger (a patient at the desk) cannot be read against a baseline of
+// their own: they speak for seconds, and usually in one mood throughout,
+// so their own baseline would take that mood for their neutral. Strangers
+// are read against the population alone, by networks trained the same
+// way, so that training and use see the same kind of input.
 type Model struct {
 	Version    int         `json:"version"`
 	Features   []string    `json:"features"`
@@ -28,6 +34,17 @@ type Model struct {
 	Config     TrainConfig `json:"config"`
 	Population Baseline    `json:"population"`
 	Nets       []*Network  `json:"nets"`
+	// Strangers reads a voice without a baseline of their own; a model
+	// file without it reads strangers with Nets against Population.
+	Strangers *Strangers `json:"strangers,omitempty"`
+}
+
+// Strangers is an ensemble trained on the live windows (see
+// Featurizer.Windows) of the training recordings, each z-scored against
+// the population of those windows — what a patient's seconds look like.
+type Strangers struct {
+	Population Baseline   `json:"population"`
+	Nets       []*Network `json:"nets"`
 }
 
 //go:embed voice_model.json
@@ -64,7 +81,14 @@ func Parse(b []byte, name string) (*Model, error) {
 	if len(m.Nets) == 0 || len(m.Population.Mean) != d || len(m.Population.Std) != d {
 		return nil, fmt.Errorf("%s: incomplete model", name)
 	}
-	for i, n := range m.Nets {
+	nets := m.Nets
+	if st := m.Strangers; st != nil {
+		if len(st.Nets) == 0 || len(st.Population.Mean) != d || len(st.Population.Std) != d {
+			return nil, fmt.Errorf("%s: incomplete strangers' ensemble", name)
+		}
+		nets = append(slices.Clone(nets), st.Nets...)
+	}
+	for i, n := range nets {
 		w := n.Hidden
 		if w == 0 {
 			w = n.In
@@ -152,8 +176,21 @@ type Prediction struct {
 
 // Predict runs the ensemble on a vector already z-scored against its
 // speaker's baseline.
-func (m *Model) Predict(z []float64) Prediction {
-	o := m.output(z)
+func (m *Model) Predict(z []float64) Prediction { return prediction(m.output(z)) }
+
+// PredictStranger reads the raw functionals of a speaker without a
+// baseline of their own (a patient): against the population, by networks
+// trained that way.
+func (m *Model) PredictStranger(raw []float64) Prediction { return prediction(m.strangerOutput(raw)) }
+
+func (m *Model) strangerOutput(raw []float64) Output {
+	if st := m.Strangers; st != nil {
+		return average(st.Nets, st.Population.Apply(raw))
+	}
+	return average(m.Nets, m.Population.Apply(raw))
+}
+
+func prediction(o Output) Prediction {
 	p := Prediction{Probs: map[string]float64{}}
 	best := 0
 	var ent float64
@@ -174,10 +211,12 @@ func (m *Model) Predict(z []float64) Prediction {
 	return p
 }
 
-func (m *Model) output(z []float64) Output {
+func (m *Model) output(z []float64) Output { return average(m.Nets, z) }
+
+func average(nets []*Network, z []float64) Output {
 	var o Output
-	k := float64(len(m.Nets))
-	for _, n := range m.Nets {
+	k := float64(len(nets))
+	for _, n := range nets {
 		p := n.Predict(z)
 		for i := range o.Probs {
 			o.Probs[i] += p.Probs[i] / k
@@ -196,8 +235,10 @@ var DefaultTrainConfig = TrainConfig{Hidden: 32, Epochs: 100, Batch: 32, Learnin
 const Ensemble = 5
 
 // Fit trains a model on featurised, labelled items: vectors are z-scored
-// per speaker (label-free), then an ensemble is trained.
-func Fit(items []Item, vecs [][]float64, cfg TrainConfig, corpora []string) (*Model, error) {
+// per speaker (label-free), then an ensemble is trained. wins, if given,
+// are each item's live windows (Featurizer.Featurize): the strangers'
+// ensemble is trained on them, z-scored against their population.
+func Fit(items []Item, vecs [][]float64, wins [][][]float64, cfg TrainConfig, corpora []string) (*Model, error) {
 	its, raw := usable(items, vecs)
 	if len(raw) < 20 {
 		return nil, errors.New("fewer than 20 usable recordings to train on")
@@ -214,6 +255,33 @@ func Fit(items []Item, vecs [][]float64, cfg TrainConfig, corpora []string) (*Mo
 		c.Seed = cfg.Seed + uint64(e)
 		m.Nets = append(m.Nets, Train(samples, c))
 	}
+	if wins == nil {
+		return m, nil
+	}
+	var wl []Item
+	var wv [][]float64
+	for i, ws := range wins {
+		if vecs[i] == nil {
+			continue
+		}
+		for _, w := range ws {
+			wl, wv = append(wl, items[i]), append(wv, w)
+		}
+	}
+	if len(wv) < 20 {
+		return nil, errors.New("fewer than 20 live windows to train the strangers' ensemble on")
+	}
+	st := &Strangers{Population: FitBaseline(wv)}
+	samples = samples[:0]
+	for i, it := range wl {
+		samples = append(samples, Sample{X: st.Population.Apply(wv[i]), Class: it.Class, Arousal: it.Arousal, Valence: it.Valence})
+	}
+	for e := 0; e < Ensemble; e++ {
+		c := cfg
+		c.Seed = cfg.Seed + uint64(Ensemble+e)
+		st.Nets = append(st.Nets, Train(samples, c))
+	}
+	m.Strangers = st
 	return m, nil
 }
 
@@ -286,16 +354,49 @@ func (m *Model) Evaluate(items []Item, vecs [][]float64) Scores {
 	return Score(labels, preds)
 }
 
-// Fold is one speaker-independent cross-validation result.
+// EvaluateStranger scores the model on items read as strangers, against
+// the population alone: each recording by the mean of its live windows'
+// readings (wins; the whole recording when it has none).
+func (m *Model) EvaluateStranger(items []Item, vecs [][]float64, wins [][][]float64) Scores {
+	var labels []Label
+	var preds []Output
+	for i, it := range items {
+		if vecs[i] == nil {
+			continue
+		}
+		var ws [][]float64
+		if wins != nil {
+			ws = wins[i]
+		}
+		if len(ws) == 0 {
+			ws = [][]float64{vecs[i]}
+		}
+		var o Output
+		for _, w := range ws {
+			p := m.strangerOutput(w)
+			for k := range o.Probs {
+				o.Probs[k] += p.Probs[k] / float64(len(ws))
+			}
+			o.Arousal += p.Arousal / float64(len(ws))
+			o.Valence += p.Valence / float64(len(ws))
+		}
+		labels, preds = append(labels, it.Label), append(preds, o)
+	}
+	return Score(labels, preds)
+}
+
+// Fold is one speaker-independent cross-validation result: Scores with
+// each speaker's own baseline, Stranger with none.
 type Fold struct {
 	Name     string   `json:"name"`
 	Speakers []string `json:"speakers"`
 	Scores
+	Stranger Scores `json:"stranger"`
 }
 
 // CrossValidate trains on all folds but one and tests on it, for each
 // fold; foldOf names the fold of a speaker, so no speaker is ever in both.
-func CrossValidate(items []Item, vecs [][]float64, cfg TrainConfig, foldOf func(speaker string) string, progress func(string)) ([]Fold, error) {
+func CrossValidate(items []Item, vecs [][]float64, wins [][][]float64, cfg TrainConfig, foldOf func(speaker string) string, progress func(string)) ([]Fold, error) {
 	var order []string
 	members := map[string][]int{}
 	spk := map[string]map[string]bool{}
@@ -328,17 +429,27 @@ func CrossValidate(items []Item, vecs [][]float64, cfg TrainConfig, foldOf func(
 		}
 		var trItems, teItems []Item
 		var trVecs, teVecs [][]float64
+		var trWins, teWins [][][]float64
+		win := func(i int) [][]float64 {
+			if wins == nil {
+				return nil
+			}
+			return wins[i]
+		}
 		for i, v := range vecs {
 			if v == nil {
 				continue
 			}
 			if test[i] {
-				teItems, teVecs = append(teItems, items[i]), append(teVecs, v)
+				teItems, teVecs, teWins = append(teItems, items[i]), append(teVecs, v), append(teWins, win(i))
 			} else {
-				trItems, trVecs = append(trItems, items[i]), append(trVecs, v)
+				trItems, trVecs, trWins = append(trItems, items[i]), append(trVecs, v), append(trWins, win(i))
 			}
 		}
-		m, err := Fit(trItems, trVecs, cfg, nil)
+		if wins == nil {
+			trWins, teWins = nil, nil
+		}
+		m, err := Fit(trItems, trVecs, trWins, cfg, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -347,7 +458,8 @@ func CrossValidate(items []Item, vecs [][]float64, cfg TrainConfig, foldOf func(
 			names = append(names, s)
 		}
 		slices.Sort(names)
-		out = append(out, Fold{Name: f, Speakers: names, Scores: m.Evaluate(teItems, teVecs)})
+		out = append(out, Fold{Name: f, Speakers: names, Scores: m.Evaluate(teItems, teVecs),
+			Stranger: m.EvaluateStranger(teItems, teVecs, teWins)})
 	}
 	return out, nil
 }

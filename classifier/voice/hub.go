@@ -48,9 +48,8 @@ type Hub struct {
 }
 
 type packet struct {
-	data       []byte // nil: a new contact begins
-	wall       time.Time
-	newContact bool
+	data []byte
+	wall time.Time
 }
 
 type hubStation struct {
@@ -137,10 +136,6 @@ func (h *Hub) run(id string, st *hubStation) {
 		keep = 2 * time.Hour
 	}
 	for p := range st.in {
-		if p.newContact {
-			reader.NewContact()
-			continue
-		}
 		if emp := h.employee(id, p.wall); emp != employee {
 			employee = emp
 			reader.SetEmployee(h.voice(emp), h.baseline(emp))
@@ -181,21 +176,6 @@ func (h *Hub) run(id string, st *hubStation) {
 			for _, r := range rs {
 				h.OnReading(id, r)
 			}
-		}
-	}
-}
-
-// NewContact tells a station's reader that a patient arrived, so the next
-// patient speech is read against a fresh baseline. It is queued behind
-// the audio already pushed; a full queue drops it (the old baseline then
-// fades within minutes).
-func (h *Hub) NewContact(station string) {
-	h.sendMu.RLock()
-	defer h.sendMu.RUnlock()
-	if st := h.station(station); st != nil {
-		select {
-		case st.in <- packet{newContact: true}:
-		default:
 		}
 	}
 }

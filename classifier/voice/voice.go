@@ -43,7 +43,6 @@ type Models struct {
 // Baseline half-life and warm-up, in seconds of speech.
 const (
 	employeeHalfLife = 4 * 3600 // a shift or two: the employee's usual voice
-	patientHalfLife  = 600
 	warmup           = 30
 )
 
@@ -63,7 +62,6 @@ type Station struct {
 	next    time.Time // end of the next second to read
 
 	employeeBase *emotion.RunningBaseline
-	patientBase  *emotion.RunningBaseline
 
 	// Phase shifts this station's seconds off the wall clock's, so that
 	// many stations do not all read a second at the same instant.
@@ -83,17 +81,12 @@ func NewStation(m *Models, voice *speaker.Voice, employeeBase *emotion.RunningBa
 		employeeBase = emotion.NewRunningBaseline(d, employeeHalfLife, warmup)
 	}
 	return &Station{m: m, voice: voice, det: m.VAD.NewDetector(), ext: features.NewExtractor(),
-		employeeBase: employeeBase, patientBase: emotion.NewRunningBaseline(d, patientHalfLife, warmup)}
+		employeeBase: employeeBase}
 }
 
 // EmployeeBaseline is the employee's running baseline (to keep it across
 // restarts or hand it to the next station they work at).
 func (s *Station) EmployeeBaseline() *emotion.RunningBaseline { return s.employeeBase }
-
-// NewContact forgets the previous patient's baseline.
-func (s *Station) NewContact() {
-	s.patientBase = emotion.NewRunningBaseline(len(features.Names), patientHalfLife, warmup)
-}
 
 // Push takes audio starting at `at` and returns the readings of every
 // second it completes. A gap in time (lost packets, a reconnect) restarts
@@ -171,7 +164,6 @@ func (s *Station) read() Reading {
 		}
 	}
 	r.Level = 10 * math.Log10(lv/float64(speech)+1e-10)
-	base := s.patientBase
 	r.Who = Unknown
 	if s.voice != nil {
 		fr := speaker.Frames(a, mask, from, to)
@@ -183,15 +175,19 @@ func (s *Station) read() Reading {
 			}
 		}
 	}
-	if r.Who == Employee || r.Who == Unknown {
-		base = s.employeeBase
-	}
 	v, ok := features.Summarize(a, to-200, to, mask)
 	if !ok {
 		return r
 	}
-	p := s.m.Emotion.Predict(base.Baseline(s.m.Emotion.Population).Apply(v))
-	base.Update(v)
+	var p emotion.Prediction
+	if r.Who == Patient {
+		// A patient is a stranger: seconds of speech, usually in one mood,
+		// too few and too alike for a baseline of their own.
+		p = s.m.Emotion.PredictStranger(v)
+	} else {
+		p = s.m.Emotion.Predict(s.employeeBase.Baseline(s.m.Emotion.Population).Apply(v))
+		s.employeeBase.Update(v)
+	}
 	r.Prediction = &p
 	return r
 }

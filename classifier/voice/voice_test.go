@@ -1,6 +1,7 @@
 package voice
 
 import (
+	"math"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -132,5 +133,42 @@ func TestStationDialogue(t *testing.T) {
 	}
 	if st.EmployeeBaseline().Seen == 0 {
 		t.Error("the employee's baseline learnt nothing")
+	}
+
+	// A patient is read as a stranger, with no baseline of their own: after
+	// another patient's speech, the same patient's seconds read the same.
+	other := NewStation(m, v, nil)
+	var pre []float32
+	for _, p := range actorFiles(t, "17")[:15] {
+		pre = append(pre, decode(p)...)
+		pre = append(pre, make([]float32, features.Rate/2)...)
+	}
+	pre = pre[:len(pre)/features.Rate*features.Rate]
+	tp := t0.Add(-time.Duration(len(pre)) * time.Second / features.Rate)
+	y := append(pre, x...)
+	var rs2 []Reading
+	for i := 0; i < len(y); i += 320 {
+		rs2 = append(rs2, other.Push(y[i:min(i+320, len(y))], tp.Add(time.Duration(i)*time.Second/features.Rate))...)
+	}
+	byStart := map[time.Time]Reading{}
+	for _, r := range rs2 {
+		byStart[r.Start] = r
+	}
+	// (The framing of the window differs a little with what came before,
+	// so the readings agree closely, not bit for bit.)
+	same, compared, dv := 0, 0, 0.0
+	for _, r := range rs {
+		r2, ok := byStart[r.Start]
+		if !ok || r.Who != Patient || r2.Who != Patient || r.Prediction == nil || r2.Prediction == nil || r.Start.Sub(t0) < 3*time.Second {
+			continue
+		}
+		compared++
+		dv += math.Abs(r.Valence - r2.Valence)
+		if r.Emotion == r2.Emotion {
+			same++
+		}
+	}
+	if compared < 10 || float64(same) < 0.8*float64(compared) || dv/float64(compared) > 0.06 {
+		t.Errorf("patient seconds after another patient's speech: %d of %d with the same emotion, mean |Δvalence| %.3f", same, compared, dv/float64(max(compared, 1)))
 	}
 }

@@ -43,28 +43,28 @@ func (a *app) voiceModel(path string) (*emotion.Model, error) {
 
 // loadCorpora reads the labels of each corpus and featurises every
 // recording, with a progress bar on a terminal.
-func (a *app) loadCorpora(ctx context.Context, dirs []string) ([]emotion.Item, [][]float64, error) {
+func (a *app) loadCorpora(ctx context.Context, dirs []string, windows bool) ([]emotion.Item, [][]float64, [][][]float64, error) {
 	if len(dirs) == 0 {
-		return nil, nil, usageError{errors.New("--corpus DIR is required (a directory with labels.csv)")}
+		return nil, nil, nil, usageError{errors.New("--corpus DIR is required (a directory with labels.csv)")}
 	}
 	var items []emotion.Item
 	for _, d := range dirs {
 		it, err := emotion.LoadCorpus(d)
 		if err != nil {
-			return nil, nil, usageError{fmt.Errorf("--corpus: %w", err)}
+			return nil, nil, nil, usageError{fmt.Errorf("--corpus: %w", err)}
 		}
 		items = append(items, it...)
 	}
 	vm, err := a.vadModel()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	fz := &emotion.Featurizer{VAD: vm}
 	bar := a.bar(len(items), "features")
 	var done atomic.Int64
-	vecs, skipped, err := fz.Vectors(ctx, items, func() { bar.Set(int(done.Add(1))) })
+	vecs, wins, skipped, err := fz.Featurize(ctx, items, windows, func() { bar.Set(int(done.Add(1))) })
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for i := range items {
 		if err, ok := skipped[i]; ok {
@@ -72,9 +72,9 @@ func (a *app) loadCorpora(ctx context.Context, dirs []string) ([]emotion.Item, [
 		}
 	}
 	if len(skipped) == len(items) {
-		return nil, nil, errors.New("no recording could be used")
+		return nil, nil, nil, errors.New("no recording could be used")
 	}
-	return items, vecs, nil
+	return items, vecs, wins, nil
 }
 
 // foldOf groups speakers into cross-validation folds: a corpus with ten or
@@ -144,13 +144,13 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 			if out == "" && !cv {
 				return usageError{errors.New("--out FILE is required (or --cv alone to only cross-validate)")}
 			}
-			items, vecs, err := a.loadCorpora(cmd.Context(), corpora)
+			items, vecs, wins, err := a.loadCorpora(cmd.Context(), corpora, true)
 			if err != nil {
 				return err
 			}
 			cfg.Seed = seed
 			if cv {
-				folds, err := emotion.CrossValidate(items, vecs, cfg, foldOf(items), func(f string) {
+				folds, err := emotion.CrossValidate(items, vecs, wins, cfg, foldOf(items), func(f string) {
 					a.log.Info("cross-validation", "testing", f)
 				})
 				if err != nil {
@@ -165,7 +165,7 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 			for _, d := range corpora {
 				names = append(names, filepath.Base(filepath.Clean(d)))
 			}
-			m, err := emotion.Fit(items, vecs, cfg, names)
+			m, err := emotion.Fit(items, vecs, wins, cfg, names)
 			if err != nil {
 				return err
 			}
@@ -187,34 +187,40 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 	return cmd
 }
 
+// printFolds prints each fold read with every speaker's own baseline and,
+// in the last three columns, read as strangers (against the population
+// alone, as a patient is read).
 func printFolds(w io.Writer, folds []emotion.Fold) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "fold\tspeakers\tn\tUA4\tWA4\tarousal\tvalence\tneutral\thappy\tsad\tangry")
-	row := func(name, speakers string, s emotion.Scores) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\n", name, speakers, s.N,
-			s.UA4, s.WA4, s.ArousalAcc, s.ValenceAcc, s.PerClass["neutral"], s.PerClass["happy"], s.PerClass["sad"], s.PerClass["angry"])
+	fmt.Fprintln(tw, "fold\tspeakers\tn\tUA4\tWA4\tarousal\tvalence\tneutral\thappy\tsad\tangry\tstranger UA4\tarousal\tvalence")
+	row := func(name, speakers string, s, st emotion.Scores) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\t%.3f\t%.3f\t%.3f\n", name, speakers, s.N,
+			s.UA4, s.WA4, s.ArousalAcc, s.ValenceAcc, s.PerClass["neutral"], s.PerClass["happy"], s.PerClass["sad"], s.PerClass["angry"],
+			st.UA4, st.ArousalAcc, st.ValenceAcc)
 	}
-	byCorpus := map[string][]emotion.Scores{}
+	byCorpus := map[string][2][]emotion.Scores{}
 	var corpora []string
 	for _, f := range folds {
-		row(f.Name, strings.Join(f.Speakers, " "), f.Scores)
+		row(f.Name, strings.Join(f.Speakers, " "), f.Scores, f.Stranger)
 		c, _, _ := strings.Cut(f.Speakers[0], "/")
 		if _, ok := byCorpus[c]; !ok {
 			corpora = append(corpora, c)
 		}
-		byCorpus[c] = append(byCorpus[c], f.Scores)
+		b := byCorpus[c]
+		b[0], b[1] = append(b[0], f.Scores), append(b[1], f.Stranger)
+		byCorpus[c] = b
 	}
 	for _, c := range corpora {
-		row(c+" pooled", "all", emotion.Pool(byCorpus[c]))
+		row(c+" pooled", "all", emotion.Pool(byCorpus[c][0]), emotion.Pool(byCorpus[c][1]))
 	}
 	tw.Flush()
 }
 
 func (a *app) emotionEvalCmd() *cobra.Command {
 	var corpus, model string
-	var asJSON bool
+	var asJSON, stranger bool
 	cmd := &cobra.Command{
-		Use:   "eval --corpus DIR [--model FILE] [--json]",
+		Use:   "eval --corpus DIR [--model FILE] [--stranger] [--json]",
 		Short: "Score the voice emotion model on a labelled corpus (labels.csv: file, emotion[, speaker|actor])",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -225,11 +231,14 @@ func (a *app) emotionEvalCmd() *cobra.Command {
 			if corpus == "" {
 				return usageError{errors.New("--corpus DIR is required (a directory with labels.csv)")}
 			}
-			items, vecs, err := a.loadCorpora(cmd.Context(), []string{corpus})
+			items, vecs, wins, err := a.loadCorpora(cmd.Context(), []string{corpus}, stranger)
 			if err != nil {
 				return err
 			}
 			s := m.Evaluate(items, vecs)
+			if stranger {
+				s = m.EvaluateStranger(items, vecs, wins)
+			}
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)
 				return enc.Encode(s)
@@ -241,6 +250,7 @@ func (a *app) emotionEvalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&corpus, "corpus", "", "corpus directory with labels.csv")
 	cmd.Flags().StringVar(&model, "model", "", "model file (default: emotion.voice_model, else the built-in model)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object: n, ua4, wa4, arousal_acc, valence_acc, per_class, confusion")
+	cmd.Flags().BoolVar(&stranger, "stranger", false, "read every recording as a patient's: no speaker baseline, the mean of its live 2 s windows")
 	return cmd
 }
 

@@ -79,7 +79,7 @@ one to one; the boundary error is the mean of |Δarrive| and |Δleave| over the 
 				return err
 			}
 			a.log.Info("hearing the recording", "file", media, "seconds", len(x)/features.Rate)
-			rs, err := h.Listen(cmd.Context(), x, start, nil)
+			rs, err := h.Listen(cmd.Context(), x, start)
 			if err != nil {
 				return err
 			}
