@@ -40,7 +40,7 @@ const (
 
 // Weights are the points each sign gives at its full value.
 type Weights struct {
-	PatientNegative, PatientWorsening, PatientValence          float64
+	PatientNegative, PatientWorsening, PatientValence       float64
 	RaisedVoices, Interruptions, EmployeeTense, LongContact float64
 	// PatientPleased is the points a patient heard as happy throughout
 	// takes off: the sign against dissatisfaction.

@@ -231,7 +231,7 @@ func TestWindows(t *testing.T) {
 		return x
 	}
 	x := append(voice(2*rate), make([]float32, rate)...) // speech, speech, silence
-	x = append(x, voice(rate+rate/2)...)                  // speech, speech (half)
+	x = append(x, voice(rate+rate/2)...)                 // speech, speech (half)
 	fz := &Featurizer{}
 	ws := fz.Windows(features.NewExtractor(), nil, x)
 	// Seconds 1, 2, 4 (3 is silent; 5 s is not reached: 4.5 s long).
