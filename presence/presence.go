@@ -61,11 +61,14 @@ type Config struct {
 	// (presence: both), a sensor's contact going on this long after the
 	// last patient's voice is flagged sensor_stuck (0: never).
 	StuckAfter time.Duration `yaml:"stuck_after"`
+	// Video: presence from the camera's patient zone (see VideoConfig).
+	Video VideoConfig `yaml:"video"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{LeaveSilence: 8 * time.Second, Gap: 4 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12, RelativeScore: 0.6, Rejoin: 10 * time.Second, StuckAfter: 5 * time.Minute}
+	return Config{LeaveSilence: 8 * time.Second, Gap: 4 * time.Second, MinPatient: 0.3, Lead: 2 * time.Second, Linger: 3 * time.Second, LevelRange: 12, RelativeScore: 0.6, Rejoin: 10 * time.Second, StuckAfter: 5 * time.Minute,
+		Video: DefaultVideoConfig()}
 }
 
 // Validate names every wrong setting.
@@ -94,6 +97,9 @@ func (c Config) Validate() error {
 	}
 	if c.Linger < 0 || c.Lead < 0 {
 		errs = append(errs, fmt.Errorf("presence.lead, presence.linger: %v, %v: neither may be negative", c.Lead, c.Linger))
+	}
+	if err := c.Video.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

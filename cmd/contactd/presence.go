@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,16 +12,18 @@ import (
 
 	"contactd/classifier/audio"
 	"contactd/classifier/features"
+	"contactd/classifier/vision"
+	"contactd/contact"
 	"contactd/presence"
 	"contactd/segmenter"
 )
 
 func (a *app) presenceCmd() *cobra.Command {
-	root := &cobra.Command{Use: "presence", Short: "Presence from the voices: how well it finds a station's contacts"}
-	var media, station, expected, employee, voicesDir, startS string
+	root := &cobra.Command{Use: "presence", Short: "Presence without a sensor (voices, camera): how well it finds a station's contacts"}
+	var media, station, expected, employee, voicesDir, startS, from string
 	var asJSON bool
 	eval := &cobra.Command{
-		Use:   "eval --media FILE --station ID --expected FILE [--employee ID] [--voices DIR] [--json]",
+		Use:   "eval --media FILE --station ID --expected FILE [--from voices|video|voices+video] [--employee ID] [--voices DIR] [--json]",
 		Short: "Precision, recall (IoU ≥ 0.5) and boundary error of the contacts the voices find, against the true ones",
 		Long: `Hears the recording as the live voice path does, finds presence from the voices
 (the presence settings), applies the segmenter's rules and compares the contacts with the
@@ -70,20 +73,39 @@ one to one; the boundary error is the mean of |Δarrive| and |Δleave| over the 
 			if start.IsZero() {
 				return usageError{errors.New("--start is required (the expected file names no start)")}
 			}
-			h, err := a.hearing(station, employee, voicesDir)
-			if err != nil {
-				return err
+			if from != "voices" && from != "video" && from != "voices+video" {
+				return usageError{fmt.Errorf("--from %q: want voices, video or voices+video", from)}
 			}
-			x, err := audio.DecodeFile(media, features.Rate)
-			if err != nil {
-				return err
+			var evs []contact.Event
+			if from != "video" {
+				if evs, err = a.presenceFromVoices(cmd.Context(), media, station, employee, voicesDir, start); err != nil {
+					return err
+				}
 			}
-			a.log.Info("hearing the recording", "file", media, "seconds", len(x)/features.Rate)
-			rs, err := h.Listen(cmd.Context(), x, start)
-			if err != nil {
-				return err
+			if from != "voices" {
+				vc := a.cfg.Presence.Video
+				if !vc.Zone.On() {
+					return usageError{errors.New("--from video: no patient zone configured (presence.video.zone)")}
+				}
+				d := presence.NewVideoDetector(vc, station)
+				var seen []contact.Event
+				var last time.Duration
+				err := vision.ReadFrames(cmd.Context(), media, vc.FPS, 160, func(at time.Duration, grey []byte, w, h int) error {
+					seen = append(seen, d.Push(start.Add(at), grey, w, h)...)
+					last = at
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				seen = append(seen, d.Flush(start.Add(last))...)
+				a.log.Info("presence from the camera", "events", len(seen))
+				if evs == nil {
+					evs = seen
+				} else {
+					evs = presence.Union(station, evs, seen)
+				}
 			}
-			evs := presence.Events(a.cfg.Presence, station, rs)
 			cs, _, _ := segmenter.Contacts(a.cfg.Segmenter, evs, time.Time{})
 			var found []presence.Span
 			for _, c := range cs {
@@ -118,9 +140,28 @@ one to one; the boundary error is the mean of |Δarrive| and |Δleave| over the 
 	f.StringVar(&startS, "start", "", "wall-clock time of the recording's start (default: the expected file's start)")
 	f.StringVar(&employee, "employee", "", "the employee at the station (default: the station's in the configuration)")
 	f.StringVar(&voicesDir, "voices", "", "where enrolled voices are, {employee}.json (default: {state_dir}/voices)")
+	f.StringVar(&from, "from", "voices", "presence from the voices, the camera's patient zone (presence.video) or both (someone is there while either says so)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	root.AddCommand(eval)
 	return root
+}
+
+// presenceFromVoices hears a recording and finds presence from its voices.
+func (a *app) presenceFromVoices(ctx context.Context, media, station, employee, voicesDir string, start time.Time) ([]contact.Event, error) {
+	h, err := a.hearing(station, employee, voicesDir)
+	if err != nil {
+		return nil, err
+	}
+	x, err := audio.DecodeFile(media, features.Rate)
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("hearing the recording", "file", media, "seconds", len(x)/features.Rate)
+	rs, err := h.Listen(ctx, x, start)
+	if err != nil {
+		return nil, err
+	}
+	return presence.Events(a.cfg.Presence, station, rs), nil
 }
 
 func spans(ss []presence.Span) []map[string]time.Time {
