@@ -110,7 +110,7 @@ func Generate(ctx context.Context, o Options) (*Files, error) {
 	return f, writeJSON(filepath.Join(o.Out, "day.json"), f)
 }
 
-// encode muxes the mixed audio (Opus, 20 ms packets) and, with video, a test
+// encode muxes the mixed audio (Opus, 20 ms packets) and, with video, a still
 // picture that shows a green square while a patient is at the desk.
 func encode(ctx context.Context, raw, out string, o Options, sc *Scenario, progress func(string, int, int)) error {
 	secs := fmt.Sprintf("%.3f", o.Length.Seconds())
@@ -125,8 +125,12 @@ func encode(ctx context.Context, raw, out string, o Options, sc *Scenario, progr
 		if len(on) > 0 {
 			enable = strings.Join(on, "+")
 		}
-		args = append(args, "-f", "lavfi", "-i", "testsrc2=s=128x96:r=5:d="+secs,
-			"-filter:v", fmt.Sprintf("drawbox=x=88:y=56:w=32:h=32:color=green:t=fill:enable='%s'", enable),
+		// A still scene (the desk) as a camera sees it: sensor noise and the
+		// light changing slowly through a ten-minute cycle; the patient is a
+		// square in the lower right while at the desk.
+		args = append(args, "-f", "lavfi", "-i", "smptebars=s=128x96:r=5:d="+secs,
+			"-filter:v", fmt.Sprintf("noise=alls=8:allf=t,eq=eval=frame:brightness='0.04*sin(2*PI*t/600)',"+
+				"drawbox=x=88:y=56:w=32:h=32:color=green:t=fill:enable='%s'", enable),
 			"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "10", "-b:v", "30k")
 	}
 	args = append(args, "-t", secs, "-c:a", "libopus", "-b:a", "24k", "-ar", "48000", "-frame_duration", "20",

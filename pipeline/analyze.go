@@ -47,6 +47,10 @@ type Options struct {
 	// without a sensor's events its events make the contacts; with them the
 	// sensor wins and the two are compared (Report.Disagreements).
 	AutoPresence *presence.Config
+	// AutoFrom is where AutoPresence looks: "voices" (the default, "" too),
+	// "video" (the camera's patient zone, presence.video) or
+	// "voices+video" (someone is there while either says so).
+	AutoFrom string
 }
 
 // Disagreement is a contact that sensor and voices do not agree on.
@@ -162,14 +166,28 @@ func Analyze(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	if o.AutoPresence != nil {
-		if o.Hearing == nil {
-			return nil, errors.New("presence from the voices needs the voice path (Hearing)")
+		var auto []contact.Event
+		if o.AutoFrom != "video" {
+			if o.Hearing == nil {
+				return nil, errors.New("presence from the voices needs the voice path (Hearing)")
+			}
+			rs, err := o.Hearing.Listen(ctx, x, start)
+			if err != nil {
+				return nil, err
+			}
+			auto = presence.Events(*o.AutoPresence, o.Station, rs)
 		}
-		rs, err := o.Hearing.Listen(ctx, x, start)
-		if err != nil {
-			return nil, err
+		if o.AutoFrom == "video" || o.AutoFrom == "voices+video" {
+			seen, err := VideoEvents(ctx, o.Media, o.Station, start, o.AutoPresence.Video)
+			if err != nil {
+				return nil, err
+			}
+			if o.AutoFrom == "video" {
+				auto = seen
+			} else {
+				auto = presence.Union(o.Station, auto, seen)
+			}
 		}
-		auto := presence.Events(*o.AutoPresence, o.Station, rs)
 		rep.AutoEvents = len(auto)
 		if len(in.Events) == 0 {
 			in.Events = auto

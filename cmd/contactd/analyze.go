@@ -85,12 +85,15 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 			}
 			switch presenceMode {
 			case "":
-			case "auto":
-				hear = true
+			case "auto", "voices", "video", "voices+video":
+				hear = hear || presenceMode != "video"
 				cfg := a.cfg.Presence
-				opt.AutoPresence = &cfg
+				opt.AutoPresence, opt.AutoFrom = &cfg, presenceMode
+				if presenceMode == "auto" {
+					opt.AutoFrom = "voices"
+				}
 			default:
-				return usageError{fmt.Errorf("--presence %q: want auto (presence from the voices)", presenceMode)}
+				return usageError{fmt.Errorf("--presence %q: want auto (presence from the voices, also voices), video (the camera's patient zone) or voices+video", presenceMode)}
 			}
 			if hear {
 				if opt.Hearing, err = a.hearing(station, employee, voicesDir); err != nil {
@@ -143,7 +146,7 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 	f.StringVar(&schedule, "schedule", "", "the station is a consulting room: its appointments (CSV or iCalendar .ics); contacts follow them")
 	f.StringVar(&voicesDir, "voices", "", "where enrolled voices are, {employee}.json (default: {state_dir}/voices)")
 	f.BoolVar(&hear, "hear", false, "run the voice path over the recording: each contact gets its voice timeline and likely-negative score")
-	f.StringVar(&presenceMode, "presence", "", "auto: presence from the voices (implies --hear); without --events its events make the contacts, with them the sensor wins and disagreements are reported")
+	f.StringVar(&presenceMode, "presence", "", "auto (or voices): presence from the voices (implies --hear); video: from the camera's patient zone (presence.video); voices+video: either; without --events its events make the contacts, with them the sensor wins and disagreements are reported")
 	f.StringVar(&employee, "employee", "", "with --hear: the employee at the station, whose enrolled voice tells their speech from the patient's (default: the station's in the configuration)")
 	return cmd
 }

@@ -12,8 +12,8 @@ import (
 
 	"contactd/classifier/audio"
 	"contactd/classifier/features"
-	"contactd/classifier/vision"
 	"contactd/contact"
+	"contactd/pipeline"
 	"contactd/presence"
 	"contactd/segmenter"
 )
@@ -83,22 +83,10 @@ one to one; the boundary error is the mean of |Δarrive| and |Δleave| over the 
 				}
 			}
 			if from != "voices" {
-				vc := a.cfg.Presence.Video
-				if !vc.Zone.On() {
-					return usageError{errors.New("--from video: no patient zone configured (presence.video.zone)")}
-				}
-				d := presence.NewVideoDetector(vc, station)
-				var seen []contact.Event
-				var last time.Duration
-				err := vision.ReadFrames(cmd.Context(), media, vc.FPS, 160, func(at time.Duration, grey []byte, w, h int) error {
-					seen = append(seen, d.Push(start.Add(at), grey, w, h)...)
-					last = at
-					return nil
-				})
+				seen, err := pipeline.VideoEvents(cmd.Context(), media, station, start, a.cfg.Presence.Video)
 				if err != nil {
 					return err
 				}
-				seen = append(seen, d.Flush(start.Add(last))...)
 				a.log.Info("presence from the camera", "events", len(seen))
 				if evs == nil {
 					evs = seen

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,60 @@ func TestPresenceFromVoices(t *testing.T) {
 	}
 	if le.AUC != nil {
 		t.Logf("likely-negative score on this day: ROC AUC %.3f over %d rated contacts", *le.AUC, le.N)
+	}
+}
+
+// TestPresenceFromCamera: the generated day's camera shows someone in the
+// patient zone while a patient is at the desk (and a moving test picture
+// around it); presence from the camera alone finds the true contacts, and
+// analyze --presence video makes them the day's contacts.
+func TestPresenceFromCamera(t *testing.T) {
+	f := testDay(t)
+	// The zone around where the day's picture shows the patient.
+	for k, v := range map[string]string{"X": "0.65", "Y": "0.55", "W": "0.32", "H": "0.4"} {
+		t.Setenv("CONTACTD_PRESENCE_VIDEO_ZONE_"+k, v)
+	}
+	code, out, errs := contactd(t, "presence", "eval", "--from", "video", "--json", "--media", f.Recording, "--station", f.Station,
+		"--expected", f.Expected)
+	if code != 0 {
+		t.Fatalf("presence eval --from video: %d %s", code, errs)
+	}
+	var ev struct {
+		Truth, Found, Matched int
+		Precision, Recall     float64
+		MeanBoundaryError     float64 `json:"mean_boundary_error_s"`
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Logf("presence from the camera: %d true, %d found, precision %.3f recall %.3f, boundary error %.2f s",
+		ev.Truth, ev.Found, ev.Precision, ev.Recall, ev.MeanBoundaryError)
+	if ev.Truth < 3 || ev.Precision < 0.95 || ev.Recall < 0.95 || ev.MeanBoundaryError > 1 {
+		t.Errorf("presence from the camera: %+v", ev)
+	}
+	store := t.TempDir()
+	code, out, errs = contactd(t, "analyze", "--media", f.Recording, "--station", f.Station, "--ratings", f.Ratings,
+		"--start", f.Start.Format(time.RFC3339Nano), "--store", store, "--presence", "video", "--json")
+	if code != 0 {
+		t.Fatalf("analyze --presence video: %d %s", code, errs)
+	}
+	var rep struct {
+		Contacts   []contact.Contact `json:"contacts"`
+		AutoEvents int               `json:"auto_events"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Contacts) != ev.Found || rep.AutoEvents != 2*ev.Found {
+		t.Errorf("analyze --presence video: %d contacts from %d events; presence eval found %d", len(rep.Contacts), rep.AutoEvents, ev.Found)
+	}
+	// Without a zone there is nothing to look at: a clear error.
+	t.Setenv("CONTACTD_PRESENCE_VIDEO_ZONE_W", "0")
+	t.Setenv("CONTACTD_PRESENCE_VIDEO_ZONE_H", "0")
+	t.Setenv("CONTACTD_PRESENCE_VIDEO_ZONE_X", "0")
+	t.Setenv("CONTACTD_PRESENCE_VIDEO_ZONE_Y", "0")
+	if code, _, errs := contactd(t, "presence", "eval", "--from", "video", "--media", f.Recording, "--station", f.Station,
+		"--expected", f.Expected); code == 0 || !strings.Contains(errs, "presence.video.zone") {
+		t.Errorf("no zone: exit %d, %s", code, errs)
 	}
 }

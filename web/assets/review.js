@@ -38,8 +38,9 @@ document.addEventListener('DOMContentLoaded', () => {
   function likelyBadge(c) {
     const l = c.likely_negative;
     if (!l) return el('span', { class: 'muted', text: '—' });
-    // The top reason beside the score, all of them in the tooltip.
-    const why = (l.reasons || []).map((r) => t('reason_' + r.code));
+    // The top reason beside the score, all of them in the tooltip; a sign
+    // that took points off (a pleased patient) is marked with a minus.
+    const why = (l.reasons || []).map((r) => (r.points < 0 ? '− ' : '') + t('reason_' + r.code));
     return el('span', { class: 'likely' + (l.score >= 0.5 ? ' high' : ''), title: why.join(', '), text: String(Math.round(l.score * 100)) },
       why.length ? el('span', { class: 'why', text: ' · ' + why[0] }) : null);
   }
