@@ -161,3 +161,53 @@ func TestLiveFace(t *testing.T) {
 		t.Errorf("smile seconds not counted:\n%s", grepLines(b.String(), "contactd_employee_smile"))
 	}
 }
+
+// TestLivePresenceFromCamera: a desk without a sensor (presence: video)
+// whose camera shows someone in the patient zone from 3 s to 11 s of the
+// stream: the face path's pictures make the contact, dated within a
+// second or so of the picture, with no event from the agent.
+func TestLivePresenceFromCamera(t *testing.T) {
+	dir := t.TempDir()
+	ivf := filepath.Join(dir, "camera.ivf")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "smptebars=s=128x96:r=10:d=14",
+		"-vf", "noise=alls=8:allf=t,drawbox=x=88:y=56:w=32:h=32:color=green:t=fill:enable='between(t,3,11)'",
+		"-c:v", "libvpx", "-deadline", "realtime", "-g", "10", "-b:v", "100k", ivf).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	ogg := filepath.Join(dir, "silence.ogg")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "14",
+		"-c:a", "libopus", "-b:a", "16k", "-page_duration", "20000", "-frame_duration", "20", ogg).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	ts := startServer(t, t.TempDir(), t.TempDir(), func(c *config.Config) {
+		c.Stations[0].Presence = "video"
+		c.Presence.Video.Zone.X, c.Presence.Video.Zone.Y, c.Presence.Video.Zone.W, c.Presence.Video.Zone.H = 0.65, 0.55, 0.32, 0.4
+		c.Presence.Video.Inertia = 3
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pub := &capture.Publisher{URL: ts.url + "/whip/desk-1", Token: token, Video: true, InterfaceFilter: loopbackOnly, IncludeLoopback: true}
+	if err := pub.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(context.Background())
+	start := time.Now()
+	// The streams loop their files: one pass of 14 s.
+	sctx, stop := context.WithTimeout(ctx, 14*time.Second)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); capture.StreamOgg(sctx, pub.Audio, ogg) }()
+	go func() { defer wg.Done(); capture.StreamIVF(sctx, pub.VideoTr, ivf) }()
+	wg.Wait()
+	scs := waitSidecars(t, ts.store, 1, 30*time.Second)
+	if len(scs) != 1 {
+		t.Fatalf("%d contacts, want 1", len(scs))
+	}
+	c := scs[0]
+	arrive, leave := c.Arrive.Sub(start).Seconds(), c.Leave.Sub(start).Seconds()
+	t.Logf("contact from the camera: %.2f s – %.2f s of the stream", arrive, leave)
+	if arrive < 2 || arrive > 5 || leave < 10 || leave > 13 {
+		t.Errorf("contact %.2f–%.2f s, want about 3–11 s", arrive, leave)
+	}
+}

@@ -82,7 +82,8 @@ type Server struct {
 	engine *live.Engine
 
 	presenceMu sync.Mutex
-	presence   map[string]*presence.Detector // stations with presence: auto
+	presence   map[string]*presence.Detector      // stations with presence: auto
+	seen       map[string]*presence.VideoDetector // stations with presence: video
 	voice      *voice.Hub
 	vision     *vision.Hub               // nil when face.enabled is off
 	voices     map[string]*speaker.Voice // enrolled employees by id
@@ -479,7 +480,8 @@ func (s *Server) startFace() error {
 	}
 	s.vision = &vision.Hub{
 		Detector: det, Net: net, FPS: fc.FPS, Keep: s.Config.Segmenter.MaxContact + time.Minute, Log: s.Log,
-		OnDrop: func(station string) { s.imetrics.AddDropped(station, "face") },
+		OnDrop:    func(station string) { s.imetrics.AddDropped(station, "face") },
+		OnPicture: s.seePresence,
 		OnReading: func(station string, r vision.Reading) {
 			emp := s.employeeOf(station, r.Start)
 			if !r.Face || emp == "" {
@@ -1014,6 +1016,43 @@ func (s *Server) debugServer() (*http.Server, error) {
 	go srv.Serve(ln) // stopped by the caller's Close
 	s.Log.Info("profiles served", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return srv, nil
+}
+
+// seePresence finds presence from the camera's patient zone at a station
+// configured so (presence: video) and hands its events to the live
+// engine, as a sensor's. It looks at the face path's pictures.
+func (s *Server) seePresence(station string, wall time.Time, img *face.Image) {
+	st, ok := s.stations[station]
+	if !ok || st.Presence != "video" {
+		return
+	}
+	grey := make([]byte, img.W*img.H)
+	for i := range grey {
+		p := img.Pix[i*img.C:]
+		if img.C >= 3 {
+			grey[i] = byte((299*int(p[0]) + 587*int(p[1]) + 114*int(p[2])) / 1000)
+		} else {
+			grey[i] = p[0]
+		}
+	}
+	s.presenceMu.Lock()
+	if s.seen == nil {
+		s.seen = map[string]*presence.VideoDetector{}
+	}
+	d := s.seen[station]
+	if d == nil {
+		d = presence.NewVideoDetector(s.Config.Presence.Video, station)
+		s.seen[station] = d
+	}
+	evs := d.Push(wall, grey, img.W, img.H)
+	s.presenceMu.Unlock()
+	for _, ev := range evs {
+		if err := s.engine.Event(ev); err != nil {
+			s.Log.Error("presence from the camera: event not accepted", "station", station, "type", ev.Type, "at", ev.At, "error", err)
+			continue
+		}
+		s.Log.Info("presence from the camera", "station", station, "type", ev.Type, "at", ev.At)
+	}
 }
 
 // hearPresence finds presence from the voices at a station configured so

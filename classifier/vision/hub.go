@@ -63,6 +63,10 @@ type Hub struct {
 	QueueSize int
 	// OnReading is called for each reading, on the station's goroutine.
 	OnReading func(station string, r Reading)
+	// OnPicture, if set, sees each picture looked at before it is
+	// analysed, on the station's goroutine (presence from the camera); it
+	// must not keep img.
+	OnPicture func(station string, wall time.Time, img *face.Image)
 	OnDrop    func(station string)
 	Log       *slog.Logger
 
@@ -181,6 +185,9 @@ func (h *Hub) run(id string, st *station) {
 		next = f.wall.Add(period)
 		if len(st.q) > cap(st.q)/2 {
 			continue // behind: decode on, analyse when caught up
+		}
+		if h.OnPicture != nil {
+			h.OnPicture(id, f.wall, img)
 		}
 		r := h.analyse(img)
 		r.Start = f.wall
