@@ -73,6 +73,8 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{"", "CONTACTD_SEGMENTR_MERGE_GAP=1s", "not a contactd setting"},
 		{"log:\n  level: loud\n", "", "log.level"},
 		{"timezone: Mars/Olympus\n", "", "timezone"},
+		{"stations: [{id: desk-1, token: desk-1-secret-token-0123, presence: video}]\n", "", "stations[0].presence: video needs"},
+		{"presence: {video: {zone: {x: 0.8, y: 0, w: 0.5, h: 1}}}\n", "", "presence.video.zone"},
 	}
 	for _, tc := range cases {
 		var env []string
