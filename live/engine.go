@@ -492,7 +492,11 @@ func (e *Engine) processStation(id string, now time.Time) {
 		return true
 	})
 	st.ratings = slices.DeleteFunc(st.ratings, func(r contact.Rating) bool {
-		return !r.At.After(boundary.Add(cfg.RatingWindow)) && !claimed[r.At] && seenRating(r)
+		if r.At.After(boundary.Add(cfg.RatingWindow)) || claimed[r.At] || !seenRating(r) {
+			return false
+		}
+		delete(st.orphans, orphanKey(r)) // a forgotten rating cannot come back as an orphan
+		return true
 	})
 	for _, c := range finished {
 		delete(st.saved, c.ID)

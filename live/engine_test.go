@@ -275,3 +275,47 @@ func TestRatingJoinsContactTheSensorMissed(t *testing.T) {
 	}
 	t.Fatalf("the conversation the sensor missed was not stored; orphans %v", orphans())
 }
+
+// TestOrphansForgotten: an orphan rating is stored once, and forgotten with
+// the station's other old ratings once a later contact is done, so a desk
+// whose patients press at random does not grow the engine's memory. (A
+// contact is done some seconds after its events were heard.)
+func TestOrphansForgotten(t *testing.T) {
+	e, a := newTestEngine(t, nil, func(e *Engine) {
+		e.Segmenter.RatingWindow = 2 * time.Second
+		e.Tick = 100 * time.Millisecond
+	})
+	now := time.Now().Round(time.Millisecond)
+	for i := range 5 {
+		r := contact.Rating{Station: "desk-1", Value: i % 5, Scale: contact.Scale5pt, At: now.Add(time.Duration(-100+10*i) * time.Second)}
+		if err := e.Rating(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, x := range []contact.Event{
+		{Station: "desk-1", Type: contact.Arrive, At: now.Add(-20 * time.Second)},
+		{Station: "desk-1", Type: contact.Leave, At: now.Add(-10 * time.Second)},
+	} {
+		if err := e.Event(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		n := 0
+		for _, err := range a.Store.List(context.Background(), "orphans/") {
+			if err == nil {
+				n++
+			}
+		}
+		e.mu.Lock()
+		st := e.stations["desk-1"]
+		left, ratings := len(st.orphans), len(st.ratings)
+		e.mu.Unlock()
+		if n == 5 && left == 0 && ratings == 0 {
+			return
+		}
+		if time.Now().Add(100 * time.Millisecond).After(deadline) {
+			t.Fatalf("%d orphans stored (want 5); the engine still holds %d orphan keys and %d ratings", n, left, ratings)
+		}
+	}
+}
