@@ -169,9 +169,10 @@ type Station struct {
 	// sensor or buttons), "auto": a desk without a sensor, its contacts
 	// found from the voices (see presence.*), or "both": the sensor decides
 	// and the voices check it (flags sensor_missed, not_heard, sensor_stuck),
-	// or "video": a desk without a sensor, its contacts found from the
+	// "video": a desk without a sensor, its contacts found from the
 	// camera's patient zone (presence.video; needs face.enabled, whose
-	// decoded frames it looks at).
+	// decoded frames it looks at), or "voices+video": from both, someone
+	// being there while either says so.
 	Presence string `yaml:"presence"`
 }
 
@@ -501,13 +502,13 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].kind: %q (want desk or room)", i, st.Kind))
 		case st.Record != "" && st.Record != "always" && st.Record != "appointments" && st.Record != "contacts":
 			errs = append(errs, fmt.Errorf("stations[%d].record: %q (want always, contacts or appointments)", i, st.Record))
-		case st.Record == "contacts" && (st.IsRoom() || st.Presence == "auto" || st.Presence == "video"):
+		case st.Record == "contacts" && (st.IsRoom() || st.Presence == "auto" || st.Presence == "video" || st.Presence == "voices+video"):
 			errs = append(errs, fmt.Errorf("stations[%d].record: contacts needs a desk with a presence sensor (a room: appointments)", i))
-		case st.Presence != "" && st.Presence != "sensor" && st.Presence != "auto" && st.Presence != "both" && st.Presence != "video":
-			errs = append(errs, fmt.Errorf("stations[%d].presence: %q (want sensor, auto, both or video)", i, st.Presence))
-		case st.Presence == "video" && (!c.Face.Enabled || !c.Presence.Video.Zone.On()):
-			errs = append(errs, fmt.Errorf("stations[%d].presence: video needs face.enabled (its frames) and a patient zone (presence.video.zone)", i))
-		case (st.Presence == "auto" || st.Presence == "both" || st.Presence == "video") && st.IsRoom():
+		case st.Presence != "" && st.Presence != "sensor" && st.Presence != "auto" && st.Presence != "both" && st.Presence != "video" && st.Presence != "voices+video":
+			errs = append(errs, fmt.Errorf("stations[%d].presence: %q (want sensor, auto, both, video or voices+video)", i, st.Presence))
+		case (st.Presence == "video" || st.Presence == "voices+video") && (!c.Face.Enabled || !c.Presence.Video.Zone.On()):
+			errs = append(errs, fmt.Errorf("stations[%d].presence: %s needs face.enabled (its frames) and a patient zone (presence.video.zone)", i, st.Presence))
+		case (st.Presence == "auto" || st.Presence == "both" || st.Presence == "video" || st.Presence == "voices+video") && st.IsRoom():
 			errs = append(errs, fmt.Errorf("stations[%d].presence: a room's contacts come from its appointments, not auto presence", i))
 		case st.Record == "appointments" && !st.IsRoom():
 			errs = append(errs, fmt.Errorf("stations[%d].record: only a room (kind: room) records by its appointments", i))

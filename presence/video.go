@@ -220,3 +220,52 @@ func eventSpans(evs []contact.Event) []Span {
 	}
 	return out
 }
+
+// LiveUnion merges one station's two live presence streams (the voices'
+// and the camera's) into one, as Union does offline: arrive when the first
+// says someone is there, leave when neither does, dated at the later of
+// their leaves. The voices tell an arrive dated back to the conversation's
+// start and a leave some seconds late; what the union already told stays
+// told (an earlier arrive heard later changes nothing). Not safe for
+// concurrent use.
+type LiveUnion struct {
+	Station string
+	on      [2]bool
+	left    time.Time // the later leave of the sources while both are off
+	present bool
+}
+
+// The two sources of a LiveUnion.
+const (
+	FromVoices = 0
+	FromVideo  = 1
+)
+
+// Push takes one source's event and returns what the union tells.
+func (u *LiveUnion) Push(src int, e contact.Event) []contact.Event {
+	switch e.Type {
+	case contact.Arrive:
+		u.on[src] = true
+		if u.present {
+			return nil
+		}
+		u.present = true
+		return []contact.Event{{Station: u.Station, Type: contact.Arrive, At: e.At, Source: Source}}
+	case contact.Leave:
+		if !u.on[src] {
+			return nil
+		}
+		u.on[src] = false
+		if e.At.After(u.left) {
+			u.left = e.At
+		}
+		if u.on[1-src] || !u.present {
+			return nil
+		}
+		u.present = false
+		at := u.left
+		u.left = time.Time{}
+		return []contact.Event{{Station: u.Station, Type: contact.Leave, At: at, Source: Source}}
+	}
+	return nil
+}

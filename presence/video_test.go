@@ -124,3 +124,32 @@ func TestUnion(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveUnion(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	ev := func(typ contact.EventType, s int) contact.Event {
+		return contact.Event{Station: "d", Type: typ, At: t0.Add(time.Duration(s) * time.Second), Source: Source}
+	}
+	u := &LiveUnion{Station: "d"}
+	var got []contact.Event
+	push := func(src int, e contact.Event) { got = append(got, u.Push(src, e)...) }
+	push(FromVideo, ev(contact.Arrive, 5))    // the camera sees the patient step up
+	push(FromVoices, ev(contact.Arrive, 3))   // the voices' arrive, dated back: already told
+	push(FromVideo, ev(contact.Leave, 40))    // out of the zone, still talking
+	push(FromVoices, ev(contact.Leave, 46))   // the voices end later: the union's leave
+	push(FromVoices, ev(contact.Leave, 50))   // a stray leave: nothing
+	push(FromVoices, ev(contact.Arrive, 100)) // a patient the camera does not see
+	push(FromVoices, ev(contact.Leave, 120))
+	want := []struct {
+		typ contact.EventType
+		at  int
+	}{{contact.Arrive, 5}, {contact.Leave, 46}, {contact.Arrive, 100}, {contact.Leave, 120}}
+	if len(got) != len(want) {
+		t.Fatalf("union told %+v", got)
+	}
+	for i, w := range want {
+		if got[i].Type != w.typ || !got[i].At.Equal(t0.Add(time.Duration(w.at)*time.Second)) || got[i].Station != "d" {
+			t.Errorf("event %d: %+v, want %s at %d s", i, got[i], w.typ, w.at)
+		}
+	}
+}

@@ -162,11 +162,18 @@ func TestLiveFace(t *testing.T) {
 	}
 }
 
-// TestLivePresenceFromCamera: a desk without a sensor (presence: video)
-// whose camera shows someone in the patient zone from 3 s to 11 s of the
-// stream: the face path's pictures make the contact, dated within a
-// second or so of the picture, with no event from the agent.
+// TestLivePresenceFromCamera: a desk without a sensor (presence: video,
+// and voices+video with a silent microphone) whose camera shows someone in
+// the patient zone from 3 s to 11 s of the stream: the face path's
+// pictures make the contact, dated within a second or so of the picture,
+// with no event from the agent.
 func TestLivePresenceFromCamera(t *testing.T) {
+	for _, mode := range []string{"video", "voices+video"} {
+		t.Run(mode, func(t *testing.T) { livePresenceFromCamera(t, mode) })
+	}
+}
+
+func livePresenceFromCamera(t *testing.T, mode string) {
 	dir := t.TempDir()
 	ivf := filepath.Join(dir, "camera.ivf")
 	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "smptebars=s=128x96:r=10:d=14",
@@ -180,7 +187,7 @@ func TestLivePresenceFromCamera(t *testing.T) {
 		t.Fatalf("ffmpeg: %v %s", err, out)
 	}
 	ts := startServer(t, t.TempDir(), t.TempDir(), func(c *config.Config) {
-		c.Stations[0].Presence = "video"
+		c.Stations[0].Presence = mode
 		c.Presence.Video.Zone.X, c.Presence.Video.Zone.Y, c.Presence.Video.Zone.W, c.Presence.Video.Zone.H = 0.65, 0.55, 0.32, 0.4
 		c.Presence.Video.Inertia = 3
 	})

@@ -83,7 +83,8 @@ type Server struct {
 
 	presenceMu sync.Mutex
 	presence   map[string]*presence.Detector      // stations with presence: auto
-	seen       map[string]*presence.VideoDetector // stations with presence: video
+	seen       map[string]*presence.VideoDetector // stations with presence: video or voices+video
+	union      map[string]*presence.LiveUnion     // stations with presence: voices+video
 	voice      *voice.Hub
 	vision     *vision.Hub               // nil when face.enabled is off
 	voices     map[string]*speaker.Voice // enrolled employees by id
@@ -1023,7 +1024,7 @@ func (s *Server) debugServer() (*http.Server, error) {
 // engine, as a sensor's. It looks at the face path's pictures.
 func (s *Server) seePresence(station string, wall time.Time, img *face.Image) {
 	st, ok := s.stations[station]
-	if !ok || st.Presence != "video" {
+	if !ok || st.Presence != "video" && st.Presence != "voices+video" {
 		return
 	}
 	grey := make([]byte, img.W*img.H)
@@ -1045,6 +1046,9 @@ func (s *Server) seePresence(station string, wall time.Time, img *face.Image) {
 		s.seen[station] = d
 	}
 	evs := d.Push(wall, grey, img.W, img.H)
+	if st.Presence == "voices+video" {
+		evs = s.unite(station, presence.FromVideo, evs)
+	}
 	s.presenceMu.Unlock()
 	for _, ev := range evs {
 		if err := s.engine.Event(ev); err != nil {
@@ -1055,11 +1059,29 @@ func (s *Server) seePresence(station string, wall time.Time, img *face.Image) {
 	}
 }
 
+// unite passes one source's events through the station's union of voices
+// and camera (presence: voices+video); s.presenceMu is held.
+func (s *Server) unite(station string, src int, evs []contact.Event) []contact.Event {
+	if s.union == nil {
+		s.union = map[string]*presence.LiveUnion{}
+	}
+	u := s.union[station]
+	if u == nil {
+		u = &presence.LiveUnion{Station: station}
+		s.union[station] = u
+	}
+	var out []contact.Event
+	for _, e := range evs {
+		out = append(out, u.Push(src, e)...)
+	}
+	return out
+}
+
 // hearPresence finds presence from the voices at a station configured so
 // (presence: auto) and hands its events to the live engine, as a sensor's.
 func (s *Server) hearPresence(station string, r voice.Reading) {
 	st, ok := s.stations[station]
-	if !ok || (st.Presence != "auto" && st.Presence != "both") {
+	if !ok || (st.Presence != "auto" && st.Presence != "both" && st.Presence != "voices+video") {
 		return
 	}
 	s.presenceMu.Lock()
@@ -1072,6 +1094,9 @@ func (s *Server) hearPresence(station string, r voice.Reading) {
 		s.presence[station] = d
 	}
 	evs := d.Push(r)
+	if st.Presence == "voices+video" {
+		evs = s.unite(station, presence.FromVoices, evs)
+	}
 	s.presenceMu.Unlock()
 	for _, ev := range evs {
 		if st.Presence == "both" { // the sensor decides; the voices check it
