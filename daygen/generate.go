@@ -119,7 +119,8 @@ func encode(ctx context.Context, raw, out string, o Options, sc *Scenario, progr
 	if o.Video {
 		var on []string
 		for _, v := range sc.Visits {
-			on = append(on, fmt.Sprintf("between(t,%.2f,%.2f)", v.Arrive.Seconds(), v.WantLeave.Seconds()))
+			// The camera sees the patient leave even when the sensor missed it.
+			on = append(on, fmt.Sprintf("between(t,%.2f,%.2f)", v.Arrive.Seconds(), v.Leave.Seconds()))
 		}
 		enable := "0"
 		if len(on) > 0 {
