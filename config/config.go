@@ -304,6 +304,12 @@ type Emotion struct {
 	VADModel string `yaml:"vad_model"`
 	// VoiceModel is a model from `contactd emotion train` (empty: built in).
 	VoiceModel string `yaml:"voice_model"`
+	// Keep is how long each station's per-second voice readings stay in
+	// memory: contacts, consultations and a backlog replayed after an
+	// agent's outage are measured from them, so it bounds both the memory
+	// (about 190 bytes a station-second) and the longest outage whose
+	// contacts still get voice timelines.
+	Keep time.Duration `yaml:"keep"`
 }
 
 // Face configures face expression from the stations' cameras.
@@ -347,6 +353,7 @@ func Default() *Config {
 		Shifts:    []Shift{},
 		Users:     []User{},
 		Review:    Review{Causes: DefaultCauses()},
+		Emotion:   Emotion{Keep: 2 * time.Hour},
 		Face:      Face{Enabled: true, FPS: 4, InputSize: 224},
 		Log:       Log{Level: "info", Format: "text"},
 		Segmenter: segmenter.DefaultConfig(),
@@ -475,6 +482,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Recorder.Retention < c.Segmenter.MaxContact {
 		errs = append(errs, fmt.Errorf("recorder.retention: %v is shorter than segmenter.max_contact %v", c.Recorder.Retention, c.Segmenter.MaxContact))
+	}
+	if need := c.Segmenter.MaxContact + c.Segmenter.RatingWindow; c.Emotion.Keep < need {
+		errs = append(errs, fmt.Errorf("emotion.keep: %v is shorter than segmenter.max_contact + rating_window (%v): a contact's voice readings would be gone before it is cut", c.Emotion.Keep, need))
 	}
 	if c.Recorder.MinFreeBytes < 0 {
 		errs = append(errs, fmt.Errorf("recorder.min_free_bytes: %d is negative (0: no early eviction)", c.Recorder.MinFreeBytes))

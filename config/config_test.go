@@ -75,6 +75,8 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{"timezone: Mars/Olympus\n", "", "timezone"},
 		{"stations: [{id: desk-1, token: desk-1-secret-token-0123, presence: video}]\n", "", "stations[0].presence: video needs"},
 		{"presence: {video: {zone: {x: 0.8, y: 0, w: 0.5, h: 1}}}\n", "", "presence.video.zone"},
+		{"emotion: {keep: 10m}\n", "", "emotion.keep: 10m0s is shorter than segmenter.max_contact"},
+		{"segmenter: {max_contact: 3h}\n", "", "emotion.keep"},
 	}
 	for _, tc := range cases {
 		var env []string

@@ -232,6 +232,7 @@ func (s *Server) Initialize() error {
 		return err
 	}
 	s.queueMetrics()
+	s.cMemoryMetrics()
 	s.diskMetrics()
 	s.requests = &limit.Buckets{Rate: RequestsPerSecond, Burst: 5 * RequestsPerSecond}
 	if err := s.loadSigningKey(); err != nil {
@@ -283,6 +284,21 @@ func (s *Server) Close() {
 	if err := s.history.Close(); err != nil {
 		s.Log.Error("history not saved", "error", err)
 	}
+}
+
+// cMemoryMetrics exports what the C allocator (FFmpeg, libopus) holds, in
+// use and freed-but-held, so a growing RSS can be told apart: Go's own
+// figures are go_memstats_*, a C leak grows the first, fragmentation the
+// second.
+func (s *Server) cMemoryMetrics() {
+	site := prometheus.Labels{"site": s.Config.Site}
+	s.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contactd_c_heap_inuse_bytes", ConstLabels: site,
+			Help: "Memory the C allocator has handed out to FFmpeg and libopus and not had back."},
+			func() float64 { return float64(cmem.Read().InUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contactd_c_heap_free_bytes", ConstLabels: site,
+			Help: "Memory freed by FFmpeg and libopus that the C allocator still holds (fragmentation)."},
+			func() float64 { return float64(cmem.Read().Free) }))
 }
 
 // queueMetrics exports the upload queue's backlog when the store has one.
@@ -540,6 +556,7 @@ func (s *Server) startVoice() error {
 		Employee:    s.employeeOf,
 		Voice:       func(employee string) *speaker.Voice { return s.voices[employee] },
 		BaselineDir: filepath.Join(cfg.StateDir, "voices"),
+		Keep:        cfg.Emotion.Keep,
 		OnDrop:      func(station string) { s.imetrics.AddDropped(station, "voice") },
 		OnReading: func(station string, r voice.Reading) {
 			s.lastMu.Lock()

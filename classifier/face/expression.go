@@ -206,14 +206,10 @@ func sum(ts ...*tensor) *tensor {
 // Classify returns the probability of each class (Labels order) for a face crop.
 func (n *ExpressionNet) Classify(img *Image) []float64 {
 	if t := n.Tuned; t != nil {
-		p := t.predict(t.forward(n.denseUpTo(img, t.From)))
 		if t.Mirror {
-			q := t.predict(t.forward(n.denseUpTo(img.Mirror(), t.From)))
-			for i := range p {
-				p[i] = (p[i] + q[i]) / 2
-			}
+			return t.classify(n.denseUpTo(img, t.From), n.denseUpTo(img.Mirror(), t.From))
 		}
-		return p
+		return t.classify(n.denseUpTo(img, t.From))
 	}
 	h := n.Head
 	if h == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -29,6 +30,32 @@ type Tuned struct {
 	Mirror bool
 	// Trained says on what and how, for the record.
 	Trained string
+	// Also are more fine-tunings of the same blocks whose predictions are
+	// averaged with this one's: an ensemble that shares the frozen blocks,
+	// which run once a view, so a member costs only its own blocks.
+	Also []*Tuned
+}
+
+// members is t and its ensemble.
+func (t *Tuned) members() []*Tuned { return append([]*Tuned{t}, t.Also...) }
+
+// classify averages every member's prediction over the views (the frozen
+// blocks' output for the crop and, with Mirror, for its mirror image).
+func (t *Tuned) classify(views ...*tensor) []float64 {
+	p := make([]float64, len(Labels))
+	n := 0
+	for _, m := range t.members() {
+		for _, v := range views {
+			for i, q := range m.predict(m.forward(v)) {
+				p[i] += q
+			}
+			n++
+		}
+	}
+	for i := range p {
+		p[i] /= float64(n)
+	}
+	return p
 }
 
 // denseBlock is one dense block whose first convolution has stride 2.
@@ -116,16 +143,46 @@ type tunedFile struct {
 	Mirror  bool              `json:"mirror"`
 	Trained string            `json:"trained"`
 	Weights map[string]string `json:"weights"`
+	// Also: the ensemble's other members (their own mirror flag is the first's).
+	Also []tunedFile `json:"also,omitempty"`
 }
 
-// MarshalJSON writes the tuned weights (base64 little-endian float32).
-func (t *Tuned) MarshalJSON() ([]byte, error) {
+func (t *Tuned) file() tunedFile {
 	f := tunedFile{From: t.From, Mirror: t.Mirror, Trained: t.Trained, Weights: map[string]string{}}
 	names := t.names()
 	for i, p := range t.params() {
 		f.Weights[names[i]] = encodeF32(p)
 	}
-	return json.Marshal(f)
+	for _, m := range t.Also {
+		f.Also = append(f.Also, m.file())
+	}
+	return f
+}
+
+// MarshalJSON writes the tuned weights (base64 little-endian float32).
+func (t *Tuned) MarshalJSON() ([]byte, error) { return json.Marshal(t.file()) }
+
+// Join makes an ensemble of fine-tunings of the same blocks: the first
+// keeps its mirror setting, the others' predictions are averaged with it.
+func Join(ts ...*Tuned) (*Tuned, error) {
+	if len(ts) == 0 {
+		return nil, errors.New("no tuned blocks to join")
+	}
+	out := *ts[0]
+	out.Also = nil
+	for i, t := range ts {
+		for _, m := range t.members() {
+			if m.From != out.From {
+				return nil, fmt.Errorf("member %d tunes from block %d, the first from %d: an ensemble shares the frozen blocks", i+1, m.From, out.From)
+			}
+			if m != ts[0] {
+				c := *m
+				c.Also = nil
+				out.Also = append(out.Also, &c)
+			}
+		}
+	}
+	return &out, nil
 }
 
 // ParseTuned reads tuned blocks for net (whose shapes they must fit).
@@ -134,6 +191,30 @@ func ParseTuned(b []byte, name string, net *ExpressionNet) (*Tuned, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("%s: not a tuned expression block: %w", name, err)
 	}
+	t, err := f.tuned(net, name)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range f.Also {
+		if len(m.Also) > 0 {
+			return nil, fmt.Errorf("%s: also[%d]: an ensemble's member has no members of its own", name, i)
+		}
+		if m.From == 0 {
+			m.From = 3
+		}
+		if m.From != t.From {
+			return nil, fmt.Errorf("%s: also[%d]: from %d, the first member from %d (an ensemble shares the frozen blocks)", name, i, m.From, t.From)
+		}
+		mt, err := m.tuned(net, fmt.Sprintf("%s: also[%d]", name, i))
+		if err != nil {
+			return nil, err
+		}
+		t.Also = append(t.Also, mt)
+	}
+	return t, nil
+}
+
+func (f tunedFile) tuned(net *ExpressionNet, name string) (*Tuned, error) {
 	if f.From == 0 {
 		f.From = 3
 	}
@@ -561,14 +642,10 @@ func (n *ExpressionNet) DenseAll(ctx context.Context, imgs []*Image, k int, prog
 // PredictMaps classifies maps of the blocks before From: a map and, when
 // mirrored is set, its mirror image's map, averaged.
 func (t *Tuned) PredictMaps(m, mirrored *DenseMap) []float64 {
-	p := t.predict(t.forward(m.unpack()))
 	if mirrored != nil {
-		q := t.predict(t.forward(mirrored.unpack()))
-		for i := range p {
-			p[i] = (p[i] + q[i]) / 2
-		}
+		return t.classify(m.unpack(), mirrored.unpack())
 	}
-	return p
+	return t.classify(m.unpack())
 }
 
 //go:embed face_tuned.json

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -160,5 +161,63 @@ func TestBetaSampleMean(t *testing.T) {
 		if math.Abs(mean-0.5) > 0.01 || math.Abs(variance-want) > 0.1*want {
 			t.Errorf("Beta(%g,%g): mean %.4f (want 0.5), variance %.4f (want %.4f)", a, a, mean, variance, want)
 		}
+	}
+}
+
+// TestJoinAverages: an ensemble written and read back predicts the mean of
+// its members' predictions on every view, and refuses members that tune
+// other blocks than the first.
+func TestJoinAverages(t *testing.T) {
+	net, err := LoadExpressionNet(modelDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := tunedFrom(net, 2), tunedFrom(net, 2)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, p := range b.params() {
+		for i := range p {
+			p[i] *= float32(1 + 0.3*rng.NormFloat64())
+		}
+	}
+	a.Mirror = true
+	j, err := Join(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := j.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseTuned(raw, "ensemble", net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Also) != 1 || !back.Mirror {
+		t.Fatalf("read back %d more members, mirror %v", len(back.Also), back.Mirror)
+	}
+	x, y := newTensor(28, 28, 64), newTensor(28, 28, 64)
+	for i := range x.d {
+		x.d[i], y.d[i] = float32(rng.Float64()*0.5), float32(rng.Float64()*0.5)
+	}
+	pa, pb := a.predict(a.forward(x)), b.predict(b.forward(x))
+	qa, qb := a.predict(a.forward(y)), b.predict(b.forward(y))
+	got := back.classify(x, y)
+	differ := false
+	for i := range got {
+		want := (pa[i] + pb[i] + qa[i] + qb[i]) / 4
+		if math.Abs(got[i]-want) > 1e-6 {
+			t.Fatalf("class %d: %v, want the members' mean %v", i, got[i], want)
+		}
+		differ = differ || math.Abs(pa[i]-pb[i]) > 1e-3
+	}
+	if !differ {
+		t.Fatal("the two members predict alike: the test would not see a member dropped")
+	}
+	if _, err := Join(a, tunedFrom(net, 3)); err == nil {
+		t.Fatal("joined members tuned from different blocks")
+	}
+	bad := strings.Replace(string(raw), `"also":[{"from":2`, `"also":[{"from":3`, 1)
+	if _, err := ParseTuned([]byte(bad), "bad", net); err == nil || !strings.Contains(err.Error(), "also[0]") {
+		t.Fatalf("member from another block: %v", err)
 	}
 }

@@ -17,7 +17,59 @@ import (
 
 func (a *app) faceCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "face", Short: "Face expression: evaluate on a corpus, detect faces in an image"}
-	cmd.AddCommand(a.faceEvalCmd(), a.faceDetectCmd(), a.faceTrainCmd(), a.faceTuneCmd(), a.faceCalibrateCmd(), a.faceDetTrainCmd())
+	cmd.AddCommand(a.faceEvalCmd(), a.faceDetectCmd(), a.faceTrainCmd(), a.faceTuneCmd(), a.faceCalibrateCmd(), a.faceDetTrainCmd(), a.faceJoinCmd())
+	return cmd
+}
+
+func (a *app) faceJoinCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "join --out FILE TUNED.json TUNED.json...",
+		Short: "Make one expression classifier of several `face tune` runs: their predictions averaged",
+		Long: `The runs must tune the same blocks (--from); the shipped blocks before them run once a
+view and are shared, so each extra member costs only its own blocks. The first file's mirror
+setting holds for all. Point face.head at the result.`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usageError{fmt.Errorf("--out is required")}
+			}
+			dir, err := face.ModelDir(a.cfg.Face.ModelDir)
+			if err != nil {
+				return err
+			}
+			net, err := face.LoadExpressionNet(dir)
+			if err != nil {
+				return err
+			}
+			var ts []*face.Tuned
+			for _, p := range args {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return usageError{err}
+				}
+				t, err := face.ParseTuned(b, p, net)
+				if err != nil {
+					return err
+				}
+				ts = append(ts, t)
+			}
+			j, err := face.Join(ts...)
+			if err != nil {
+				return err
+			}
+			b, err := json.Marshal(j)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, b, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d members, blocks %d–3 (%d bytes)\n", out, 1+len(j.Also), j.From, len(b))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "file to write")
 	return cmd
 }
 
