@@ -7,9 +7,9 @@
 // negative emotion and its trend, raised voices, interruptions, the
 // employee's own tension and a contact much longer than the station's
 // usual. The points go through a logistic function to a 0–1 score. The
-// weights are set by hand from what each sign means, not fitted to any
-// one clinic or corpus; `contactd likely eval` measures how well the score
-// ranks a store's rated contacts.
+// weights are few and round, chosen on generated days and checked on
+// others, not fitted to any one clinic; `contactd likely eval` measures how
+// well the score ranks a store's rated contacts.
 package likely
 
 import (
