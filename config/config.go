@@ -174,6 +174,22 @@ type Station struct {
 	// decoded frames it looks at), or "voices+video": from both, someone
 	// being there while either says so.
 	Presence string `yaml:"presence"`
+	// Zone is the patient zone of this station's camera for video
+	// presence, when it differs from presence.video.zone (every camera
+	// sees its desk from its own angle).
+	Zone *presence.Zone `yaml:"zone"`
+}
+
+// VideoFor is the video presence settings of a station: presence.video
+// with the station's own zone when it has one.
+func (c *Config) VideoFor(station string) presence.VideoConfig {
+	v := c.Presence.Video
+	for _, st := range c.Stations {
+		if st.ID == station && st.Zone != nil {
+			v.Zone = *st.Zone
+		}
+	}
+	return v
 }
 
 // IsRoom reports whether the station is a consulting room.
@@ -516,8 +532,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].record: contacts needs a desk with a presence sensor (a room: appointments)", i))
 		case st.Presence != "" && st.Presence != "sensor" && st.Presence != "auto" && st.Presence != "both" && st.Presence != "video" && st.Presence != "voices+video":
 			errs = append(errs, fmt.Errorf("stations[%d].presence: %q (want sensor, auto, both, video or voices+video)", i, st.Presence))
-		case (st.Presence == "video" || st.Presence == "voices+video") && (!c.Face.Enabled || !c.Presence.Video.Zone.On()):
-			errs = append(errs, fmt.Errorf("stations[%d].presence: %s needs face.enabled (its frames) and a patient zone (presence.video.zone)", i, st.Presence))
+		case st.Zone != nil && !st.Zone.Inside():
+			errs = append(errs, fmt.Errorf("stations[%d].zone: station %s: %+v must lie inside the frame (x, y ≥ 0, w, h > 0, x+w ≤ 1, y+h ≤ 1)", i, st.ID, *st.Zone))
+		case (st.Presence == "video" || st.Presence == "voices+video") && (!c.Face.Enabled || !c.VideoFor(st.ID).Zone.On()):
+			errs = append(errs, fmt.Errorf("stations[%d].presence: %s needs face.enabled (its frames) and a patient zone (the station's zone or presence.video.zone)", i, st.Presence))
 		case (st.Presence == "auto" || st.Presence == "both" || st.Presence == "video" || st.Presence == "voices+video") && st.IsRoom():
 			errs = append(errs, fmt.Errorf("stations[%d].presence: a room's contacts come from its appointments, not auto presence", i))
 		case st.Record == "appointments" && !st.IsRoom():

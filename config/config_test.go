@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"contactd/presence"
 )
 
 func TestExampleEqualsDefaults(t *testing.T) {
@@ -76,6 +78,7 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{"stations: [{id: desk-1, token: desk-1-secret-token-0123, presence: video}]\n", "", "stations[0].presence: video needs"},
 		{"presence: {video: {zone: {x: 0.8, y: 0, w: 0.5, h: 1}}}\n", "", "presence.video.zone"},
 		{"emotion: {keep: 10m}\n", "", "emotion.keep: 10m0s is shorter than segmenter.max_contact"},
+		{"stations: [{id: desk-1, token: desk-1-secret-token-0123, presence: video, zone: {x: 0.7, y: 0, w: 0.5, h: 1}}]\n", "", "stations[0].zone: station desk-1"},
 		{"segmenter: {max_contact: 3h}\n", "", "emotion.keep"},
 	}
 	for _, tc := range cases {
@@ -102,4 +105,27 @@ func FuzzLoadYAML(f *testing.F) {
 		// Whatever decodes must either validate or say why not; never panic.
 		_ = c.Validate()
 	})
+}
+
+// TestStationZone: a station's own patient zone replaces presence.video.zone
+// for that station only, and lets it use video presence without a global one.
+func TestStationZone(t *testing.T) {
+	c, err := Load(write(t, "face: {enabled: true}\npresence: {video: {zone: {x: 0, y: 0, w: 0.5, h: 0.5}}}\nstations:\n"+
+		"  - {id: desk-1, token: desk-1-secret-token-0123, presence: video}\n"+
+		"  - {id: desk-2, token: desk-2-secret-token-0123, presence: video, zone: {x: 0.5, y: 0.25, w: 0.5, h: 0.75}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := c.VideoFor("desk-1").Zone; z != (presence.Zone{W: 0.5, H: 0.5}) {
+		t.Errorf("desk-1: zone %+v, want presence.video.zone", z)
+	}
+	if z := c.VideoFor("desk-2").Zone; z != (presence.Zone{X: 0.5, Y: 0.25, W: 0.5, H: 0.75}) {
+		t.Errorf("desk-2: zone %+v, want its own", z)
+	}
+	if c.VideoFor("desk-2").Fill != c.Presence.Video.Fill {
+		t.Error("desk-2 lost the other video settings")
+	}
+	if _, err := Load(write(t, "face: {enabled: true}\nstations:\n  - {id: desk-2, token: desk-2-secret-token-0123, presence: video, zone: {x: 0.5, y: 0.25, w: 0.5, h: 0.75}}\n"), nil); err != nil {
+		t.Errorf("a station's own zone without a global one: %v", err)
+	}
 }

@@ -44,6 +44,11 @@ type Zone struct {
 // On tells whether a zone is configured.
 func (z Zone) On() bool { return z.W > 0 && z.H > 0 }
 
+// Inside tells whether a zone is a rectangle inside the frame.
+func (z Zone) Inside() bool {
+	return z.X >= 0 && z.Y >= 0 && z.W > 0 && z.H > 0 && z.X+z.W <= 1.0001 && z.Y+z.H <= 1.0001
+}
+
 // DefaultVideoConfig: no zone (off) until one is drawn for the camera.
 func DefaultVideoConfig() VideoConfig {
 	return VideoConfig{Fill: 0.4, Threshold: 30, Inertia: 5, FPS: 5, Learn: 0.02}
@@ -53,7 +58,7 @@ func DefaultVideoConfig() VideoConfig {
 func (c VideoConfig) Validate() error {
 	var errs []error
 	z := c.Zone
-	if z != (Zone{}) && (z.X < 0 || z.Y < 0 || z.W <= 0 || z.H <= 0 || z.X+z.W > 1.0001 || z.Y+z.H > 1.0001) {
+	if z != (Zone{}) && !z.Inside() {
 		errs = append(errs, fmt.Errorf("presence.video.zone: %+v must lie inside the frame (x, y ≥ 0, w, h > 0, x+w ≤ 1, y+h ≤ 1)", z))
 	}
 	if c.Fill <= 0 || c.Fill > 1 {

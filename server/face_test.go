@@ -21,6 +21,7 @@ import (
 	"contactd/classifier/vision"
 	"contactd/config"
 	"contactd/internal/testenv"
+	"contactd/presence"
 )
 
 // faceVideo composes a 640×480 scene with one face crop, 220 px, and
@@ -188,7 +189,15 @@ func livePresenceFromCamera(t *testing.T, mode string) {
 	}
 	ts := startServer(t, t.TempDir(), t.TempDir(), func(c *config.Config) {
 		c.Stations[0].Presence = mode
-		c.Presence.Video.Zone.X, c.Presence.Video.Zone.Y, c.Presence.Video.Zone.W, c.Presence.Video.Zone.H = 0.65, 0.55, 0.32, 0.4
+		desk := presence.Zone{X: 0.65, Y: 0.55, W: 0.32, H: 0.4} // where the patient appears
+		if mode == "video" {
+			c.Presence.Video.Zone = desk
+		} else {
+			// The station's own zone, with a global one where nothing
+			// happens: a contact shows the station's was used.
+			c.Presence.Video.Zone = presence.Zone{W: 0.3, H: 0.3}
+			c.Stations[0].Zone = &desk
+		}
 		c.Presence.Video.Inertia = 3
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -1059,7 +1059,7 @@ func (s *Server) seePresence(station string, wall time.Time, img *face.Image) {
 	}
 	d := s.seen[station]
 	if d == nil {
-		d = presence.NewVideoDetector(s.Config.Presence.Video, station)
+		d = presence.NewVideoDetector(s.Config.VideoFor(station), station)
 		s.seen[station] = d
 	}
 	evs := d.Push(wall, grey, img.W, img.H)

@@ -88,6 +88,7 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 			case "auto", "voices", "video", "voices+video":
 				hear = hear || presenceMode != "video"
 				cfg := a.cfg.Presence
+				cfg.Video = a.cfg.VideoFor(opt.Station)
 				opt.AutoPresence, opt.AutoFrom = &cfg, presenceMode
 				if presenceMode == "auto" {
 					opt.AutoFrom = "voices"

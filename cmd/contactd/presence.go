@@ -83,7 +83,7 @@ one to one; the boundary error is the mean of |Δarrive| and |Δleave| over the 
 				}
 			}
 			if from != "voices" {
-				seen, err := pipeline.VideoEvents(cmd.Context(), media, station, start, a.cfg.Presence.Video)
+				seen, err := pipeline.VideoEvents(cmd.Context(), media, station, start, a.cfg.VideoFor(station))
 				if err != nil {
 					return err
 				}
