@@ -220,3 +220,26 @@ func (g *GMM) FrameLogLikelihoods(frames [][]float64) []float64 {
 	}
 	return out
 }
+
+// Supervector is the MAP adaptation of g's means to frames (relevance r)
+// as one vector: each component's mean shift scaled by the square root of
+// its weight over its standard deviations, so that Euclidean distances
+// between supervectors bound the divergence between the adapted models
+// (Campbell, Sturim & Reynolds, IEEE SPL 13, 2006).
+func (g *GMM) Supervector(frames [][]float64, r float64) []float64 {
+	k, d := len(g.Weights), len(g.Means[0])
+	nk, sx, _ := g.posteriorStats(frames, false)
+	out := make([]float64, 0, k*d)
+	for c := 0; c < k; c++ {
+		a := nk[c] / (nk[c] + r)
+		sw := math.Sqrt(g.Weights[c])
+		for i := 0; i < d; i++ {
+			shift := 0.0
+			if nk[c] > 0 {
+				shift = a * (sx[c][i]/nk[c] - g.Means[c][i])
+			}
+			out = append(out, sw*shift/math.Sqrt(g.Vars[c][i]))
+		}
+	}
+	return out
+}

@@ -15,11 +15,13 @@
 package turns
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"slices"
 	"time"
 
+	"contactd/classifier/dsp"
 	"contactd/classifier/emotion"
 	"contactd/classifier/features"
 	"contactd/classifier/speaker"
@@ -80,6 +82,24 @@ type Config struct {
 	// unbroken stretch are far likelier to be the models' noise.
 	OneChangePerStretch bool
 	MinPart             time.Duration
+	// OwnComponents > 0: the passes model each voice by a mixture of this
+	// many components fitted to its frames in this recording alone
+	// (maximum likelihood), in Cepstra cepstra of the log mel spectrum and
+	// their deltas (0: the background's MFCCs), z-scored over the
+	// recording's speech. A background model is a compromise over many
+	// voices; two voices of one sex differ in details it smooths over.
+	OwnComponents int
+	Cepstra       int
+	// SeedShare > 0: the first pass learns the two voices only from the
+	// stretches of speech the enrolled voice is surest of: those holding
+	// this share of the speech with the highest mean ratio (the doctor's)
+	// and as much with the lowest (the patient's).
+	SeedShare float64
+	// Cluster makes the first labelling without the enrolled voice: each
+	// stretch of speech (no pause of MinPause) becomes a supervector of
+	// the background adapted to it, and stretches are merged (Ward) until
+	// two groups remain; the enrolled voice only names the doctor's group.
+	Cluster bool
 }
 
 func meanStd(v []float64) (m, s float64) {
@@ -101,7 +121,7 @@ func logNormal(x, m, s float64) float64 {
 // DefaultConfig was chosen on conversations mixed from half of the RAVDESS
 // actors and checked on the other half (see the README).
 var DefaultConfig = Config{ChangeCost: 60, PauseChangeCost: 4, MinPause: 150 * time.Millisecond, Passes: 2, MinSeparation: 0.4,
-	LevelRange: 30, PitchWeight: 1}
+	LevelRange: 30, PitchWeight: 1, SeedShare: 0.35}
 
 // Models are the shared models.
 type Models struct {
@@ -166,59 +186,275 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 	} else {
 		doc = split(ld, lu, useful, cfg.MinSeparation)
 	}
-	for pass := 0; pass < cfg.Passes; pass++ {
-		var df, pf [][]float64
-		var dp, pp []float64
-		for k, d := range doc {
-			if !useful[k] {
-				continue
-			}
-			if d {
-				df, dp = append(df, vecs[k]), append(dp, logF0[k])
-			} else {
-				pf, pp = append(pf, vecs[k]), append(pp, logF0[k])
-			}
-		}
-		if len(df) < 200 || len(pf) < 200 { // under 2 s of either: one speaker
-			break
-		}
-		// Both voices as this microphone hears them: the enrolled model
-		// only chose which cluster is the doctor. Pitch adds a Gaussian on
-		// log F0 per voice.
-		rel := cfg.Relevance
-		if rel == 0 {
-			rel = speaker.Relevance
-		}
-		dl := gate(m.Background.GMM.Adapt(df, rel).FrameLogLikelihoods(vecs))
-		pl := gate(m.Background.GMM.Adapt(pf, rel).FrameLogLikelihoods(vecs))
-		if cfg.EnrolledWeight > 0 {
-			// The enrolled voice keeps the doctor's identity from drifting
-			// with the labels the passes learn from.
-			for k := range dl {
-				dl[k] += cfg.EnrolledWeight * (ld[k] - lu[k])
-			}
-		}
-		if cfg.PitchWeight > 0 {
-			dm, ds := meanStd(dp)
-			pm, ps := meanStd(pp)
-			for k := range dl {
-				if useful[k] {
-					dl[k] += cfg.PitchWeight * logNormal(logF0[k], dm, ds)
-					pl[k] += cfg.PitchWeight * logNormal(logF0[k], pm, ps)
+	if cfg.Cluster {
+		doc = clusterSplit(m.Background, vecs, ld, lu, useful, idx, minPause)
+	}
+	pvecs := vecs
+	if cfg.OwnComponents > 0 && cfg.Cepstra > 0 {
+		pvecs = cepstra(a, idx, cfg.Cepstra)
+	}
+	// refine runs the passes from a first labelling, or from seed frames
+	// when there are any.
+	refine := func(doc []bool, seed []int8) []bool {
+		for pass := 0; pass < cfg.Passes; pass++ {
+			var df, pf [][]float64
+			var dp, pp []float64
+			for k, d := range doc {
+				if !useful[k] {
+					continue
+				}
+				if pass == 0 && seed != nil {
+					if seed[k] == 0 {
+						continue
+					}
+					d = seed[k] > 0
+				}
+				if d {
+					df, dp = append(df, pvecs[k]), append(dp, logF0[k])
+				} else {
+					pf, pp = append(pf, pvecs[k]), append(pp, logF0[k])
 				}
 			}
+			if len(df) < 200 || len(pf) < 200 { // under 2 s of either: one speaker
+				break
+			}
+			// Both voices as this microphone hears them: the enrolled model
+			// only chose which cluster is the doctor. Pitch adds a Gaussian on
+			// log F0 per voice.
+			rel := cfg.Relevance
+			if rel == 0 {
+				rel = speaker.Relevance
+			}
+			var dl, pl []float64
+			if cfg.OwnComponents > 0 {
+				dg, err1 := speaker.TrainGMM(df, cfg.OwnComponents, 10, uint64(pass+1))
+				pg, err2 := speaker.TrainGMM(pf, cfg.OwnComponents, 10, uint64(pass+1))
+				if err1 != nil || err2 != nil {
+					break
+				}
+				dl, pl = gate(dg.FrameLogLikelihoods(pvecs)), gate(pg.FrameLogLikelihoods(pvecs))
+			} else {
+				dl = gate(m.Background.GMM.Adapt(df, rel).FrameLogLikelihoods(vecs))
+				pl = gate(m.Background.GMM.Adapt(pf, rel).FrameLogLikelihoods(vecs))
+			}
+			if cfg.EnrolledWeight > 0 {
+				// The enrolled voice keeps the doctor's identity from drifting
+				// with the labels the passes learn from.
+				for k := range dl {
+					dl[k] += cfg.EnrolledWeight * (ld[k] - lu[k])
+				}
+			}
+			if cfg.PitchWeight > 0 {
+				dm, ds := meanStd(dp)
+				pm, ps := meanStd(pp)
+				for k := range dl {
+					if useful[k] {
+						dl[k] += cfg.PitchWeight * logNormal(logF0[k], dm, ds)
+						pl[k] += cfg.PitchWeight * logNormal(logF0[k], pm, ps)
+					}
+				}
+			}
+			if cfg.OneChangePerStretch {
+				doc = decodeStretches(dl, pl, idx, minPause, int(cfg.MinPart/frame), cfg)
+			} else {
+				doc = viterbi(dl, pl, idx, minPause, cfg)
+			}
 		}
-		if cfg.OneChangePerStretch {
-			doc = decodeStretches(dl, pl, idx, minPause, int(cfg.MinPart/frame), cfg)
-		} else {
-			doc = viterbi(dl, pl, idx, minPause, cfg)
-		}
+		return doc
 	}
+	var seed []int8
+	if cfg.SeedShare > 0 {
+		seed = seeds(ld, lu, useful, idx, minPause, cfg.SeedShare)
+	}
+	doc = refine(doc, seed)
 	segs := segments(a, idx, doc, minPause)
 	if m.Emotion != nil {
 		classify(m.Emotion, a, mask, segs)
 	}
 	return segs, nil
+}
+
+// seeds marks the frames of the stretches (runs without a pause of
+// minPause) whose mean log-likelihood ratio is highest (1: the doctor's)
+// and lowest (-1), each side holding share of the useful frames.
+func seeds(ld, lu []float64, useful []bool, idx []int, minPause int, share float64) []int8 {
+	type run struct {
+		a, b  int
+		score float64
+		w     float64
+	}
+	var runs []run
+	var total float64
+	for a := 0; a < len(idx); {
+		b := a + 1
+		for b < len(idx) && idx[b]-idx[b-1]-1 < minPause {
+			b++
+		}
+		r := run{a: a, b: b}
+		for k := a; k < b; k++ {
+			if useful[k] {
+				r.score += ld[k] - lu[k]
+				r.w++
+			}
+		}
+		if r.w > 0 {
+			r.score /= r.w
+			runs = append(runs, r)
+			total += r.w
+		}
+		a = b
+	}
+	slices.SortFunc(runs, func(x, y run) int { return cmp.Compare(y.score, x.score) })
+	out := make([]int8, len(idx))
+	mark := func(r run, v int8) {
+		for k := r.a; k < r.b; k++ {
+			out[k] = v
+		}
+	}
+	var got float64
+	i, j := 0, len(runs)-1
+	for ; i < j && got < share*total; i++ {
+		mark(runs[i], 1)
+		got += runs[i].w
+	}
+	got = 0
+	for ; j >= i && got < share*total; j-- {
+		mark(runs[j], -1)
+		got += runs[j].w
+	}
+	return out
+}
+
+// clusterSplit labels the frames by two groups of stretches of speech
+// found by Ward's agglomerative clustering of the stretches' supervectors;
+// the group with the higher mean log-likelihood ratio of the enrolled
+// voice is the doctor's.
+func clusterSplit(bg *speaker.Background, vecs [][]float64, ld, lu []float64, useful []bool, idx []int, minPause int) []bool {
+	type group struct {
+		runs [][2]int
+		sv   []float64 // weighted mean supervector
+		w    float64
+	}
+	var gs []*group
+	for a := 0; a < len(idx); {
+		b := a + 1
+		for b < len(idx) && idx[b]-idx[b-1]-1 < minPause {
+			b++
+		}
+		var fr [][]float64
+		for k := a; k < b; k++ {
+			if useful[k] {
+				fr = append(fr, vecs[k])
+			}
+		}
+		if len(fr) >= 20 {
+			gs = append(gs, &group{runs: [][2]int{{a, b}}, sv: bg.GMM.Supervector(fr, speaker.Relevance), w: float64(len(fr))})
+		}
+		a = b
+	}
+	out := make([]bool, len(idx))
+	if len(gs) < 2 {
+		return split(ld, lu, useful, 0)
+	}
+	ward := func(x, y *group) float64 {
+		var s float64
+		for i := range x.sv {
+			d := x.sv[i] - y.sv[i]
+			s += d * d
+		}
+		return x.w * y.w / (x.w + y.w) * s
+	}
+	for len(gs) > 2 {
+		bi, bj, best := 0, 1, math.Inf(1)
+		for i := range gs {
+			for j := i + 1; j < len(gs); j++ {
+				if d := ward(gs[i], gs[j]); d < best {
+					bi, bj, best = i, j, d
+				}
+			}
+		}
+		x, y := gs[bi], gs[bj]
+		for i := range x.sv {
+			x.sv[i] = (x.w*x.sv[i] + y.w*y.sv[i]) / (x.w + y.w)
+		}
+		x.w += y.w
+		x.runs = append(x.runs, y.runs...)
+		gs = append(gs[:bj], gs[bj+1:]...)
+	}
+	mean := func(g *group) float64 {
+		var s, n float64
+		for _, r := range g.runs {
+			for k := r[0]; k < r[1]; k++ {
+				if useful[k] {
+					s, n = s+ld[k]-lu[k], n+1
+				}
+			}
+		}
+		return s / max(n, 1)
+	}
+	doc := gs[0]
+	if mean(gs[1]) > mean(gs[0]) {
+		doc = gs[1]
+	}
+	// Frames of stretches too short to cluster follow the ratio.
+	for k := range out {
+		out[k] = ld[k]-lu[k] > 0
+	}
+	for _, g := range gs {
+		for _, r := range g.runs {
+			for k := r[0]; k < r[1]; k++ {
+				out[k] = g == doc
+			}
+		}
+	}
+	return out
+}
+
+// cepstra are frames' first n cepstra of the log mel spectrum (c1…cn) and
+// their deltas over ±2 frames, z-scored over the frames given.
+func cepstra(a *features.Analysis, idx []int, n int) [][]float64 {
+	nb := len(a.Frames[0].LogMel)
+	dct := dsp.NewDCT(nb, n+1)
+	c := make([][]float64, len(a.Frames))
+	tmp := make([]float64, n+1)
+	for i := range a.Frames {
+		dct.Apply(a.Frames[i].LogMel[:], tmp)
+		c[i] = append([]float64(nil), tmp[1:]...)
+	}
+	out := make([][]float64, len(idx))
+	for k, i := range idx {
+		v := make([]float64, 2*n)
+		copy(v, c[i])
+		lo, hi := max(i-2, 0), min(i+2, len(c)-1)
+		for j := 0; j < n; j++ {
+			v[n+j] = (c[hi][j] - c[lo][j]) / float64(hi-lo)
+		}
+		out[k] = v
+	}
+	d := 2 * n
+	mean, sd := make([]float64, d), make([]float64, d)
+	for _, v := range out {
+		for j, x := range v {
+			mean[j] += x
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(len(out))
+	}
+	for _, v := range out {
+		for j, x := range v {
+			sd[j] += (x - mean[j]) * (x - mean[j])
+		}
+	}
+	for j := range sd {
+		sd[j] = math.Max(math.Sqrt(sd[j]/float64(len(out))), 1e-6)
+	}
+	for _, v := range out {
+		for j := range v {
+			v[j] = (v[j] - mean[j]) / sd[j]
+		}
+	}
+	return out
 }
 
 // classify gives each segment of a second or more an emotion, read against

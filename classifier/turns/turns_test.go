@@ -120,3 +120,41 @@ func TestSyllables(t *testing.T) {
 		t.Errorf("rate at 220 wpm %.2f/s is not clearly above 110 wpm's %.2f/s", fast, slow)
 	}
 }
+
+// TestSeeds: stretches are ranked by their mean ratio; each side takes
+// whole stretches until it holds the share asked for, and frames that
+// carry no evidence count for nothing.
+func TestSeeds(t *testing.T) {
+	// Four stretches of 10 frames (gaps of 20 frames between them), mean
+	// ratios 2, -1, 0.5, -3.
+	var idx []int
+	var ld, lu []float64
+	var useful []bool
+	for s, r := range []float64{2, -1, 0.5, -3} {
+		for k := 0; k < 10; k++ {
+			idx = append(idx, s*30+k)
+			ld, lu = append(ld, r), append(lu, 0)
+			useful = append(useful, k < 8)
+		}
+	}
+	got := seeds(ld, lu, useful, idx, 15, 0.25)
+	want := []int8{1, 0, 0, -1} // a quarter each: the top and the bottom stretch
+	for s, w := range want {
+		for k := 0; k < 10; k++ {
+			if got[s*10+k] != w {
+				t.Fatalf("stretch %d frame %d: %d, want %d", s, k, got[s*10+k], w)
+			}
+		}
+	}
+	got = seeds(ld, lu, useful, idx, 15, 0.5)
+	want = []int8{1, -1, 1, -1}
+	for s, w := range want {
+		if got[s*10] != w {
+			t.Errorf("share 0.5, stretch %d: %d, want %d", s, got[s*10], w)
+		}
+	}
+	// A pause shorter than minPause joins the stretches.
+	if got := seeds(ld, lu, useful, idx, 25, 0.5); got[0] != got[39] {
+		t.Errorf("one stretch got two sides: %d and %d", got[0], got[39])
+	}
+}
