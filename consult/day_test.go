@@ -96,9 +96,8 @@ func span(x []float32, t0, from, to time.Time) []float32 {
 // TestTurnsSweep prints the conversation metrics against the script for
 // segmentation settings: CONTACTD_TURNS_SWEEP=odd on days of the odd
 // (male) RAVDESS actors, which the settings were chosen on, =even on the
-// even (female) ones, =fresh-odd and =fresh-even on other pairings of
-// the actors (21–24 among them) with other seeds, measured once after
-// the settings were chosen. Three days of three consultations each.
+// even (female) ones, =fresh-odd and =fresh-even on other doctors and
+// pairings with other seeds, measured once after the settings were chosen. Three days of three consultations each.
 func TestTurnsSweep(t *testing.T) {
 	if os.Getenv("CONTACTD_TURNS_SWEEP") == "" {
 		t.Skip("set CONTACTD_TURNS_SWEEP=1")
@@ -113,9 +112,9 @@ func TestTurnsSweep(t *testing.T) {
 	case "even":
 		sets = [][]int{{2, 4, 6, 8}, {10, 12, 14, 16}, {18, 20, 4, 12}}
 	case "fresh-odd":
-		sets, seed = [][]int{{21, 23, 7, 15}, {11, 1, 19, 9}, {3, 17, 13, 23}}, 11
+		sets, seed = [][]int{{13, 7, 1, 17}, {5, 15, 3, 19}, {19, 9, 11, 1}}, 11
 	case "fresh-even":
-		sets, seed = [][]int{{22, 24, 8, 16}, {10, 2, 20, 14}, {6, 18, 12, 24}}, 11
+		sets, seed = [][]int{{12, 6, 2, 18}, {4, 16, 20, 10}, {14, 8, 10, 2}}, 11
 	}
 	for _, p := range sets {
 		pairs = append(pairs, pair{[]int{p[0]}, p[1:]})
@@ -153,10 +152,14 @@ func TestTurnsSweep(t *testing.T) {
 	c = turns.DefaultConfig
 	c.Cluster, c.OwnComponents, c.Cepstra, c.Passes, c.SeedShare = true, 8, 20, 3, 0
 	cfgs = append(cfgs, named{"clustered stretches, own mixtures", c})
+	if os.Getenv("CONTACTD_TURNS_FIRST") != "" { // only the default and the one before it
+		cfgs = cfgs[:2]
+	}
 	for _, nc := range cfgs {
 		{
 			cfg := nc.cfg
 			var shareErr, maxErr, turnErr, intErr, wrongSum, n float64
+			within := 0 // consultations within all three targets
 			for _, dy := range days {
 				for _, s := range dy.d.Slots {
 					from, to := s.Arrive.Add(-2*time.Second), s.Leave.Add(2*time.Second)
@@ -192,6 +195,10 @@ func TestTurnsSweep(t *testing.T) {
 					want := scriptShare(m, s)
 					shareErr += math.Abs(c.DoctorShare - want)
 					maxErr = math.Max(maxErr, math.Abs(c.DoctorShare-want))
+					if math.Abs(c.DoctorShare-want) <= shareTolerance && abs(c.Turns-s.Turns) <= 1 &&
+						abs(c.DoctorInterruptions+c.PatientInterruptions-s.Interruptions) <= 1 {
+						within++
+					}
 					turnErr += math.Abs(float64(c.Turns - s.Turns))
 					intErr += math.Abs(float64(c.DoctorInterruptions + c.PatientInterruptions - s.Interruptions))
 					n++
@@ -201,7 +208,7 @@ func TestTurnsSweep(t *testing.T) {
 					}
 				}
 			}
-			fmt.Printf("== %s: mean |share err| %.3f (max %.3f) speech to the wrong side %.3f |turn err| %.2f |int err| %.2f\n", nc.name, shareErr/n, maxErr, wrongSum/n, turnErr/n, intErr/n)
+			fmt.Printf("== %s: mean |share err| %.3f (max %.3f) speech to the wrong side %.3f |turn err| %.2f |int err| %.2f, %d of %.0f within the targets\n", nc.name, shareErr/n, maxErr, wrongSum/n, turnErr/n, intErr/n, within, n)
 		}
 	}
 }

@@ -279,9 +279,9 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 // and lowest (-1), each side holding share of the useful frames.
 func seeds(ld, lu []float64, useful []bool, idx []int, minPause int, share float64) []int8 {
 	type run struct {
-		a, b  int
-		score float64
-		w     float64
+		a, b int
+		mean float64
+		w    float64
 	}
 	var runs []run
 	var total float64
@@ -293,35 +293,36 @@ func seeds(ld, lu []float64, useful []bool, idx []int, minPause int, share float
 		r := run{a: a, b: b}
 		for k := a; k < b; k++ {
 			if useful[k] {
-				r.score += ld[k] - lu[k]
+				r.mean += ld[k] - lu[k]
 				r.w++
 			}
 		}
 		if r.w > 0 {
-			r.score /= r.w
+			r.mean /= r.w
 			runs = append(runs, r)
 			total += r.w
 		}
 		a = b
 	}
-	slices.SortFunc(runs, func(x, y run) int { return cmp.Compare(y.score, x.score) })
 	out := make([]int8, len(idx))
-	mark := func(r run, v int8) {
-		for k := r.a; k < r.b; k++ {
-			out[k] = v
+	take := func(v int8, score func(run) float64) {
+		slices.SortFunc(runs, func(x, y run) int { return cmp.Compare(score(y), score(x)) })
+		var got float64
+		for _, r := range runs {
+			if got >= share*total {
+				break
+			}
+			if out[r.a] != 0 {
+				continue
+			}
+			for k := r.a; k < r.b; k++ {
+				out[k] = v
+			}
+			got += r.w
 		}
 	}
-	var got float64
-	i, j := 0, len(runs)-1
-	for ; i < j && got < share*total; i++ {
-		mark(runs[i], 1)
-		got += runs[i].w
-	}
-	got = 0
-	for ; j >= i && got < share*total; j-- {
-		mark(runs[j], -1)
-		got += runs[j].w
-	}
+	take(1, func(r run) float64 { return r.mean })
+	take(-1, func(r run) float64 { return -r.mean })
 	return out
 }
 
