@@ -38,8 +38,10 @@ type session struct {
 // stretch of conversation (speech with pauses shorter than Gap) in which
 // the patient spoke at least MinPatient. In time order, each session goes
 // to the earliest booking not yet taken that it starts in (from Early
-// before the booked start to the booked end); one that fits none is an
-// unscheduled contact, and a booking no session took is a no-show.
+// before the booked start to the booked end) or, when the consultation
+// before ran past that booking's start, that began within Early of the
+// consultation before ending (the doctor running late); one that fits none
+// is an unscheduled contact, and a booking no session took is a no-show.
 func Contacts(cfg Config, in Input) *Result {
 	appts := slices.DeleteFunc(slices.Clone(in.Appointments), func(a appointments.Appointment) bool {
 		return a.Cancelled || a.Room != in.Room
@@ -57,6 +59,7 @@ func Contacts(cfg Config, in Input) *Result {
 
 	res := &Result{}
 	taken := make([]bool, len(appts))
+	var busyFrom, busyUntil time.Time // the last consultation that took a booking
 	for _, s := range sessions {
 		if s.source == "voice" && s.patient < cfg.MinPatient.Seconds() {
 			continue // one voice only: the doctor on the phone, not a patient
@@ -70,7 +73,22 @@ func Contacts(cfg Config, in Input) *Result {
 				break
 			}
 		}
+		if best < 0 && !busyUntil.IsZero() {
+			// The doctor running late: a booking began while the
+			// consultation before was still going on, and its patient,
+			// waiting, came in when it ended — after their own booked
+			// end, maybe.
+			for i, a := range appts {
+				if !taken[i] && a.Start.After(busyFrom) && a.Start.Before(busyUntil) && s.start.Before(busyUntil.Add(cfg.Early)) {
+					best = i
+					break
+				}
+			}
+		}
 		c := &contact.Contact{Station: in.Room, Arrive: s.start, Leave: s.end, Flags: []contact.Flag{}}
+		if best >= 0 {
+			busyFrom, busyUntil = s.start, s.end
+		}
 		if best < 0 {
 			c.AddFlag(contact.FlagUnscheduled)
 		} else {

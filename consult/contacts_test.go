@@ -64,7 +64,11 @@ func TestScheduleContacts(t *testing.T) {
 	says := scriptSays(d)
 	// A walk-in after the last booking: two voices, nobody booked.
 	last := d.Slots[len(d.Slots)-1]
-	walkIn := last.End.Add(40 * time.Second)
+	walkIn := last.End
+	if last.Leave.After(walkIn) { // the doctor ran late
+		walkIn = last.Leave
+	}
+	walkIn = walkIn.Add(40 * time.Second)
 	for i := 0; i < 4; i++ {
 		who := []string{Doctor, Patient}[i%2]
 		at := walkIn.Add(time.Duration(i) * 3 * time.Second)
@@ -168,5 +172,54 @@ func TestMeasure(t *testing.T) {
 	empty := Measure(DefaultConfig(), nil, t0)
 	if empty.PatientFirstSay != -1 || empty.PatientTrend != "unknown" || empty.Turns != 0 {
 		t.Errorf("no speech: %+v", empty)
+	}
+}
+
+// TestRunningLate: the first consultation runs 15 minutes past its slot,
+// through the whole of the second booking; the second patient, who waited,
+// comes in a minute after the first leaves — after their own booked end —
+// and still gets their booking. A booking that began before the late
+// consultation did (nobody came) stays a no-show, and a walk-in after the
+// second patient is unscheduled.
+func TestRunningLate(t *testing.T) {
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	at := func(m, s int) time.Time { return t0.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
+	appts := []appointments.Appointment{
+		{ID: "A-0", Room: "r", Doctor: "d", Start: at(0, 0), End: at(10, 0)},
+		{ID: "A-1", Room: "r", Doctor: "d", Start: at(10, 0), End: at(20, 0)},
+		{ID: "A-2", Room: "r", Doctor: "d", Start: at(20, 0), End: at(30, 0)},
+	}
+	talk := func(from, to time.Time) []contact.Say {
+		var out []contact.Say
+		for i := 0; from.Add(3 * time.Second).Before(to); i++ {
+			out = append(out, contact.Say{Who: []string{Doctor, Patient}[i%2], Start: from, End: from.Add(2 * time.Second)})
+			from = from.Add(3 * time.Second)
+		}
+		return out
+	}
+	var says []contact.Say
+	says = append(says, talk(at(11, 0), at(35, 0))...) // A-1's patient, 15 minutes over
+	says = append(says, talk(at(36, 0), at(42, 0))...) // A-2's, after their booked end
+	says = append(says, talk(at(50, 0), at(52, 0))...) // nobody booked
+	res := Contacts(DefaultConfig(), Input{Room: "r", Appointments: appts, Speech: says})
+	got := map[string]string{}
+	for _, c := range res.Contacts {
+		id := "unscheduled"
+		if c.Appointment != nil {
+			id = c.Appointment.ID
+		}
+		got[id] = c.Arrive.Sub(t0).String()
+	}
+	want := map[string]string{"A-1": "11m0s", "A-2": "36m0s", "unscheduled": "50m0s"}
+	if len(got) != len(want) {
+		t.Errorf("contacts %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	if len(res.NoShows) != 1 || res.NoShows[0].ID != "A-0" {
+		t.Errorf("no-shows %v, want A-0", res.NoShows)
 	}
 }

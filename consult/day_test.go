@@ -245,12 +245,29 @@ func TestConsultingDay(t *testing.T) {
 		appts = append(appts, appointments.Appointment{ID: s.ID, Room: "room-1", Doctor: "dr-ivanova", Start: s.Start, End: s.End})
 	}
 	// Who spoke when over the whole day finds the consultations without a door.
+	cfg := DefaultConfig()
 	segs, err := turns.Find(d.Audio, m, voice, turns.DefaultConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
 	res := Contacts(cfg, Input{Room: "room-1", Appointments: appts, Events: d.Events, Speech: Says(segs, t0)})
+	for _, s := range d.Slots { // what the day's segmentation heard in each consultation
+		var doc, pat float64
+		for _, sg := range Says(segs, t0) {
+			if sg.End.Before(s.Arrive) || sg.Start.After(s.Leave) {
+				continue
+			}
+			if sg.Who == turns.Doctor {
+				doc += sg.End.Sub(sg.Start).Seconds()
+			} else {
+				pat += sg.End.Sub(sg.Start).Seconds()
+			}
+		}
+		if s.Kind != daygen.NoShow {
+			t.Logf("%s %-9s %v–%v (booked %v–%v): the day's segmentation hears the doctor %.1f s, the patient %.1f s; script %.1f s, %.1f s",
+				s.ID, kindName(s.Kind), s.Arrive.Sub(t0).Round(time.Second), s.Leave.Sub(t0).Round(time.Second), s.Start.Sub(t0), s.End.Sub(t0), doc, pat, s.DoctorSpeech, s.PatientSpeech)
+		}
+	}
 
 	byAppt := map[string]*contact.Contact{}
 	for _, c := range res.Contacts {

@@ -171,12 +171,15 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 		s.PatientEmotion = [2]string{tr.start[0], tr.end[0]}
 		patGain := math.Pow(10, (r.Float64()*6-3)/20)
 		t := slotStart + 5 + r.Float64()*20 // the patient comes in a little after the booked time
+		// Never while the previous patient is still inside: a doctor running
+		// late makes the next patient wait.
+		t = max(t, prevEnd+6+r.Float64()*4)
 		if k == BackToBack {
 			t = max(prevEnd+6+r.Float64()*4, slotStart-20) // straight after the previous one left
 		}
 		nTurns := 10 + r.IntN(6)
 		if k == Overrun {
-			t = slotStart + 50 // late, and long
+			t = max(slotStart+50, t) // late, and long
 			nTurns = 42 + r.IntN(4)
 		}
 		door := t - 2
