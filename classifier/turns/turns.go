@@ -263,7 +263,9 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 		return doc
 	}
 	var seed []int8
-	if cfg.SeedShare > 0 {
+	// Seeds only where the first labelling heard two voices: one voice (the
+	// doctor dictating, on the phone) must not be split in two.
+	if cfg.SeedShare > 0 && slices.Contains(doc, true) && slices.Contains(doc, false) {
 		seed = seeds(ld, lu, useful, idx, minPause, cfg.SeedShare)
 	}
 	doc = refine(doc, seed)

@@ -1,6 +1,7 @@
 package turns
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -156,5 +157,53 @@ func TestSeeds(t *testing.T) {
 	// A pause shorter than minPause joins the stretches.
 	if got := seeds(ld, lu, useful, idx, 25, 0.5); got[0] != got[39] {
 		t.Errorf("one stretch got two sides: %d and %d", got[0], got[39])
+	}
+}
+
+// TestFindOneVoice: the doctor alone, dictating in an even voice (their
+// neutral and calm recordings; enrolled on others), is one voice: none of
+// it is given to a patient. It does not hold yet (half of it is: the
+// first split sees two clusters in one voice, see the README), so it runs
+// on request: CONTACTD_CONSULT_EVAL=1.
+func TestFindOneVoice(t *testing.T) {
+	if os.Getenv("CONTACTD_CONSULT_EVAL") == "" {
+		t.Skip("set CONTACTD_CONSULT_EVAL=1: one voice alone is not yet told from two")
+	}
+	vm, err := vad.LoadInstalled("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, err := speaker.DefaultBackground()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := decodeActor(t, "15", 60) // sorted by emotion: 12 neutral and calm first
+	ext, det := features.NewExtractor(), vm.NewDetector()
+	var frames [][]float64
+	for _, x := range doc[12:32] {
+		frames = append(frames, speaker.SpeechFrames(ext, det, x)...)
+	}
+	voice, err := bg.Enroll("doctor", frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x []float32
+	for _, r := range doc[:12] {
+		x = append(x, r...)
+	}
+	segs, err := Find(x, Models{VAD: vm, Background: bg}, voice, DefaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pat, all time.Duration
+	for _, s := range segs {
+		all += s.End - s.Start
+		if s.Who == Patient {
+			pat += s.End - s.Start
+		}
+	}
+	t.Logf("%d segments, %.1f s of speech, %.1f s given to a patient", len(segs), all.Seconds(), pat.Seconds())
+	if all < 15*time.Second || pat > all/20 {
+		t.Errorf("%.1f s of the doctor's %.1f s given to a patient", pat.Seconds(), all.Seconds())
 	}
 }
