@@ -152,7 +152,7 @@ func TestTurnsSweep(t *testing.T) {
 	c = turns.DefaultConfig
 	c.Cluster, c.OwnComponents, c.Cepstra, c.Passes, c.SeedShare = true, 8, 20, 3, 0
 	cfgs = append(cfgs, named{"clustered stretches, own mixtures", c})
-	if os.Getenv("CONTACTD_TURNS_FIRST") != "" { // only the default and the one before it
+	if os.Getenv("CONTACTD_TURNS_FIRST") != "" { // only the first labellings
 		cfgs = cfgs[:2]
 	}
 	for _, nc := range cfgs {

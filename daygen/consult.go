@@ -173,7 +173,7 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 		t := slotStart + 5 + r.Float64()*20 // the patient comes in a little after the booked time
 		// Never while the previous patient is still inside: a doctor running
 		// late makes the next patient wait.
-		t = max(t, prevEnd+6+r.Float64()*4)
+		t = max(t, prevEnd+8) // (no draw: days where nobody waits stay as they were)
 		if k == BackToBack {
 			t = max(prevEnd+6+r.Float64()*4, slotStart-20) // straight after the previous one left
 		}
