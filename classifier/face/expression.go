@@ -123,19 +123,25 @@ func (n *ExpressionNet) denseUpTo(img *Image, k int) *tensor {
 	x0 := img.tensor()
 	sq, _, _ := padToSquare(x0, true)
 	x := resizeBilinear(sq, 112, 112)
+	if sq != x0 && sq != x {
+		release(sq)
+	}
+	if x0 != x {
+		release(x0)
+	}
+	return n.blocksUpTo(x, k)
+}
+
+// blocksUpTo normalises a 112×112 RGB (0–255) input, which it releases,
+// and runs the first k dense blocks on it.
+func (n *ExpressionNet) blocksUpTo(x *tensor, k int) *tensor {
 	in := newTensor(112, 112, 3)
 	for i := 0; i < 112*112; i++ {
 		for c := 0; c < 3; c++ {
 			in.d[i*3+c] = (x.d[i*3+c] - expressionMean[c]) / 255
 		}
 	}
-	if x != sq {
-		release(x)
-	}
-	if sq != x0 {
-		release(sq)
-	}
-	release(x0)
+	release(x)
 	out := in
 	for bi := 0; bi < k; bi++ {
 		next := n.block(bi, out)

@@ -1,6 +1,7 @@
 package face
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -219,5 +220,63 @@ func TestJoinAverages(t *testing.T) {
 	bad := strings.Replace(string(raw), `"also":[{"from":2`, `"also":[{"from":3`, 1)
 	if _, err := ParseTuned([]byte(bad), "bad", net); err == nil || !strings.Contains(err.Error(), "also[0]") {
 		t.Fatalf("member from another block: %v", err)
+	}
+}
+
+// TestTuneImages: tuning on jittered crops lowers the loss on a toy task
+// (faces' halves lit differently), a start with step size 0 comes back
+// unchanged, and a start tuning other blocks is refused.
+func TestTuneImages(t *testing.T) {
+	net, err := LoadExpressionNet(modelDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imgs []*Image
+	var y []int
+	for i := range 16 {
+		m := randomImage(48, 48, 1, uint64(i)+20)
+		lit := i % 2 // class 0: top half lit, class 1: bottom half
+		for r := 0; r < 48; r++ {
+			if (r < 24) == (lit == 0) {
+				for c := 0; c < 48; c++ {
+					m.Pix[r*48+c] = 200 + m.Pix[r*48+c]%56
+				}
+			}
+		}
+		imgs = append(imgs, m)
+		y = append(y, lit*3) // neutral or angry
+	}
+	cfg := TuneConfig{From: 3, Epochs: 6, LR: 1e-3, Batch: 8, Seed: 1, Jitter: DefaultJitter}
+	var losses []float64
+	done := 0
+	cfg.Progress = func(d int) { done = d }
+	tuned, err := TuneImages(context.Background(), net, imgs, y, cfg, func(_ *Tuned, _ int, loss float64) bool {
+		losses = append(losses, loss)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(losses) != 6 || done != len(imgs) {
+		t.Fatalf("%d epochs reported, progress at %d of %d", len(losses), done, len(imgs))
+	}
+	t.Logf("losses by epoch %.3f", losses)
+	if !(losses[5] < 0.5*losses[0]) {
+		t.Errorf("losses by epoch %v: tuning on jittered crops did not learn", losses)
+	}
+	cfg.Start, cfg.LR, cfg.Epochs, cfg.Progress = tuned, 0, 1, nil
+	again, err := TuneImages(context.Background(), net, imgs, y, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := tuned.params()
+	for i, p := range again.params() {
+		if !slices.Equal(p, tp[i]) {
+			t.Fatalf("param %s changed with step size 0 from the start", again.names()[i])
+		}
+	}
+	cfg.From = 2
+	if _, err := TuneImages(context.Background(), net, imgs, y, cfg, nil); err == nil || !strings.Contains(err.Error(), "block 3") {
+		t.Fatalf("a start tuned from block 3 used for block 2: err %v", err)
 	}
 }

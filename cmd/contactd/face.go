@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -380,8 +381,10 @@ func readFeatures(path string) ([][]float32, []int, error) {
 }
 
 func (a *app) faceTuneCmd() *cobra.Command {
-	var tarPath, out, validation string
+	var tarPath, out, validation, start string
+	var images bool
 	cfg := face.DefaultTuneConfig
+	jit := face.DefaultJitter
 	cmd := &cobra.Command{
 		Use:   "tune --tar FILE --out TUNED.json",
 		Short: "Fine-tune the expression network's last dense block and classifier on a face corpus (seeded)",
@@ -389,7 +392,12 @@ func (a *app) faceTuneCmd() *cobra.Command {
 on a tar of <label>/<image> face crops (and their mirror images), starting from the shipped
 weights; the first three blocks stay as shipped. --validation reports each epoch on another
 tar, and the file keeps the epoch that scored best there (validation chooses, it is never
-trained on). Point face.head at the file to use it.`,
+trained on). Point face.head at the file to use it.
+
+--images tunes on the crops themselves, each drawn anew every epoch through a random turn,
+scaling, move, mirror, contrast and brightness (--rotate, --scale, --move, --contrast,
+--bright): the frozen blocks run on every sample instead of once. --start continues from an
+earlier tuning ("builtin" for the built-in one) instead of the shipped weights.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tarPath == "" || out == "" {
@@ -426,14 +434,39 @@ trained on). Point face.head at the file to use it.`,
 				}
 				return imgs, y, nil
 			}
-			imgs, y, err := load(tarPath, true)
+			switch start {
+			case "":
+			case "builtin":
+				if err := net.UseHead(""); err != nil {
+					return err
+				}
+				if cfg.Start = net.Tuned; cfg.Start == nil {
+					return fmt.Errorf("--start builtin: no tuned classifier is built in")
+				}
+				net.Tuned = nil
+			default:
+				b, err := os.ReadFile(start)
+				if err != nil {
+					return usageError{err}
+				}
+				if cfg.Start, err = face.ParseTuned(b, start, net); err != nil {
+					return err
+				}
+			}
+			if cfg.Start != nil && cfg.Start.From != cfg.From {
+				return usageError{fmt.Errorf("--start %s tunes from block %d: give --from %d", start, cfg.Start.From, cfg.Start.From)}
+			}
+			imgs, y, err := load(tarPath, !images)
 			if err != nil {
 				return err
 			}
-			bar := a.bar(len(imgs), "frozen blocks")
-			maps, err := net.DenseAll(cmd.Context(), imgs, cfg.From, func(d int) { bar.Set(d) })
-			if err != nil {
-				return err
+			var maps []*face.DenseMap
+			if !images {
+				bar := a.bar(len(imgs), "frozen blocks")
+				maps, err = net.DenseAll(cmd.Context(), imgs, cfg.From, func(d int) { bar.Set(d) })
+				if err != nil {
+					return err
+				}
 			}
 			var vmaps []*face.DenseMap
 			var vy []int
@@ -448,11 +481,27 @@ trained on). Point face.head at the file to use it.`,
 				}
 				vmaps, vy = vm, vlab
 			}
-			fmt.Fprintf(w, "fine-tuning on %d crops (with mirror images), %d epochs\n", len(maps), cfg.Epochs)
+			provenance := fmt.Sprintf("%s: %d crops and their mirror images; dense blocks %d–3 and classifier fine-tuned %%d of %d epochs, lr %g (cosine %v), l2 %g, batch %d, shift %d, erase %g, mixup %g, smooth %g, seed %d",
+				filepath.Base(tarPath), len(imgs)/2, cfg.From, cfg.Epochs, cfg.LR, cfg.Cosine, cfg.L2, cfg.Batch, cfg.Shift, cfg.Erase, cfg.Mixup, cfg.Smooth, cfg.Seed)
+			if images {
+				cfg.Jitter = jit
+				fmt.Fprintf(w, "fine-tuning on %d crops, drawn anew each epoch (turn ±%g°, scale ±%g, move ±%g, mirror %v, contrast ±%g, brightness ±%g), %d epochs\n",
+					len(imgs), jit.Rotate, jit.Scale, jit.Move, jit.Flip, jit.Contrast, jit.Bright, cfg.Epochs)
+				provenance = fmt.Sprintf("%s: %d crops, each drawn anew every epoch (turn ±%g°, scale ±%g, move ±%g, mirror %v, contrast ±%g, brightness ±%g); dense blocks %d–3 and classifier fine-tuned %%d of %d epochs, lr %g (cosine %v), l2 %g, batch %d, mixup %g, smooth %g, seed %d",
+					filepath.Base(tarPath), len(imgs), jit.Rotate, jit.Scale, jit.Move, jit.Flip, jit.Contrast, jit.Bright, cfg.From, cfg.Epochs, cfg.LR, cfg.Cosine, cfg.L2, cfg.Batch, cfg.Mixup, cfg.Smooth, cfg.Seed)
+			} else {
+				fmt.Fprintf(w, "fine-tuning on %d crops (with mirror images), %d epochs\n", len(maps), cfg.Epochs)
+			}
+			if cfg.Start != nil {
+				provenance += fmt.Sprintf("; started from %q", cfg.Start.Trained)
+			}
+			var bar progress = noBar{}
+			cfg.Progress = func(d int) { bar.Set(d) }
+			newBar := func(ep int) { bar = a.bar(len(imgs), fmt.Sprintf("epoch %d", ep)) }
+			newBar(1)
+			began := time.Now()
 			bestAcc, bestEp := -1.0, 0
 			var best []byte
-			provenance := fmt.Sprintf("%s: %d crops and their mirror images; dense blocks %d–3 and classifier fine-tuned %%d of %d epochs, lr %g (cosine %v), l2 %g, batch %d, shift %d, erase %g, mixup %g, smooth %g, seed %d",
-				filepath.Base(tarPath), len(maps)/2, cfg.From, cfg.Epochs, cfg.LR, cfg.Cosine, cfg.L2, cfg.Batch, cfg.Shift, cfg.Erase, cfg.Mixup, cfg.Smooth, cfg.Seed)
 			save := func(t *face.Tuned, ep int) error {
 				t.Mirror, t.Trained = true, fmt.Sprintf(provenance, ep)
 				b, err := json.Marshal(t)
@@ -463,9 +512,18 @@ trained on). Point face.head at the file to use it.`,
 				return os.WriteFile(out, b, 0o644)
 			}
 			var saveErr error
-			_, err = face.Tune(cmd.Context(), net, maps, y, cfg, func(t *face.Tuned, ep int, loss float64) bool {
+			run := func(epoch func(t *face.Tuned, ep int, loss float64) bool) error {
+				if images {
+					_, err := face.TuneImages(cmd.Context(), net, imgs, y, cfg, epoch)
+					return err
+				}
+				_, err := face.Tune(cmd.Context(), net, maps, y, cfg, epoch)
+				return err
+			}
+			err = run(func(t *face.Tuned, ep int, loss float64) bool {
+				defer newBar(ep + 1)
 				if len(vmaps) == 0 {
-					fmt.Fprintf(w, "epoch %d: loss %.4f\n", ep, loss)
+					fmt.Fprintf(w, "epoch %d: loss %.4f (%s)\n", ep, loss, time.Since(began).Round(time.Second))
 					saveErr = save(t, ep)
 					return saveErr == nil
 				}
@@ -476,7 +534,7 @@ trained on). Point face.head at the file to use it.`,
 					truth = append(truth, face.Labels[vy[i]])
 				}
 				rep := face.Evaluate(probs, truth)
-				fmt.Fprintf(w, "epoch %d: loss %.4f; %s: accuracy %.4f, happy AUC %.4f\n", ep, loss, filepath.Base(validation), rep.Accuracy, rep.HappyAUC)
+				fmt.Fprintf(w, "epoch %d: loss %.4f; %s: accuracy %.4f, happy AUC %.4f (%s)\n", ep, loss, filepath.Base(validation), rep.Accuracy, rep.HappyAUC, time.Since(began).Round(time.Second))
 				if rep.Accuracy > bestAcc {
 					bestAcc, bestEp = rep.Accuracy, ep
 					saveErr = save(t, ep)
@@ -508,6 +566,14 @@ trained on). Point face.head at the file to use it.`,
 	f.Float64Var(&cfg.L2, "l2", cfg.L2, "weight decay")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "minibatch size")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
+	f.BoolVar(&images, "images", false, "tune on the crops themselves, jittered anew every epoch (the frozen blocks run every epoch)")
+	f.StringVar(&start, "start", "", `continue from a file of "face tune" ("builtin": the built-in one) instead of the shipped weights`)
+	f.Float64Var(&jit.Rotate, "rotate", jit.Rotate, "--images: turn each crop by up to this many degrees each way")
+	f.Float64Var(&jit.Scale, "scale", jit.Scale, "--images: scale each crop by up to this share each way")
+	f.Float64Var(&jit.Move, "move", jit.Move, "--images: move each crop by up to this share of its side each way")
+	f.Float64Var(&jit.Contrast, "contrast", jit.Contrast, "--images: change contrast by up to this share each way")
+	f.Float64Var(&jit.Bright, "bright", jit.Bright, "--images: change brightness by up to this many grey levels each way")
+	f.BoolVar(&jit.Flip, "flip", jit.Flip, "--images: mirror half the crops")
 	return cmd
 }
 
