@@ -416,7 +416,8 @@ type TuneConfig struct {
 	// seen (TuneImages only: the frozen blocks then run on every sample).
 	Jitter Jitter
 	// Start, if set, is where tuning starts instead of the shipped weights
-	// (its From must be From): a further tuning of an earlier one.
+	// (its From may not be before From; blocks before its From start as
+	// shipped): a further tuning of an earlier one.
 	Start *Tuned
 	// Progress, if set, is told the samples done in the current epoch
 	// after every minibatch.
@@ -546,12 +547,16 @@ func tune(ctx context.Context, net *ExpressionNet, n int, y []int, cfg TuneConfi
 	}
 	t := tunedFrom(net, from)
 	if s := cfg.Start; s != nil {
-		if s.From != from {
-			return nil, fmt.Errorf("the start tunes from block %d, not %d", s.From, from)
+		if s.From < from {
+			return nil, fmt.Errorf("the start tunes from block %d, before block %d", s.From, from)
 		}
-		sp := s.params()
-		for i, p := range t.params() {
-			copy(p, sp[i])
+		// The start's blocks and classifier replace the shipped ones; blocks
+		// before its From stay as shipped (a tuning may reach further back
+		// than the one it continues).
+		tp, sp := t.params(), s.params()
+		off := (s.From - from) * 12
+		for i := range sp {
+			copy(tp[off+i], sp[i])
 		}
 	}
 	ps := t.params()

@@ -17,7 +17,7 @@ func TestTuneGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, from := range []int{3, 2} {
+	for _, from := range []int{3, 2, 1} {
 		checkGradients(t, net, from)
 	}
 }
@@ -26,12 +26,18 @@ func checkGradients(t *testing.T, net *ExpressionNet, from int) {
 	tu := tunedFrom(net, from)
 	rng := rand.New(rand.NewPCG(1, 2))
 	x := newTensor(14, 14, 128)
-	if from == 2 {
+	switch from {
+	case 2:
 		x = newTensor(28, 28, 64)
+	case 1:
+		x = newTensor(56, 56, 32)
 	}
 	scale := 2.0
-	if from == 2 {
+	if from < 3 {
 		scale = 0.5 // two blocks amplify: keep the loss in its smooth range
+	}
+	if from == 1 {
+		scale = 0.2
 	}
 	for i := range x.d {
 		x.d[i] = float32(rng.Float64() * scale)
@@ -76,8 +82,11 @@ func checkGradients(t *testing.T, net *ExpressionNet, from int) {
 			}
 			old := p[i]
 			eps := float32(3e-3)
-			if from == 2 {
+			if from < 3 {
 				eps = 1e-3 // more ReLU kinks downstream: a smaller step crosses fewer
+			}
+			if from == 1 {
+				eps = 3e-4
 			}
 			p[i] = old + eps
 			up := loss()
@@ -275,8 +284,26 @@ func TestTuneImages(t *testing.T) {
 			t.Fatalf("param %s changed with step size 0 from the start", again.names()[i])
 		}
 	}
+	// A tuning from block 2 may start from one of block 3: block 2 as
+	// shipped, block 3 and the classifier as started.
 	cfg.From = 2
-	if _, err := TuneImages(context.Background(), net, imgs, y, cfg, nil); err == nil || !strings.Contains(err.Error(), "block 3") {
-		t.Fatalf("a start tuned from block 3 used for block 2: err %v", err)
+	wider, err := TuneImages(context.Background(), net, imgs, y, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wp, shipped := wider.params(), tunedFrom(net, 2).params()
+	for i := range 12 {
+		if !slices.Equal(wp[i], shipped[i]) {
+			t.Fatalf("block 2's %s is not as shipped", wider.names()[i])
+		}
+	}
+	for i, p := range tp {
+		if !slices.Equal(wp[12+i], p) {
+			t.Fatalf("%s is not the start's", wider.names()[12+i])
+		}
+	}
+	cfg.Start, cfg.From = wider, 3
+	if _, err := TuneImages(context.Background(), net, imgs, y, cfg, nil); err == nil || !strings.Contains(err.Error(), "block 2") {
+		t.Fatalf("a start tuned from block 2 used for block 3 only: err %v", err)
 	}
 }

@@ -453,8 +453,8 @@ earlier tuning ("builtin" for the built-in one) instead of the shipped weights.`
 					return err
 				}
 			}
-			if cfg.Start != nil && cfg.Start.From != cfg.From {
-				return usageError{fmt.Errorf("--start %s tunes from block %d: give --from %d", start, cfg.Start.From, cfg.Start.From)}
+			if cfg.Start != nil && cfg.Start.From < cfg.From {
+				return usageError{fmt.Errorf("--start %s tunes from block %d: give --from %d or less", start, cfg.Start.From, cfg.Start.From)}
 			}
 			imgs, y, err := load(tarPath, !images)
 			if err != nil {
