@@ -52,7 +52,16 @@ func newConv(filters []float32, k, in, out int, bias []float32) *conv {
 
 // apply runs the convolution with "same" or "valid" padding.
 func (c *conv) apply(x *tensor, stride int, same bool) *tensor {
-	var oh, ow, pt, pl int
+	patches, oh, ow := c.im2col(x, stride, same)
+	y := c.fromPatches(patches, oh, ow)
+	putBuf(patches)
+	return y
+}
+
+// im2col lays out each output pixel's input patch as a row (from the
+// scratch pools: put it back when done).
+func (c *conv) im2col(x *tensor, stride int, same bool) (patches []float32, oh, ow int) {
+	var pt, pl int
 	if same {
 		oh, pt = samePad(x.h, c.k, stride)
 		ow, pl = samePad(x.w, c.k, stride)
@@ -60,7 +69,7 @@ func (c *conv) apply(x *tensor, stride int, same bool) *tensor {
 		oh, ow = (x.h-c.k)/stride+1, (x.w-c.k)/stride+1
 	}
 	n := c.k * c.k * c.in
-	patches := getBuf(oh * ow * n) // zeros outside the image
+	patches = getBuf(oh * ow * n) // zeros outside the image
 	row := c.k * c.in
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
@@ -86,8 +95,12 @@ func (c *conv) apply(x *tensor, stride int, same bool) *tensor {
 			}
 		}
 	}
-	y := pointwise(patches, oh*ow, n, c.w, c.bias, c.outP)
-	putBuf(patches)
+	return patches, oh, ow
+}
+
+// fromPatches is the convolution's output for patches from im2col.
+func (c *conv) fromPatches(patches []float32, oh, ow int) *tensor {
+	y := pointwise(patches, oh*ow, c.k*c.k*c.in, c.w, c.bias, c.outP)
 	if c.outP != c.out {
 		for i := 0; i < oh*ow; i++ {
 			copy(y[i*c.out:(i+1)*c.out], y[i*c.outP:i*c.outP+c.out])

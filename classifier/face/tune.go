@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -21,7 +22,7 @@ import (
 // shipped (general face features); the tuned ones and the classifier adapt
 // to the corpus's crops and labels.
 type Tuned struct {
-	// From is the first tuned block: 3 (the last only) or 2.
+	// From is the first tuned block: 0 (all four) to 3 (the last only).
 	From   int
 	blocks []*denseBlock
 	fcW    []float32 // [7][256]
@@ -58,11 +59,21 @@ func (t *Tuned) classify(views ...*tensor) []float64 {
 	return p
 }
 
-// denseBlock is one dense block whose first convolution has stride 2.
-type denseBlock struct{ convs [4]*sepConv }
+// denseBlock is one dense block whose first convolution has stride 2. The
+// first block's first convolution is a full one on the image (first; then
+// convs[0] is nil).
+type denseBlock struct {
+	first *conv
+	convs [4]*sepConv
+}
 
 func (b *denseBlock) forward(x *tensor) *tensor {
-	o1 := relu(b.convs[0].apply(x, 2))
+	var o1 *tensor
+	if b.first != nil {
+		o1 = relu(b.first.apply(x, 2, true))
+	} else {
+		o1 = relu(b.convs[0].apply(x, 2))
+	}
 	o2 := b.convs[1].apply(o1, 1)
 	o3 := b.convs[2].apply(relu(sum(o1, o2)), 1)
 	o4 := b.convs[3].apply(relu(sum(o1, o2, o3)), 1)
@@ -100,20 +111,44 @@ func tunedFrom(n *ExpressionNet, from int) *Tuned {
 	t := &Tuned{From: from, fcW: slices.Clone(n.fcW), fcB: slices.Clone(n.fcB)}
 	for bi := from; bi < 4; bi++ {
 		b := &denseBlock{}
+		if bi == 0 {
+			b.first = n.conv0.clone()
+		}
 		for i, c := range n.blocks[bi] {
-			b.convs[i] = &sepConv{in: c.in, out: c.out, dw: slices.Clone(c.dw), pw: slices.Clone(c.pw), bias: slices.Clone(c.bias)}
+			if c != nil {
+				b.convs[i] = c.clone()
+			}
 		}
 		t.blocks = append(t.blocks, b)
 	}
 	return t
 }
 
+func (c *sepConv) clone() *sepConv {
+	return &sepConv{in: c.in, out: c.out, dw: slices.Clone(c.dw), pw: slices.Clone(c.pw), bias: slices.Clone(c.bias)}
+}
+
+func (c *conv) clone() *conv {
+	d := *c
+	d.w, d.bias = slices.Clone(c.w), slices.Clone(c.bias)
+	return &d
+}
+
+// noParam stands in the first block's first convolution for the pointwise
+// weights it has not, so that every convolution has three tensors in params.
+var noParam = []float32{}
+
 // params lists the trainable tensors in a fixed order: each block's four
-// convolutions (depthwise, pointwise, bias), then the classifier.
+// convolutions (depthwise, pointwise, bias; the first block's full
+// convolution as filters, an empty tensor, bias), then the classifier.
 func (t *Tuned) params() [][]float32 {
 	var ps [][]float32
 	for _, b := range t.blocks {
-		for _, c := range b.convs {
+		for i, c := range b.convs {
+			if i == 0 && b.first != nil {
+				ps = append(ps, b.first.w, noParam, b.first.bias)
+				continue
+			}
 			ps = append(ps, c.dw, c.pw, c.bias)
 		}
 	}
@@ -130,7 +165,11 @@ func (t *Tuned) names() []string {
 			prefix = fmt.Sprintf("block%d/", bi)
 		}
 		for ci := 0; ci < 4; ci++ {
-			for _, w := range []string{"dw", "pw", "bias"} {
+			ws := []string{"dw", "pw", "bias"}
+			if t.From+k == 0 && ci == 0 {
+				ws = []string{"filters", "none", "bias"} // "none": noParam, not written
+			}
+			for _, w := range ws {
 				out = append(out, fmt.Sprintf("%sconv%d/%s", prefix, ci, w))
 			}
 		}
@@ -139,7 +178,7 @@ func (t *Tuned) names() []string {
 }
 
 type tunedFile struct {
-	From    int               `json:"from,omitempty"` // 0 in older files: 3
+	From    *int              `json:"from,omitempty"` // absent in older files: 3
 	Mirror  bool              `json:"mirror"`
 	Trained string            `json:"trained"`
 	Weights map[string]string `json:"weights"`
@@ -148,10 +187,13 @@ type tunedFile struct {
 }
 
 func (t *Tuned) file() tunedFile {
-	f := tunedFile{From: t.From, Mirror: t.Mirror, Trained: t.Trained, Weights: map[string]string{}}
+	from := t.From
+	f := tunedFile{From: &from, Mirror: t.Mirror, Trained: t.Trained, Weights: map[string]string{}}
 	names := t.names()
 	for i, p := range t.params() {
-		f.Weights[names[i]] = encodeF32(p)
+		if len(p) > 0 {
+			f.Weights[names[i]] = encodeF32(p)
+		}
 	}
 	for _, m := range t.Also {
 		f.Also = append(f.Also, m.file())
@@ -199,11 +241,8 @@ func ParseTuned(b []byte, name string, net *ExpressionNet) (*Tuned, error) {
 		if len(m.Also) > 0 {
 			return nil, fmt.Errorf("%s: also[%d]: an ensemble's member has no members of its own", name, i)
 		}
-		if m.From == 0 {
-			m.From = 3
-		}
-		if m.From != t.From {
-			return nil, fmt.Errorf("%s: also[%d]: from %d, the first member from %d (an ensemble shares the frozen blocks)", name, i, m.From, t.From)
+		if mf := m.from(); mf != t.From {
+			return nil, fmt.Errorf("%s: also[%d]: from %d, the first member from %d (an ensemble shares the frozen blocks)", name, i, mf, t.From)
 		}
 		mt, err := m.tuned(net, fmt.Sprintf("%s: also[%d]", name, i))
 		if err != nil {
@@ -214,17 +253,31 @@ func ParseTuned(b []byte, name string, net *ExpressionNet) (*Tuned, error) {
 	return t, nil
 }
 
+// from is the first tuned block (3 in files older than the field).
+func (f tunedFile) from() int {
+	if f.From == nil {
+		return 3
+	}
+	return *f.From
+}
+
 func (f tunedFile) tuned(net *ExpressionNet, name string) (*Tuned, error) {
-	if f.From == 0 {
-		f.From = 3
+	from := f.from()
+	if from < 0 || from > 3 {
+		return nil, fmt.Errorf("%s: from %d (want 0 to 3)", name, from)
 	}
-	if f.From < 1 || f.From > 3 {
-		return nil, fmt.Errorf("%s: from %d (want 1, 2 or 3)", name, f.From)
-	}
-	t := tunedFrom(net, f.From)
+	t := tunedFrom(net, from)
 	t.Mirror, t.Trained = f.Mirror, f.Trained
 	names := t.names()
+	for _, k := range slices.Sorted(maps.Keys(f.Weights)) {
+		if !slices.Contains(names, k) {
+			return nil, fmt.Errorf("%s: weight %q is not one of blocks %d–3 (from %d)", name, k, from, from)
+		}
+	}
 	for i, p := range t.params() {
+		if len(p) == 0 {
+			continue
+		}
 		v, err := decodeF32(f.Weights[names[i]], len(p), names[i])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
@@ -304,13 +357,22 @@ func addTo(dst []float32, srcs ...[]float32) {
 // blockState keeps a dense block's activations for its backward pass.
 type blockState struct {
 	s            [4]sepState
+	patches      []float32 // the first block's: its full convolution's input patches
 	o1, in3, in4 *tensor
 	out          *tensor
 }
 
 func (b *denseBlock) forwardKeep(x *tensor) (*tensor, blockState) {
 	var st blockState
-	a1, s1 := b.convs[0].forwardKeep(x, 2)
+	var a1 *tensor
+	var s1 sepState
+	if b.first != nil {
+		var oh, ow int
+		st.patches, oh, ow = b.first.im2col(x, 2, true)
+		a1 = b.first.fromPatches(st.patches, oh, ow)
+	} else {
+		a1, s1 = b.convs[0].forwardKeep(x, 2)
+	}
 	st.o1 = relu(a1)
 	o2, s2 := b.convs[1].forwardKeep(st.o1, 1)
 	st.in3 = relu(sum(st.o1, o2))
@@ -340,11 +402,34 @@ func (b *denseBlock) backward(st blockState, dout []float32, g [][]float32, want
 	addTo(do2, din3)
 	addTo(do1, b.convs[1].backward(st.s[1], 1, do2, [3][]float32{g[3], g[4], g[5]}))
 	reluMask(do1, st.o1)
+	if b.first != nil {
+		// The image needs no gradient: only the filters' and the bias's.
+		b.first.backwardWeights(st.patches, do1, g[0], g[2])
+		putBuf(st.patches)
+		return nil
+	}
 	dx := b.convs[0].backward(st.s[0], 2, do1, [3][]float32{g[0], g[1], g[2]})
 	if !wantInput {
 		return nil
 	}
 	return dx
+}
+
+// backwardWeights adds the gradients of a full convolution's filters (gw,
+// laid out as c.w) and bias (gb) for output gradient dy, from its input patches.
+func (c *conv) backwardWeights(patches, dy []float32, gw, gb []float32) {
+	n := c.k * c.k * c.in
+	for p := 0; p < len(dy)/c.out; p++ {
+		dyp := dy[p*c.out : (p+1)*c.out]
+		for o, v := range dyp {
+			gb[o] += v
+		}
+		for i, v := range patches[p*n : (p+1)*n] {
+			if v != 0 {
+				f32.Axpy(gw[i*c.outP:i*c.outP+c.out], v, dyp)
+			}
+		}
+	}
 }
 
 // step runs one sample forward and back, adding gradients into g (ordered
@@ -391,7 +476,7 @@ func (t *Tuned) step(x *tensor, target []float64, g [][]float32) float64 {
 
 // TuneConfig sets the fine-tuning.
 type TuneConfig struct {
-	// From is the first block tuned: 3 (the last, default) or 2.
+	// From is the first block tuned: 0 (all four) to 3 (the last).
 	From   int
 	Epochs int
 	LR     float64 // Adam step size
@@ -422,6 +507,15 @@ type TuneConfig struct {
 	// Progress, if set, is told the samples done in the current epoch
 	// after every minibatch.
 	Progress func(done int)
+	// Average, if above 0, keeps the running mean of the weights from the
+	// start of that epoch on, taken AverageEvery times an epoch (stochastic
+	// weight averaging, Izmailov et al. 2018: the mean of the points a
+	// constant step size visits lies nearer the middle of a wide minimum
+	// than any one of them, at no cost in inference). Averaged is then
+	// told the mean after every epoch from Average on.
+	Average      int
+	AverageEvery int
+	Averaged     func(avg *Tuned, ep int) bool
 }
 
 // DefaultTuneConfig is what the built-in tuned block was trained with.
@@ -526,9 +620,6 @@ func Tune(ctx context.Context, net *ExpressionNet, x []*DenseMap, y []int, cfg T
 // and no map cache in memory). Mirror images come from the jitter's Flip.
 func TuneImages(ctx context.Context, net *ExpressionNet, imgs []*Image, y []int, cfg TuneConfig, epoch func(t *Tuned, ep int, loss float64) bool) (*Tuned, error) {
 	from := cfg.From
-	if from == 0 {
-		from = 3
-	}
 	return tune(ctx, net, len(imgs), y, cfg, func(i int, rng *rand.Rand) *tensor {
 		m := net.blocksUpTo(cfg.Jitter.draw(rng).render(imgs[i]), from)
 		return augment(m, cfg.Shift, cfg.Erase, rng)
@@ -539,8 +630,8 @@ func TuneImages(ctx context.Context, net *ExpressionNet, imgs []*Image, y []int,
 // the tuned blocks for sample i (drawn anew each time it is asked).
 func tune(ctx context.Context, net *ExpressionNet, n int, y []int, cfg TuneConfig, sample func(i int, rng *rand.Rand) *tensor, epoch func(t *Tuned, ep int, loss float64) bool) (*Tuned, error) {
 	from := cfg.From
-	if from == 0 {
-		from = 3
+	if from < 0 || from > 3 {
+		return nil, fmt.Errorf("from block %d: want 0 to 3", from)
 	}
 	if len(y) != n {
 		return nil, fmt.Errorf("%d samples but %d labels", n, len(y))
@@ -578,7 +669,12 @@ func tune(ctx context.Context, net *ExpressionNet, n int, y []int, cfg TuneConfi
 		order[i] = i
 	}
 	step := 0
-	totalSteps := cfg.Epochs * ((len(order) + cfg.Batch - 1) / cfg.Batch)
+	stepsPerEpoch := (len(order) + cfg.Batch - 1) / cfg.Batch
+	totalSteps := cfg.Epochs * stepsPerEpoch
+	var avg *averager
+	if cfg.Average > 0 {
+		avg = newAverager(t, stepsPerEpoch, cfg.AverageEvery)
+	}
 	for ep := 1; ep <= cfg.Epochs; ep++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		total := 0.0
@@ -652,12 +748,78 @@ func tune(ctx context.Context, net *ExpressionNet, n int, y []int, cfg TuneConfi
 					p[i] -= float32(upd)
 				}
 			}
+			if avg != nil && ep >= cfg.Average {
+				avg.after(b0/cfg.Batch, ps)
+			}
 		}
 		if epoch != nil && !epoch(t, ep, total/float64(len(order))) {
 			break
 		}
+		if avg != nil && ep >= cfg.Average && cfg.Averaged != nil && !cfg.Averaged(avg.mean, ep) {
+			break
+		}
+	}
+	if avg != nil && avg.n > 0 {
+		return avg.mean, nil
 	}
 	return t, nil
+}
+
+// averager keeps the running mean of a tuning's weights.
+type averager struct {
+	mean  *Tuned
+	sum   [][]float64
+	n     int
+	every map[int]bool // minibatches of an epoch after which a snapshot is taken
+}
+
+func newAverager(t *Tuned, stepsPerEpoch, perEpoch int) *averager {
+	perEpoch = max(1, min(perEpoch, stepsPerEpoch))
+	a := &averager{mean: t.clone(), every: map[int]bool{}}
+	for k := 1; k <= perEpoch; k++ {
+		a.every[k*stepsPerEpoch/perEpoch-1] = true
+	}
+	for _, p := range t.params() {
+		a.sum = append(a.sum, make([]float64, len(p)))
+	}
+	return a
+}
+
+// after adds the weights ps after minibatch b of an epoch, if b is one the
+// snapshots are taken after, and refreshes the mean.
+func (a *averager) after(b int, ps [][]float32) {
+	if !a.every[b] {
+		return
+	}
+	a.n++
+	for i, p := range ps {
+		for j, v := range p {
+			a.sum[i][j] += float64(v)
+		}
+	}
+	for i, p := range a.mean.params() {
+		for j := range p {
+			p[j] = float32(a.sum[i][j] / float64(a.n))
+		}
+	}
+}
+
+// clone is a deep copy of t's weights (not its ensemble).
+func (t *Tuned) clone() *Tuned {
+	c := &Tuned{From: t.From, fcW: slices.Clone(t.fcW), fcB: slices.Clone(t.fcB), Mirror: t.Mirror, Trained: t.Trained}
+	for _, b := range t.blocks {
+		nb := &denseBlock{}
+		if b.first != nil {
+			nb.first = b.first.clone()
+		}
+		for i, cv := range b.convs {
+			if cv != nil {
+				nb.convs[i] = cv.clone()
+			}
+		}
+		c.blocks = append(c.blocks, nb)
+	}
+	return c
 }
 
 // DenseMap is the output of the blocks before the tuned ones, kept for

@@ -17,7 +17,7 @@ func TestTuneGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, from := range []int{3, 2, 1} {
+	for _, from := range []int{3, 2, 1, 0} {
 		checkGradients(t, net, from)
 	}
 }
@@ -31,6 +31,8 @@ func checkGradients(t *testing.T, net *ExpressionNet, from int) {
 		x = newTensor(28, 28, 64)
 	case 1:
 		x = newTensor(56, 56, 32)
+	case 0:
+		x = newTensor(32, 32, 3) // a small normalised image: fewer ReLU kinks for the finite differences to cross
 	}
 	scale := 2.0
 	if from < 3 {
@@ -41,6 +43,9 @@ func checkGradients(t *testing.T, net *ExpressionNet, from int) {
 	}
 	for i := range x.d {
 		x.d[i] = float32(rng.Float64() * scale)
+		if from == 0 {
+			x.d[i] = float32(rng.Float64() - 0.5)
+		}
 	}
 	ps := tu.params()
 	g := make([][]float32, len(ps))
@@ -70,6 +75,9 @@ func checkGradients(t *testing.T, net *ExpressionNet, from int) {
 	checked := 0
 	names := tu.names()
 	for pi, p := range ps {
+		if len(p) == 0 {
+			continue // the first convolution's missing pointwise weights
+		}
 		for k := 0; k < 3; k++ {
 			// The parameter with the largest gradient, and two random ones.
 			i := rng.IntN(len(p))
@@ -85,7 +93,7 @@ func checkGradients(t *testing.T, net *ExpressionNet, from int) {
 			if from < 3 {
 				eps = 1e-3 // more ReLU kinks downstream: a smaller step crosses fewer
 			}
-			if from == 1 {
+			if from <= 1 {
 				eps = 3e-4
 			}
 			p[i] = old + eps
@@ -305,5 +313,99 @@ func TestTuneImages(t *testing.T) {
 	cfg.Start, cfg.From = wider, 3
 	if _, err := TuneImages(context.Background(), net, imgs, y, cfg, nil); err == nil || !strings.Contains(err.Error(), "block 2") {
 		t.Fatalf("a start tuned from block 2 used for block 3 only: err %v", err)
+	}
+}
+
+// TestTuneAverages checks the weight averaging: with one snapshot an epoch
+// the result is the mean of the weights each epoch ended with, and the
+// averaged model is reported after each averaged epoch.
+func TestTuneAverages(t *testing.T) {
+	net, err := LoadExpressionNet(modelDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imgs []*Image
+	var y []int
+	for i := range 8 {
+		imgs = append(imgs, randomImage(48, 48, 1, uint64(i)+40))
+		y = append(y, i%len(Labels))
+	}
+	cfg := TuneConfig{From: 3, Epochs: 3, LR: 1e-3, Batch: 4, Seed: 1, Average: 2, AverageEvery: 1}
+	var ends [][][]float32
+	var reported []int
+	cfg.Averaged = func(avg *Tuned, ep int) bool {
+		reported = append(reported, ep)
+		return true
+	}
+	got, err := TuneImages(context.Background(), net, imgs, y, cfg, func(tu *Tuned, ep int, _ float64) bool {
+		ends = append(ends, tu.clone().params())
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(reported, []int{2, 3}) {
+		t.Fatalf("averaged model reported after epochs %v, want 2 and 3", reported)
+	}
+	moved := false
+	for i, p := range got.params() {
+		for j, v := range p {
+			want := (float64(ends[1][i][j]) + float64(ends[2][i][j])) / 2
+			if math.Abs(float64(v)-want) > 1e-6*max(1, math.Abs(want)) {
+				t.Fatalf("%s[%d] = %g, the mean of epochs 2 and 3 is %g", got.names()[i], j, v, want)
+			}
+			if ends[1][i][j] != ends[2][i][j] {
+				moved = true
+			}
+		}
+	}
+	if !moved {
+		t.Fatal("the weights did not move between epochs 2 and 3: the mean checks nothing")
+	}
+}
+
+// TestTunedFileFromBlock0 checks that a tuning of all four blocks (whose
+// first convolution is a full one) survives its file, that its forward
+// pass is the network's own while untouched, and that a file without
+// "from" still means the last block only.
+func TestTunedFileFromBlock0(t *testing.T) {
+	net, err := LoadExpressionNet(modelDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu := tunedFrom(net, 0)
+	tu.Mirror = true
+	img := randomImage(48, 48, 1, 7)
+	x := net.denseUpTo(img, 0)
+	got, want := tu.forward(x).d, net.FeatureMap(img).d
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-4 {
+			t.Fatalf("untouched tuning from block 0 differs from the network at %d: %g against %g", i, got[i], want[i])
+		}
+	}
+	tu.blocks[0].first.w[5] += 0.25 // a change the file must keep
+	raw, err := tu.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseTuned(raw, "from0", net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.From != 0 || !back.Mirror {
+		t.Fatalf("read back from %d, mirror %v", back.From, back.Mirror)
+	}
+	bp := back.params()
+	for i, p := range tu.params() {
+		if !slices.Equal(p, bp[i]) {
+			t.Fatalf("%s differs after the file", tu.names()[i])
+		}
+	}
+	legacy := strings.Replace(string(raw), `"from":0,`, "", 1)
+	if legacy == string(raw) {
+		t.Fatal(`no "from":0 in the file`)
+	}
+	if _, err := ParseTuned([]byte(legacy), "legacy", net); err == nil || !strings.Contains(err.Error(), `"block0/conv0/`) {
+		t.Fatalf("a file without from is read as the last block's, whose weights this one lacks: err %v", err)
 	}
 }
