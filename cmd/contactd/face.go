@@ -397,8 +397,11 @@ trained on). Point face.head at the file to use it.
 
 --images tunes on the crops themselves, each drawn anew every epoch through a random turn,
 scaling, move, mirror, contrast and brightness (--rotate, --scale, --move, --contrast,
---bright): the frozen blocks run on every sample instead of once. --start continues from an
-earlier tuning ("builtin" for the built-in one) instead of the shipped weights.`,
+--bright): the frozen blocks run on every sample instead of once; with --images, --from 0
+tunes all four blocks. --start continues from an earlier tuning ("builtin" for the built-in
+one) instead of the shipped weights. --average N keeps the mean of the weights from epoch N
+on (--average-every snapshots an epoch) and writes that mean after the last epoch, whatever
+--validation says of it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tarPath == "" || out == "" {
