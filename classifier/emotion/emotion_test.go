@@ -60,7 +60,7 @@ func TestFitIsSeededAndLearns(t *testing.T) {
 	train := func(seed uint64) *Model {
 		c := cfg
 		c.Seed = seed
-		m, err := Fit(items[:180], vecs[:180], nil, c, []string{"synthetic"})
+		m, err := Fit(items[:180], vecs[:180], nil, nil, c, []string{"synthetic"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestFitIsSeededAndLearns(t *testing.T) {
 		t.Errorf("held-out speaker: %+v", s)
 	}
 	// Cross-validation by speaker: four folds, none sharing a speaker.
-	folds, err := CrossValidate(items, vecs, nil, cfg, func(s string) string { return s }, nil)
+	folds, err := CrossValidate(items, vecs, nil, nil, cfg, func(s string) string { return s }, nil)
 	if err != nil || len(folds) != 4 {
 		t.Fatalf("%d folds, %v", len(folds), err)
 	}
@@ -98,7 +98,7 @@ func TestModelFile(t *testing.T) {
 	items, vecs := synthetic(30, 2)
 	cfg := DefaultTrainConfig
 	cfg.Epochs = 5
-	m, err := Fit(items, vecs, nil, cfg, []string{"synthetic"})
+	m, err := Fit(items, vecs, nil, nil, cfg, []string{"synthetic"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,11 +169,11 @@ func TestBuiltInModelIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vecs, wins, _, err := (&Featurizer{VAD: vm}).Featurize(context.Background(), items, true, nil)
+	vecs, wins, pert, _, err := (&Featurizer{VAD: vm, Speeds: ship.Config.StrangerSpeeds}).Featurize(context.Background(), items, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Fit(items, vecs, wins, ship.Config, ship.TrainedOn)
+	m, err := Fit(items, vecs, wins, pert, ship.Config, ship.TrainedOn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,5 +250,78 @@ func TestWindows(t *testing.T) {
 	}
 	if short := fz.Windows(features.NewExtractor(), nil, voice(rate/2)); len(short) != 1 {
 		t.Errorf("half a second of speech: %d windows, want 1", len(short))
+	}
+}
+
+// TestSpeedPerturbation: a copy played 1.1 times as fast is 1/1.1 as long
+// and its tone 1.1 times as high; 0.9 the other way.
+func TestSpeedPerturbation(t *testing.T) {
+	const f0 = 200.0
+	x := make([]float32, features.Rate) // 1 s
+	for i := range x {
+		x[i] = float32(0.5 * math.Sin(2*math.Pi*f0*float64(i)/features.Rate))
+	}
+	for _, a := range []float64{0.9, 1.1} {
+		y := Speed(x, a)
+		if want := int(float64(len(x)) / a); abs(len(y)-want) > 2 {
+			t.Errorf("speed %g: %d samples, want %d", a, len(y), want)
+		}
+		// Frequency from the zero crossings of the middle half (the edges
+		// carry the filter's ramp).
+		mid := y[len(y)/4 : 3*len(y)/4]
+		n := 0
+		for i := 1; i < len(mid); i++ {
+			if (mid[i-1] < 0) != (mid[i] < 0) {
+				n++
+			}
+		}
+		f := float64(n) / 2 / (float64(len(mid)) / features.Rate)
+		if math.Abs(f-f0*a) > 2 {
+			t.Errorf("speed %g: tone at %.1f Hz, want %.1f", a, f, f0*a)
+		}
+	}
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// TestFitPerturbedWindows: the perturbed windows join the strangers'
+// training but not their population (a patient is read against real
+// voices), and they change what the strangers' networks learn.
+func TestFitPerturbedWindows(t *testing.T) {
+	items, vecs := synthetic(40, 3)
+	wins := make([][][]float64, len(vecs))
+	pert := make([][][]float64, len(vecs))
+	r := rand.New(rand.NewPCG(5, 5))
+	for i, v := range vecs {
+		wins[i] = [][]float64{v}
+		p := slices.Clone(v)
+		for j := range p {
+			p[j] += r.NormFloat64()
+		}
+		pert[i] = [][]float64{p}
+	}
+	cfg := DefaultTrainConfig
+	cfg.Epochs = 10
+	plain, err := Fit(items, vecs, wins, nil, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aug, err := Fit(items, vecs, wins, pert, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plain.Strangers.Population.Mean, aug.Strangers.Population.Mean) {
+		t.Error("the perturbed windows moved the strangers' population")
+	}
+	if slices.Equal(plain.Strangers.Nets[0].W1, aug.Strangers.Nets[0].W1) {
+		t.Error("the perturbed windows did not reach the strangers' training")
+	}
+	if !slices.Equal(plain.Nets[0].W1, aug.Nets[0].W1) {
+		t.Error("the perturbed windows reached the per-speaker ensemble")
 	}
 }

@@ -3,6 +3,7 @@ package emotion
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -15,6 +16,12 @@ import (
 // VAD to find the speech.
 type Featurizer struct {
 	VAD *vad.Model
+	// Speeds, if set, are the speed-perturbation factors (Ko et al. 2015:
+	// the recording resampled so that it plays α times as fast, pitch and
+	// formants moved with it) whose live windows Featurize returns as well:
+	// more voices for the strangers' ensemble to learn from than a corpus's
+	// few dozen speakers.
+	Speeds []float64
 }
 
 // SpeechMask marks the 10 ms feature frames of x that hold speech (see
@@ -90,15 +97,25 @@ func windowsOf(a *features.Analysis, mask []bool) [][]float64 {
 // not be decoded or had no voiced speech (with why). progress, if set, is
 // called after each item.
 func (fz *Featurizer) Vectors(ctx context.Context, items []Item, progress func()) (vecs [][]float64, skipped map[int]error, err error) {
-	vecs, _, skipped, err = fz.Featurize(ctx, items, false, progress)
+	vecs, _, _, skipped, err = fz.Featurize(ctx, items, false, progress)
 	return vecs, skipped, err
 }
 
 // Featurize is Vectors and, with windows, also each recording's live
-// windows (see Windows).
-func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool, progress func()) (vecs [][]float64, wins [][][]float64, skipped map[int]error, err error) {
+// windows (see Windows) and, for fz.Speeds, the live windows of its
+// speed-perturbed copies (perturbed[i], all speeds together; nil without
+// Speeds).
+func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool, progress func()) (vecs [][]float64, wins, perturbed [][][]float64, skipped map[int]error, err error) {
+	for _, a := range fz.Speeds {
+		if !(a >= 0.5 && a <= 2) {
+			return nil, nil, nil, nil, fmt.Errorf("speed perturbation %g: want a factor from 0.5 to 2", a)
+		}
+	}
 	vecs = make([][]float64, len(items))
 	wins = make([][][]float64, len(items))
+	if windows && len(fz.Speeds) > 0 {
+		perturbed = make([][][]float64, len(items))
+	}
 	skipped = map[int]error{}
 	var mu sync.Mutex
 	jobs := make(chan int)
@@ -115,7 +132,7 @@ func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool,
 			for i := range jobs {
 				x, err := audio.DecodeFile(items[i].Path, features.Rate)
 				var v []float64
-				var w [][]float64
+				var w, pw [][]float64
 				if err == nil {
 					a, mask := fz.analyze(ext, det, x)
 					var ok bool
@@ -123,6 +140,9 @@ func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool,
 						err = fmt.Errorf("%s: too little voiced speech", items[i].Path)
 					} else if windows {
 						w = windowsOf(a, mask)
+						for _, s := range fz.Speeds {
+							pw = append(pw, windowsOf(fz.analyze(ext, det, Speed(x, s)))...)
+						}
 					}
 				}
 				mu.Lock()
@@ -130,6 +150,9 @@ func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool,
 					skipped[i] = err
 				} else {
 					vecs[i], wins[i] = v, w
+					if perturbed != nil {
+						perturbed[i] = pw
+					}
 				}
 				mu.Unlock()
 				if progress != nil {
@@ -144,10 +167,17 @@ func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool,
 		case <-ctx.Done():
 			close(jobs)
 			wg.Wait()
-			return nil, nil, nil, ctx.Err()
+			return nil, nil, nil, nil, ctx.Err()
 		}
 	}
 	close(jobs)
 	wg.Wait()
-	return vecs, wins, skipped, nil
+	return vecs, wins, perturbed, skipped, nil
+}
+
+// Speed returns x (16 kHz) played a times as fast: read as if sampled at
+// a·16 kHz and resampled to 16 kHz (the factor rounded to 1/1000).
+func Speed(x []float32, a float64) []float32 {
+	from := int(math.Round(a * 1000))
+	return audio.Resample(x, from*features.Rate/1000, features.Rate)
 }

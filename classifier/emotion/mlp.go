@@ -90,6 +90,10 @@ type TrainConfig struct {
 	L2           float64 `json:"l2"`
 	InputDropout float64 `json:"input_dropout"`
 	Seed         uint64  `json:"seed"`
+	// StrangerSpeeds are the speed perturbations whose windows were added
+	// to the strangers' training (Featurizer.Speeds); Train itself does not
+	// read it, the model file records it so that the training can be rerun.
+	StrangerSpeeds []float64 `json:"stranger_speeds,omitempty"`
 }
 
 // Sample is one training example; targets < 0 are unknown.

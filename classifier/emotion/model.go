@@ -237,8 +237,11 @@ const Ensemble = 5
 // Fit trains a model on featurised, labelled items: vectors are z-scored
 // per speaker (label-free), then an ensemble is trained. wins, if given,
 // are each item's live windows (Featurizer.Featurize): the strangers'
-// ensemble is trained on them, z-scored against their population.
-func Fit(items []Item, vecs [][]float64, wins [][][]float64, cfg TrainConfig, corpora []string) (*Model, error) {
+// ensemble is trained on them, z-scored against their population;
+// perturbed, if given, are the windows of each item's speed-perturbed
+// copies, added to the strangers' training (the population is the
+// unperturbed windows': a patient is read against real voices).
+func Fit(items []Item, vecs [][]float64, wins, perturbed [][][]float64, cfg TrainConfig, corpora []string) (*Model, error) {
 	its, raw := usable(items, vecs)
 	if len(raw) < 20 {
 		return nil, errors.New("fewer than 20 usable recordings to train on")
@@ -272,6 +275,14 @@ func Fit(items []Item, vecs [][]float64, wins [][][]float64, cfg TrainConfig, co
 		return nil, errors.New("fewer than 20 live windows to train the strangers' ensemble on")
 	}
 	st := &Strangers{Population: FitBaseline(wv)}
+	for i, ws := range perturbed {
+		if vecs[i] == nil {
+			continue
+		}
+		for _, w := range ws {
+			wl, wv = append(wl, items[i]), append(wv, w)
+		}
+	}
 	samples = samples[:0]
 	for i, it := range wl {
 		samples = append(samples, Sample{X: st.Population.Apply(wv[i]), Class: it.Class, Arousal: it.Arousal, Valence: it.Valence})
@@ -396,7 +407,7 @@ type Fold struct {
 
 // CrossValidate trains on all folds but one and tests on it, for each
 // fold; foldOf names the fold of a speaker, so no speaker is ever in both.
-func CrossValidate(items []Item, vecs [][]float64, wins [][][]float64, cfg TrainConfig, foldOf func(speaker string) string, progress func(string)) ([]Fold, error) {
+func CrossValidate(items []Item, vecs [][]float64, wins, perturbed [][][]float64, cfg TrainConfig, foldOf func(speaker string) string, progress func(string)) ([]Fold, error) {
 	var order []string
 	members := map[string][]int{}
 	spk := map[string]map[string]bool{}
@@ -429,12 +440,18 @@ func CrossValidate(items []Item, vecs [][]float64, wins [][][]float64, cfg Train
 		}
 		var trItems, teItems []Item
 		var trVecs, teVecs [][]float64
-		var trWins, teWins [][][]float64
+		var trWins, teWins, trPert [][][]float64
 		win := func(i int) [][]float64 {
 			if wins == nil {
 				return nil
 			}
 			return wins[i]
+		}
+		pert := func(i int) [][]float64 {
+			if perturbed == nil {
+				return nil
+			}
+			return perturbed[i]
 		}
 		for i, v := range vecs {
 			if v == nil {
@@ -444,12 +461,16 @@ func CrossValidate(items []Item, vecs [][]float64, wins [][][]float64, cfg Train
 				teItems, teVecs, teWins = append(teItems, items[i]), append(teVecs, v), append(teWins, win(i))
 			} else {
 				trItems, trVecs, trWins = append(trItems, items[i]), append(trVecs, v), append(trWins, win(i))
+				trPert = append(trPert, pert(i))
 			}
 		}
 		if wins == nil {
 			trWins, teWins = nil, nil
 		}
-		m, err := Fit(trItems, trVecs, trWins, cfg, nil)
+		if perturbed == nil {
+			trPert = nil
+		}
+		m, err := Fit(trItems, trVecs, trWins, trPert, cfg, nil)
 		if err != nil {
 			return nil, err
 		}

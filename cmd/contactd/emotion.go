@@ -43,28 +43,28 @@ func (a *app) voiceModel(path string) (*emotion.Model, error) {
 
 // loadCorpora reads the labels of each corpus and featurises every
 // recording, with a progress bar on a terminal.
-func (a *app) loadCorpora(ctx context.Context, dirs []string, windows bool) ([]emotion.Item, [][]float64, [][][]float64, error) {
+func (a *app) loadCorpora(ctx context.Context, dirs []string, windows bool, speeds []float64) ([]emotion.Item, [][]float64, [][][]float64, [][][]float64, error) {
 	if len(dirs) == 0 {
-		return nil, nil, nil, usageError{errors.New("--corpus DIR is required (a directory with labels.csv)")}
+		return nil, nil, nil, nil, usageError{errors.New("--corpus DIR is required (a directory with labels.csv)")}
 	}
 	var items []emotion.Item
 	for _, d := range dirs {
 		it, err := emotion.LoadCorpus(d)
 		if err != nil {
-			return nil, nil, nil, usageError{fmt.Errorf("--corpus: %w", err)}
+			return nil, nil, nil, nil, usageError{fmt.Errorf("--corpus: %w", err)}
 		}
 		items = append(items, it...)
 	}
 	vm, err := a.vadModel()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	fz := &emotion.Featurizer{VAD: vm}
+	fz := &emotion.Featurizer{VAD: vm, Speeds: speeds}
 	bar := a.bar(len(items), "features")
 	var done atomic.Int64
-	vecs, wins, skipped, err := fz.Featurize(ctx, items, windows, func() { bar.Set(int(done.Add(1))) })
+	vecs, wins, pert, skipped, err := fz.Featurize(ctx, items, windows, func() { bar.Set(int(done.Add(1))) })
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	for i := range items {
 		if err, ok := skipped[i]; ok {
@@ -72,9 +72,9 @@ func (a *app) loadCorpora(ctx context.Context, dirs []string, windows bool) ([]e
 		}
 	}
 	if len(skipped) == len(items) {
-		return nil, nil, nil, errors.New("no recording could be used")
+		return nil, nil, nil, nil, errors.New("no recording could be used")
 	}
-	return items, vecs, wins, nil
+	return items, vecs, wins, pert, nil
 }
 
 // foldOf groups speakers into cross-validation folds: a corpus with ten or
@@ -144,13 +144,13 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 			if out == "" && !cv {
 				return usageError{errors.New("--out FILE is required (or --cv alone to only cross-validate)")}
 			}
-			items, vecs, wins, err := a.loadCorpora(cmd.Context(), corpora, true)
+			items, vecs, wins, pert, err := a.loadCorpora(cmd.Context(), corpora, true, cfg.StrangerSpeeds)
 			if err != nil {
 				return err
 			}
 			cfg.Seed = seed
 			if cv {
-				folds, err := emotion.CrossValidate(items, vecs, wins, cfg, foldOf(items), func(f string) {
+				folds, err := emotion.CrossValidate(items, vecs, wins, pert, cfg, foldOf(items), func(f string) {
 					a.log.Info("cross-validation", "testing", f)
 				})
 				if err != nil {
@@ -165,7 +165,7 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 			for _, d := range corpora {
 				names = append(names, filepath.Base(filepath.Clean(d)))
 			}
-			m, err := emotion.Fit(items, vecs, wins, cfg, names)
+			m, err := emotion.Fit(items, vecs, wins, pert, cfg, names)
 			if err != nil {
 				return err
 			}
@@ -184,6 +184,8 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 	cmd.Flags().IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs")
 	cmd.Flags().Float64Var(&cfg.InputDropout, "dropout", cfg.InputDropout, "input dropout")
 	cmd.Flags().Float64Var(&cfg.L2, "l2", cfg.L2, "L2 weight decay")
+	cmd.Flags().Float64SliceVar(&cfg.StrangerSpeeds, "stranger-speeds", cfg.StrangerSpeeds,
+		"speed perturbations (e.g. 0.9,1.1) whose copies of each recording are added to the strangers' training")
 	return cmd
 }
 
@@ -231,7 +233,7 @@ func (a *app) emotionEvalCmd() *cobra.Command {
 			if corpus == "" {
 				return usageError{errors.New("--corpus DIR is required (a directory with labels.csv)")}
 			}
-			items, vecs, wins, err := a.loadCorpora(cmd.Context(), []string{corpus}, stranger)
+			items, vecs, wins, _, err := a.loadCorpora(cmd.Context(), []string{corpus}, stranger, nil)
 			if err != nil {
 				return err
 			}
