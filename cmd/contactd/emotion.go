@@ -144,6 +144,11 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 			if out == "" && !cv {
 				return usageError{errors.New("--out FILE is required (or --cv alone to only cross-validate)")}
 			}
+			for _, s := range cfg.StrangerSpeeds {
+				if !(s >= 0.5 && s <= 2) {
+					return usageError{fmt.Errorf("--stranger-speeds %g: want factors from 0.5 to 2 (e.g. 0.9,1.1)", s)}
+				}
+			}
 			items, vecs, wins, pert, err := a.loadCorpora(cmd.Context(), corpora, true, cfg.StrangerSpeeds)
 			if err != nil {
 				return err

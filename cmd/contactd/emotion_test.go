@@ -120,6 +120,9 @@ func TestEmotionBadInput(t *testing.T) {
 	if code, _, errs := contactd(t, "emotion", "train", "--corpus", dir); code != 2 || !strings.Contains(errs, "--out") {
 		t.Errorf("train without --out: exit %d, %s", code, errs)
 	}
+	if code, _, errs := contactd(t, "emotion", "train", "--corpus", dir, "--out", bad, "--stranger-speeds", "0.9,3"); code != 2 || !strings.Contains(errs, "--stranger-speeds 3") {
+		t.Errorf("speed 3: exit %d, %s", code, errs)
+	}
 }
 
 // TestEmotionAnalyze: speech gives a per-second timeline and segments;
@@ -208,5 +211,28 @@ func TestEmotionTrainSmall(t *testing.T) {
 	}
 	if code, out, errs := contactd(t, "emotion", "eval", "--corpus", dir, "--model", out1); code != 0 || !strings.Contains(out, "recordings: 120") {
 		t.Errorf("eval with the trained model: exit %d %s %s", code, out, errs)
+	}
+	// With speed-perturbed copies for the strangers: recorded in the file,
+	// and the strangers' networks learn something else.
+	out3 := filepath.Join(t.TempDir(), "c.json")
+	if code, _, errs := contactd(t, "emotion", "train", "--corpus", dir, "--out", out3, "--seed", "7", "--stranger-speeds", "0.9,1.1"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var plain, pert struct {
+		Config    struct{ StrangerSpeeds []float64 `json:"stranger_speeds"` }
+		Strangers struct{ Nets []struct{ W1 []float64 } }
+	}
+	c, _ := os.ReadFile(out3)
+	if err := json.Unmarshal(a, &plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(c, &pert); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(pert.Config.StrangerSpeeds) != "[0.9 1.1]" || len(plain.Config.StrangerSpeeds) != 0 {
+		t.Errorf("stranger_speeds recorded: %v, without the flag %v", pert.Config.StrangerSpeeds, plain.Config.StrangerSpeeds)
+	}
+	if len(pert.Strangers.Nets) == 0 || fmt.Sprint(pert.Strangers.Nets[0].W1) == fmt.Sprint(plain.Strangers.Nets[0].W1) {
+		t.Error("the speed-perturbed copies did not change the strangers' networks")
 	}
 }
