@@ -21,12 +21,15 @@ type Hearing struct {
 	// Employee is the station's enrolled employee voice; nil: speech is
 	// not attributed (all of it is "unattributed").
 	Employee *speaker.Voice
+	// RelativeScore is presence.relative_score (see voice.Station).
+	RelativeScore float64
 }
 
 // Listen runs the voice path over x (16 kHz from start) and returns its
 // readings, one a second.
 func (h *Hearing) Listen(ctx context.Context, x []float32, start time.Time) ([]voice.Reading, error) {
 	st := voice.NewStation(h.Models, h.Employee, nil)
+	st.RelativeScore = h.RelativeScore
 	var rs []voice.Reading
 	const chunk = features.Rate / 50 // 20 ms, as live
 	for i := 0; i < len(x); i += chunk {

@@ -552,12 +552,13 @@ func (s *Server) startVoice() error {
 		s.voices[employee] = &v
 	}
 	s.voice = &voice.Hub{
-		Models:      &voice.Models{VAD: vm, Emotion: em, Background: bg},
-		Employee:    s.employeeOf,
-		Voice:       func(employee string) *speaker.Voice { return s.voices[employee] },
-		BaselineDir: filepath.Join(cfg.StateDir, "voices"),
-		Keep:        cfg.Emotion.Keep,
-		OnDrop:      func(station string) { s.imetrics.AddDropped(station, "voice") },
+		Models:        &voice.Models{VAD: vm, Emotion: em, Background: bg},
+		Employee:      s.employeeOf,
+		Voice:         func(employee string) *speaker.Voice { return s.voices[employee] },
+		BaselineDir:   filepath.Join(cfg.StateDir, "voices"),
+		Keep:          cfg.Emotion.Keep,
+		RelativeScore: cfg.Presence.RelativeScore,
+		OnDrop:        func(station string) { s.imetrics.AddDropped(station, "voice") },
 		OnReading: func(station string, r voice.Reading) {
 			s.lastMu.Lock()
 			s.lastReading[station] = r.Start

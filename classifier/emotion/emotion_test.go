@@ -169,7 +169,7 @@ func TestBuiltInModelIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vecs, wins, pert, _, err := (&Featurizer{VAD: vm, Speeds: ship.Config.StrangerSpeeds}).Featurize(context.Background(), items, true, nil)
+	vecs, wins, pert, _, err := (&Featurizer{VAD: vm, Speeds: ship.Config.StrangerSpeeds, Levels: ship.Config.StrangerLevels}).Featurize(context.Background(), items, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,5 +323,32 @@ func TestFitPerturbedWindows(t *testing.T) {
 	}
 	if !slices.Equal(plain.Nets[0].W1, aug.Nets[0].W1) {
 		t.Error("the perturbed windows reached the per-speaker ensemble")
+	}
+}
+
+// TestAtLevel: the copy's speech has the mean power asked for; what would
+// pass full scale is clipped.
+func TestAtLevel(t *testing.T) {
+	x := make([]float32, features.Rate)
+	for i := range x {
+		x[i] = float32(0.01 * math.Sin(2*math.Pi*300*float64(i)/features.Rate))
+	}
+	ext := features.NewExtractor()
+	a := ext.Analyze(x)
+	for _, db := range []float64{-36, -16} {
+		y := AtLevel(x, a, nil, db)
+		b := ext.Analyze(y)
+		var p float64
+		for _, f := range b.Frames {
+			p += math.Pow(10, f.Energy/10)
+		}
+		if got := 10 * math.Log10(p/float64(len(b.Frames))); math.Abs(got-db) > 0.5 {
+			t.Errorf("level %g dBFS: copy at %.2f", db, got)
+		}
+	}
+	for _, v := range AtLevel(x, a, nil, -3) {
+		if v > 1 || v < -1 {
+			t.Fatalf("sample %g past full scale", v)
+		}
 	}
 }

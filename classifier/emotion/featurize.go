@@ -22,6 +22,13 @@ type Featurizer struct {
 	// more voices for the strangers' ensemble to learn from than a corpus's
 	// few dozen speakers.
 	Speeds []float64
+	// Levels, if set, are speech levels (dBFS) whose copies of each
+	// recording (scaled so that its speech has that mean power) Featurize
+	// returns the live windows of as well: a patient's level at the
+	// microphone depends on where they stand and on the microphone's gain,
+	// not on how they feel, and a corpus's takes span 25 dB between
+	// whispered and shouted.
+	Levels []float64
 }
 
 // SpeechMask marks the 10 ms feature frames of x that hold speech (see
@@ -111,9 +118,14 @@ func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool,
 			return nil, nil, nil, nil, fmt.Errorf("speed perturbation %g: want a factor from 0.5 to 2", a)
 		}
 	}
+	for _, l := range fz.Levels {
+		if !(l >= -50 && l <= -3) {
+			return nil, nil, nil, nil, fmt.Errorf("speech level %g dBFS: want -50 to -3", l)
+		}
+	}
 	vecs = make([][]float64, len(items))
 	wins = make([][][]float64, len(items))
-	if windows && len(fz.Speeds) > 0 {
+	if windows && len(fz.Speeds)+len(fz.Levels) > 0 {
 		perturbed = make([][][]float64, len(items))
 	}
 	skipped = map[int]error{}
@@ -142,6 +154,9 @@ func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool,
 						w = windowsOf(a, mask)
 						for _, s := range fz.Speeds {
 							pw = append(pw, windowsOf(fz.analyze(ext, det, Speed(x, s)))...)
+						}
+						for _, l := range fz.Levels {
+							pw = append(pw, windowsOf(fz.analyze(ext, det, AtLevel(x, a, mask, l)))...)
 						}
 					}
 				}
@@ -173,6 +188,29 @@ func (fz *Featurizer) Featurize(ctx context.Context, items []Item, windows bool,
 	close(jobs)
 	wg.Wait()
 	return vecs, wins, perturbed, skipped, nil
+}
+
+// AtLevel returns a copy of x scaled so that the mean power of its speech
+// frames (mask; all frames if nil) is db dBFS, clipped at full scale.
+func AtLevel(x []float32, a *features.Analysis, mask []bool, db float64) []float32 {
+	var p float64
+	n := 0
+	for f, fr := range a.Frames {
+		if mask == nil || (f < len(mask) && mask[f]) {
+			p += math.Pow(10, fr.Energy/10)
+			n++
+		}
+	}
+	out := make([]float32, len(x))
+	if n == 0 || p == 0 {
+		copy(out, x)
+		return out
+	}
+	g := math.Pow(10, (db-10*math.Log10(p/float64(n)))/20)
+	for i, v := range x {
+		out[i] = float32(max(-1, min(1, float64(v)*g)))
+	}
+	return out
 }
 
 // Speed returns x (16 kHz) played a times as fast: read as if sampled at

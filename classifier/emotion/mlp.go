@@ -94,6 +94,8 @@ type TrainConfig struct {
 	// to the strangers' training (Featurizer.Speeds); Train itself does not
 	// read it, the model file records it so that the training can be rerun.
 	StrangerSpeeds []float64 `json:"stranger_speeds,omitempty"`
+	// StrangerLevels likewise records Featurizer.Levels.
+	StrangerLevels []float64 `json:"stranger_levels,omitempty"`
 }
 
 // Sample is one training example; targets < 0 are unknown.

@@ -34,10 +34,12 @@ type Hub struct {
 	// OnReading is called for each reading (metrics), on the station's goroutine.
 	OnReading func(station string, r Reading)
 	// OnDrop counts packets dropped by a full queue.
-	OnDrop    func(station string)
-	QueueSize int
-	Keep      time.Duration
-	Log       *slog.Logger
+	OnDrop func(station string)
+	// RelativeScore is presence.relative_score (see Station).
+	RelativeScore float64
+	QueueSize     int
+	Keep          time.Duration
+	Log           *slog.Logger
 
 	mu        sync.Mutex
 	baselines map[string]*emotion.RunningBaseline // by employee
@@ -127,6 +129,7 @@ func (h *Hub) run(id string, st *hubStation) {
 	f := fnv.New32a()
 	f.Write([]byte(id))
 	reader.Phase = time.Duration(f.Sum32()%1000) * time.Millisecond
+	reader.RelativeScore = h.RelativeScore
 	deci := audio.NewDecimator(3)
 	pkt := astiav.AllocPacket()
 	defer pkt.Free()
@@ -195,6 +198,7 @@ func (h *Hub) Replay(station string, x []float32, start time.Time) int {
 	defer st.replayMu.Unlock()
 	if st.replay == nil {
 		st.replay = NewStation(h.Models, nil, nil)
+		st.replay.RelativeScore = h.RelativeScore
 	}
 	// The spooled audio is the employee on shift then, with a baseline of
 	// its own so the replay does not skew the live one.

@@ -66,6 +66,15 @@ type Station struct {
 	// Phase shifts this station's seconds off the wall clock's, so that
 	// many stations do not all read a second at the same instant.
 	Phase time.Duration
+	// RelativeScore (presence.relative_score): a second scored as the
+	// employee's but under this share of their usual score (the running
+	// mean of their last 100 seconds, from 30 on) is another voice's. The
+	// fixed threshold alone gives the employee many patients' seconds: an
+	// enrolled voice is likelier than the background for most voices at
+	// its microphone. 0: the fixed threshold alone.
+	RelativeScore float64
+	score         float64 // running mean of the employee's seconds' scores
+	scoreN        int
 }
 
 const (
@@ -172,6 +181,12 @@ func (s *Station) read() Reading {
 			r.Who = Patient
 			if sc > 0 {
 				r.Who = Employee
+				if s.RelativeScore > 0 && s.scoreN >= 30 && sc < s.RelativeScore*s.score {
+					r.Who = Patient
+				} else {
+					s.scoreN = min(s.scoreN+1, 100)
+					s.score += (sc - s.score) / float64(s.scoreN)
+				}
 			}
 		}
 	}
@@ -200,6 +215,9 @@ func (s *Station) SetNoGate(off bool) { s.det.NoGate = off }
 func (s *Station) SetEmployee(voice *speaker.Voice, base *emotion.RunningBaseline) {
 	if base == nil {
 		base = emotion.NewRunningBaseline(len(features.Names), employeeHalfLife, warmup)
+	}
+	if voice != s.voice { // another voice: their usual score is to learn anew
+		s.score, s.scoreN = 0, 0
 	}
 	s.voice, s.employeeBase = voice, base
 }

@@ -1,7 +1,9 @@
 package voice
 
 import (
+	"fmt"
 	"math"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -170,5 +172,110 @@ func TestStationDialogue(t *testing.T) {
 	}
 	if compared < 10 || float64(same) < 0.8*float64(compared) || dv/float64(compared) > 0.06 {
 		t.Errorf("patient seconds after another patient's speech: %d of %d with the same emotion, mean |Δvalence| %.3f", same, compared, dv/float64(max(compared, 1)))
+	}
+}
+
+// TestStationRelativeScore: at a desk whose employee is a synthetic voice
+// (espeak-ng, as on the generated days) most patients' voices score above
+// the fixed threshold against the employee's enrolled voice; measured
+// against the employee's usual score (RelativeScore) the patients' seconds
+// are theirs again, and the employee keeps their own.
+func TestStationRelativeScore(t *testing.T) {
+	m := loadModels(t)
+	dir := t.TempDir()
+	speak := func(i int, text string) []float32 {
+		w := filepath.Join(dir, fmt.Sprintf("s%02d.wav", i))
+		if out, err := exec.Command("espeak-ng", "-v", "en-us+f3", "-s", "150", "-w", w, text).CombinedOutput(); err != nil {
+			t.Fatalf("espeak-ng: %v: %s", err, out)
+		}
+		x, err := audio.DecodeFile(w, features.Rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	enrol := []string{"Welcome to the clinic, please wait a moment.", "The doctor will see you in ten minutes.",
+		"Please sign here and here.", "We accept all major insurance plans.", "Your next visit is on Monday morning.",
+		"The pharmacy is on the ground floor.", "Could you tell me your date of birth?", "We will send the results by email.",
+		"Please switch off your mobile phone.", "The waiting room is to your left.", "I will print your receipt now.",
+		"Let me find your file in the system.", "Parking is free for the first hour.", "Please wear a mask in the corridor."}
+	ext, det := features.NewExtractor(), m.VAD.NewDetector()
+	var frames [][]float64
+	for i, l := range enrol {
+		frames = append(frames, speaker.SpeechFrames(ext, det, speak(i, l))...)
+	}
+	v, err := m.Background.Enroll("admin", frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := []string{"Good morning, how can I help you today?", "Do you have an appointment with us?",
+		"Let me check the schedule for you.", "Please take a seat, the nurse will call you.",
+		"Is your address still the same?", "Thank you, have a nice day."}
+	var x []float32
+	var truth []string // per 10 ms
+	add := func(a []float32, who string) {
+		x = append(x, a...)
+		for i := 0; i < len(a)/features.Hop; i++ {
+			truth = append(truth, who)
+		}
+		x = x[:len(truth)*features.Hop]
+	}
+	// The employee's first minute, then patients of six actors in turn.
+	for i, l := range said {
+		add(make([]float32, features.Rate/2), "")
+		add(speak(100+i, l), Employee)
+		add(speak(110+i, l), Employee)
+	}
+	for i, actor := range []string{"03", "08", "11", "14", "17", "20"} {
+		files := actorFiles(t, actor)
+		for j := 0; j < 3; j++ {
+			add(make([]float32, features.Rate/2), "")
+			x2, err := audio.DecodeFile(files[20+j*7], features.Rate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(x2, Patient)
+			add(make([]float32, features.Rate/2), "")
+			add(speak(120+i*3+j, said[(i+j)%len(said)]), Employee)
+		}
+	}
+	offline, _ := vad.Mask(m.VAD.NewDetector(), x, 0.5, features.Hop)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	right := func(rel float64) (emp, empN, pat, patN int) {
+		st := NewStation(m, v, nil)
+		st.RelativeScore = rel
+		for i := 0; i < len(x); i += 320 {
+			for _, r := range st.Push(x[i:min(i+320, len(x))], t0.Add(time.Duration(i)*time.Second/features.Rate)) {
+				f0 := int(r.Start.Sub(t0).Seconds()*100 + 0.5)
+				count := map[string]int{}
+				for f := max(f0, 0); f < min(f0+100, len(truth)); f++ {
+					if offline[f] {
+						count[truth[f]]++
+					}
+				}
+				switch {
+				case count[Employee] >= 60:
+					empN++
+					if r.Who == Employee {
+						emp++
+					}
+				case count[Patient] >= 60:
+					patN++
+					if r.Who == Patient {
+						pat++
+					}
+				}
+			}
+		}
+		return
+	}
+	e0, en, p0, pn := right(0)
+	e1, _, p1, _ := right(0.6)
+	t.Logf("fixed threshold: employee %d/%d, patients %d/%d; relative 0.6: employee %d/%d, patients %d/%d", e0, en, p0, pn, e1, en, p1, pn)
+	if pn < 20 || en < 30 {
+		t.Fatalf("judged %d patient and %d employee seconds", pn, en)
+	}
+	if float64(p1) < 0.8*float64(pn) || float64(e1) < 0.8*float64(en) {
+		t.Errorf("relative score: patients %d/%d, employee %d/%d seconds attributed right", p1, pn, e1, en)
 	}
 }

@@ -299,7 +299,7 @@ func (a *app) hearing(station, employee, voicesDir string) (*pipeline.Hearing, e
 	if voicesDir == "" {
 		voicesDir = filepath.Join(a.cfg.StateDir, "voices")
 	}
-	h := &pipeline.Hearing{Models: m}
+	h := &pipeline.Hearing{Models: m, RelativeScore: a.cfg.Presence.RelativeScore}
 	if employee != "" {
 		path := filepath.Join(voicesDir, employee+".json")
 		b, err := os.ReadFile(path)

@@ -43,7 +43,7 @@ func (a *app) voiceModel(path string) (*emotion.Model, error) {
 
 // loadCorpora reads the labels of each corpus and featurises every
 // recording, with a progress bar on a terminal.
-func (a *app) loadCorpora(ctx context.Context, dirs []string, windows bool, speeds []float64) ([]emotion.Item, [][]float64, [][][]float64, [][][]float64, error) {
+func (a *app) loadCorpora(ctx context.Context, dirs []string, windows bool, speeds, levels []float64) ([]emotion.Item, [][]float64, [][][]float64, [][][]float64, error) {
 	if len(dirs) == 0 {
 		return nil, nil, nil, nil, usageError{errors.New("--corpus DIR is required (a directory with labels.csv)")}
 	}
@@ -59,7 +59,7 @@ func (a *app) loadCorpora(ctx context.Context, dirs []string, windows bool, spee
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	fz := &emotion.Featurizer{VAD: vm, Speeds: speeds}
+	fz := &emotion.Featurizer{VAD: vm, Speeds: speeds, Levels: levels}
 	bar := a.bar(len(items), "features")
 	var done atomic.Int64
 	vecs, wins, pert, skipped, err := fz.Featurize(ctx, items, windows, func() { bar.Set(int(done.Add(1))) })
@@ -149,7 +149,12 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 					return usageError{fmt.Errorf("--stranger-speeds %g: want factors from 0.5 to 2 (e.g. 0.9,1.1)", s)}
 				}
 			}
-			items, vecs, wins, pert, err := a.loadCorpora(cmd.Context(), corpora, true, cfg.StrangerSpeeds)
+			for _, l := range cfg.StrangerLevels {
+				if !(l >= -50 && l <= -3) {
+					return usageError{fmt.Errorf("--stranger-levels %g: want speech levels from -50 to -3 dBFS (e.g. -36,-26,-16)", l)}
+				}
+			}
+			items, vecs, wins, pert, err := a.loadCorpora(cmd.Context(), corpora, true, cfg.StrangerSpeeds, cfg.StrangerLevels)
 			if err != nil {
 				return err
 			}
@@ -191,6 +196,8 @@ func (a *app) emotionTrainCmd() *cobra.Command {
 	cmd.Flags().Float64Var(&cfg.L2, "l2", cfg.L2, "L2 weight decay")
 	cmd.Flags().Float64SliceVar(&cfg.StrangerSpeeds, "stranger-speeds", cfg.StrangerSpeeds,
 		"speed perturbations (e.g. 0.9,1.1) whose copies of each recording are added to the strangers' training")
+	cmd.Flags().Float64SliceVar(&cfg.StrangerLevels, "stranger-levels", cfg.StrangerLevels,
+		"speech levels in dBFS (e.g. -36,-26,-16) whose copies of each recording are added to the strangers' training")
 	return cmd
 }
 
@@ -238,7 +245,7 @@ func (a *app) emotionEvalCmd() *cobra.Command {
 			if corpus == "" {
 				return usageError{errors.New("--corpus DIR is required (a directory with labels.csv)")}
 			}
-			items, vecs, wins, _, err := a.loadCorpora(cmd.Context(), []string{corpus}, stranger, nil)
+			items, vecs, wins, _, err := a.loadCorpora(cmd.Context(), []string{corpus}, stranger, nil, nil)
 			if err != nil {
 				return err
 			}
