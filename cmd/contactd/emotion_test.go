@@ -219,7 +219,9 @@ func TestEmotionTrainSmall(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	var plain, pert struct {
-		Config    struct{ StrangerSpeeds []float64 `json:"stranger_speeds"` }
+		Config struct {
+			StrangerSpeeds []float64 `json:"stranger_speeds"`
+		}
 		Strangers struct{ Nets []struct{ W1 []float64 } }
 	}
 	c, _ := os.ReadFile(out3)
