@@ -112,11 +112,8 @@ func loadVoices(ctx context.Context, datasets, work string, actors []int, r *ran
 		n++
 		v.phone = append(v.phone, snippet{pcm: pcm, gain: 0.8})
 	}
-	rav := filepath.Join(datasets, "ravdess", "labels.csv")
-	if datasets != "" {
-		if _, err := os.Stat(rav); err == nil {
-			return v, loadRAVDESS(ctx, v, rav, actors, r)
-		}
+	if datasets != "" { // Generate checked it holds the corpus
+		return v, loadRAVDESS(ctx, v, filepath.Join(datasets, "ravdess", "labels.csv"), actors, r)
 	}
 	for i, l := range patientLines {
 		for j, voice := range []string{"en-gb+m3", "en-us+m1", "en+f2"} {

@@ -40,6 +40,11 @@ type Files struct {
 	Expected  string    `json:"expected"`
 	Start     time.Time `json:"start"`
 	Station   string    `json:"station"`
+	// Patients says whose voices the patients have: "ravdess" (real
+	// emotional speech, their moods audible) or "espeak-ng" (synthetic
+	// voices; a mood shows only in the words). A figure measured on a day
+	// is only comparable with one measured on the same kind.
+	Patients string `json:"patients"`
 }
 
 // Generate writes recording.webm, events.jsonl, ratings.jsonl and
@@ -50,6 +55,19 @@ func Generate(ctx context.Context, o Options) (*Files, error) {
 	}
 	if !contact.ValidStation(o.Station) {
 		return nil, fmt.Errorf("station %q is not a station id", o.Station)
+	}
+	// A day without the corpus is still a day, but one whose patients all
+	// sound alike: asking for a corpus or its actors and not getting them
+	// must not pass unnoticed.
+	patients := "espeak-ng"
+	if o.Datasets != "" {
+		rav := filepath.Join(o.Datasets, "ravdess", "labels.csv")
+		if _, err := os.Stat(rav); err != nil {
+			return nil, fmt.Errorf("datasets %s: no RAVDESS corpus (%s): %w", o.Datasets, rav, err)
+		}
+		patients = "ravdess"
+	} else if len(o.Actors) > 0 {
+		return nil, fmt.Errorf("actors %v: RAVDESS actors need the datasets directory (ravdess/labels.csv)", o.Actors)
 	}
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -69,6 +87,7 @@ func Generate(ctx context.Context, o Options) (*Files, error) {
 		Expected:  filepath.Join(o.Out, "expected.json"),
 		Start:     o.Start,
 		Station:   o.Station,
+		Patients:  patients,
 	}
 	if err := writeJSONL(f.Events, sc.Events(o.Station, o.Start)); err != nil {
 		return nil, err

@@ -193,12 +193,18 @@ func (a *app) testdataCmd() *cobra.Command {
 				}
 				_ = bar.Set(done)
 			}
+			if o.Datasets == "" {
+				if len(o.Actors) > 0 {
+					return usageError{fmt.Errorf("--actors %v: no RAVDESS corpus found (shared/datasets/ravdess beside the checkout); give --datasets DIR", o.Actors)}
+				}
+				a.log.Warn("testdata day: no RAVDESS corpus found (shared/datasets/ravdess beside the checkout; --datasets DIR): the patients are espeak-ng voices, their moods only in their words")
+			}
 			f, err := daygen.Generate(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "recording %s\nevents    %s\nratings   %s\nexpected  %s\nstart     %s\n",
-				f.Recording, f.Events, f.Ratings, f.Expected, f.Start.Format(time.RFC3339))
+			fmt.Fprintf(a.stdout, "recording %s\nevents    %s\nratings   %s\nexpected  %s\nstart     %s\npatients  %s\n",
+				f.Recording, f.Events, f.Ratings, f.Expected, f.Start.Format(time.RFC3339), f.Patients)
 			return nil
 		},
 	}
@@ -209,21 +215,32 @@ func (a *app) testdataCmd() *cobra.Command {
 	fl.StringVar(&o.Station, "station", "desk-1", "station id")
 	fl.Uint64Var(&o.Seed, "seed", 1, "random seed: the same seed gives the same day")
 	fl.BoolVar(&o.Video, "video", false, "add a camera track")
-	fl.StringVar(&o.Datasets, "datasets", defaultDatasets(), "directory with ravdess/ for real patient voices (espeak-ng voices if absent)")
+	fl.StringVar(&o.Datasets, "datasets", defaultDatasets(), "directory with ravdess/ for real patient voices (default: shared/datasets beside the checkout if there; without it the patients are espeak-ng voices)")
 	fl.BoolVar(&o.Chatter, "chatter", false, "add the waiting area's voices (20 dB under the desk's) in bursts")
 	fl.IntSliceVar(&o.Actors, "actors", nil, "take the patients from these RAVDESS actors only, e.g. 11,12,13 (voices a model under test never heard)")
 	cmd.AddCommand(day)
 	return cmd
 }
 
-// defaultDatasets finds the shared corpora beside the checkout, if any.
+// defaultDatasets finds the shared corpora beside the checkout, if any:
+// shared/datasets in the working directory or any directory above it (the
+// checkout's root, or a package directory inside it, as tests run).
 func defaultDatasets() string {
-	for _, p := range []string{"../shared/datasets", "../../shared/datasets"} {
-		if _, err := os.Stat(p + "/ravdess/labels.csv"); err == nil {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		p := filepath.Join(dir, "shared", "datasets")
+		if _, err := os.Stat(filepath.Join(p, "ravdess", "labels.csv")); err == nil {
 			return p
 		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
 	}
-	return ""
 }
 
 func (a *app) configCmd() *cobra.Command {

@@ -424,3 +424,24 @@ func TestAnalyzeUsageErrors(t *testing.T) {
 		t.Errorf("missing media: exit %d, %q", code, errs)
 	}
 }
+
+// TestTestdataDayNeedsItsCorpus: a day asked for with a corpus or with
+// RAVDESS actors is not quietly made with synthetic patients instead (their
+// moods would be in the words only, and every figure measured on it would
+// mean something else).
+func TestTestdataDayNeedsItsCorpus(t *testing.T) {
+	empty := t.TempDir()
+	code, _, errs := contactd(t, "testdata", "day", "--out", t.TempDir(), "--length", "2m", "--datasets", empty)
+	if code != exitFailure || !strings.Contains(errs, empty) || !strings.Contains(errs, "RAVDESS") {
+		t.Errorf("--datasets without ravdess/: exit %d, %q", code, errs)
+	}
+	code, _, errs = contactd(t, "testdata", "day", "--out", t.TempDir(), "--length", "2m", "--datasets", "", "--actors", "11,12")
+	if code == 0 || !strings.Contains(errs, "--actors") {
+		t.Errorf("--actors without the corpus: exit %d, %q", code, errs)
+	}
+	// With the corpus the day says whose voices its patients have.
+	f := cachedDay(t, "corpus-2m", "--length", "2m", "--seed", "3")
+	if f.Patients != "ravdess" {
+		t.Errorf("day.json patients %q, want ravdess", f.Patients)
+	}
+}
