@@ -88,10 +88,15 @@ func (n *ExpressionNet) Features(img *Image) []float32 {
 	return Pool(n.FeatureMap(img), 1)
 }
 
-// FeatureMap is the network's last feature map for a crop: 7×7×256.
+// FeatureMap is the network's last feature map for a crop: 7×7×256 (a
+// tuning with its own input size has its own grid).
 func (n *ExpressionNet) FeatureMap(img *Image) *tensor {
-	if n.Tuned != nil {
-		return n.Tuned.forward(n.denseUpTo(img, n.Tuned.From))
+	if t := n.Tuned; t != nil {
+		if t.side() != 112 {
+			id := jitterDraw{scale: 1, contrast: 1}
+			return t.forward(normalise(id.renderAt(img, t.side())))
+		}
+		return t.forward(n.denseUpTo(img, t.From))
 	}
 	return n.block(3, n.Dense2(img))
 }
@@ -135,13 +140,7 @@ func (n *ExpressionNet) denseUpTo(img *Image, k int) *tensor {
 // blocksUpTo normalises a 112×112 RGB (0–255) input, which it releases,
 // and runs the first k dense blocks on it.
 func (n *ExpressionNet) blocksUpTo(x *tensor, k int) *tensor {
-	in := newTensor(112, 112, 3)
-	for i := 0; i < 112*112; i++ {
-		for c := 0; c < 3; c++ {
-			in.d[i*3+c] = (x.d[i*3+c] - expressionMean[c]) / 255
-		}
-	}
-	release(x)
+	in := normalise(x)
 	out := in
 	for bi := 0; bi < k; bi++ {
 		next := n.block(bi, out)
@@ -151,6 +150,19 @@ func (n *ExpressionNet) blocksUpTo(x *tensor, k int) *tensor {
 		out = next
 	}
 	return out
+}
+
+// normalise is the network's input scaling of an RGB (0–255) tensor of
+// any size, which it releases.
+func normalise(x *tensor) *tensor {
+	in := newTensor(x.h, x.w, 3)
+	for i := 0; i < x.h*x.w; i++ {
+		for c := 0; c < 3; c++ {
+			in.d[i*3+c] = (x.d[i*3+c] - expressionMean[c]) / 255
+		}
+	}
+	release(x)
+	return in
 }
 
 // Pool averages a 7×7 feature map over a grid × grid of windows: 1 is the
@@ -212,10 +224,24 @@ func sum(ts ...*tensor) *tensor {
 // Classify returns the probability of each class (Labels order) for a face crop.
 func (n *ExpressionNet) Classify(img *Image) []float64 {
 	if t := n.Tuned; t != nil {
-		if t.Mirror {
-			return t.classify(n.denseUpTo(img, t.From), n.denseUpTo(img.Mirror(), t.From))
+		var p []float64
+		switch {
+		case t.Input > 0 && t.Input != 112:
+			p = t.classifyOwn(img)
+		case t.Mirror:
+			p = t.classify(n.denseUpTo(img, t.From), n.denseUpTo(img.Mirror(), t.From))
+		default:
+			p = t.classify(n.denseUpTo(img, t.From))
 		}
-		return t.classify(n.denseUpTo(img, t.From))
+		for _, b := range t.Beside {
+			for i, q := range b.classifyOwn(img) {
+				p[i] += q
+			}
+		}
+		for i := range p {
+			p[i] /= float64(1 + len(t.Beside))
+		}
+		return p
 	}
 	h := n.Head
 	if h == nil {

@@ -46,8 +46,10 @@ type jitterDraw struct {
 // centre, scaled and moved, sampled bilinearly with the edge pixels
 // repeated outside it. With the identity it samples exactly where the
 // network's own resizing does, so an unjittered crop reads the same.
-func (d jitterDraw) render(m *Image) *tensor {
-	const size = 112
+func (d jitterDraw) render(m *Image) *tensor { return d.renderAt(m, 112) }
+
+// renderAt is render at size × size.
+func (d jitterDraw) renderAt(m *Image, size int) *tensor {
 	side := float64(max(m.W, m.H))
 	// The centred square's offset in the image (padToSquare, centred).
 	offY, offX := 0.0, 0.0
@@ -56,7 +58,7 @@ func (d jitterDraw) render(m *Image) *tensor {
 	} else if diff < 0 {
 		offX = float64(-diff - int(math.Round(float64(-diff)*0.5)))
 	}
-	k := side / size
+	k := side / float64(size)
 	c := side / 2
 	cos, sin := math.Cos(d.theta)/d.scale, math.Sin(d.theta)/d.scale
 	ty, tx := d.dy*side, d.dx*side
@@ -105,7 +107,7 @@ func (d jitterDraw) render(m *Image) *tensor {
 		}
 	}
 	if d.contrast != 1 || d.bright != 0 {
-		mean := sum / (size * size)
+		mean := sum / float64(size*size)
 		for i, v := range out.d {
 			out.d[i] = float32(min(255, max(0, mean+(float64(v)-mean)*d.contrast+d.bright)))
 		}

@@ -60,3 +60,9 @@ func parallel[T any](ctx context.Context, imgs []*Image, f func(*Image) T, progr
 	wg.Wait()
 	return out, ctx.Err()
 }
+
+// ClassifyOwnAll runs a network with its own input (Tuned.Input) alone on
+// every crop, on all cores.
+func (t *Tuned) ClassifyOwnAll(ctx context.Context, imgs []*Image) ([][]float64, error) {
+	return parallel(ctx, imgs, t.classifyOwn, nil)
+}

@@ -35,6 +35,34 @@ type Tuned struct {
 	// averaged with this one's: an ensemble that shares the frozen blocks,
 	// which run once a view, so a member costs only its own blocks.
 	Also []*Tuned
+	// Input is the side the crop is drawn at for this network (0: the
+	// shipped network's 112). A network with its own input has all four
+	// blocks of its own (From 0) and shares nothing with the shipped one.
+	Input int
+	// Beside are networks with their own input (trained from scratch at
+	// another size: other errors than a fine-tuning of the shipped one)
+	// whose predictions are averaged with this one's, model by model.
+	Beside []*Tuned
+}
+
+// side is the input side t reads crops at.
+func (t *Tuned) side() int {
+	if t.Input > 0 {
+		return t.Input
+	}
+	return 112
+}
+
+// classifyOwn runs a network with its own input on img (and its mirror
+// image with Mirror): all four blocks are its own.
+func (t *Tuned) classifyOwn(img *Image) []float64 {
+	id := jitterDraw{scale: 1, contrast: 1}
+	views := []*tensor{normalise(id.renderAt(img, t.side()))}
+	if t.Mirror {
+		id.flip = true
+		views = append(views, normalise(id.renderAt(img, t.side())))
+	}
+	return t.classify(views...)
 }
 
 // members is t and its ensemble.
@@ -179,16 +207,19 @@ func (t *Tuned) names() []string {
 
 type tunedFile struct {
 	From    *int              `json:"from,omitempty"` // absent in older files: 3
+	Input   int               `json:"input,omitempty"`
 	Mirror  bool              `json:"mirror"`
 	Trained string            `json:"trained"`
 	Weights map[string]string `json:"weights"`
 	// Also: the ensemble's other members (their own mirror flag is the first's).
 	Also []tunedFile `json:"also,omitempty"`
+	// Beside: networks with their own input, averaged model by model.
+	Beside []tunedFile `json:"beside,omitempty"`
 }
 
 func (t *Tuned) file() tunedFile {
 	from := t.From
-	f := tunedFile{From: &from, Mirror: t.Mirror, Trained: t.Trained, Weights: map[string]string{}}
+	f := tunedFile{From: &from, Input: t.Input, Mirror: t.Mirror, Trained: t.Trained, Weights: map[string]string{}}
 	names := t.names()
 	for i, p := range t.params() {
 		if len(p) > 0 {
@@ -198,6 +229,9 @@ func (t *Tuned) file() tunedFile {
 	for _, m := range t.Also {
 		f.Also = append(f.Also, m.file())
 	}
+	for _, m := range t.Beside {
+		f.Beside = append(f.Beside, m.file())
+	}
 	return f
 }
 
@@ -206,22 +240,37 @@ func (t *Tuned) MarshalJSON() ([]byte, error) { return json.Marshal(t.file()) }
 
 // Join makes an ensemble of fine-tunings of the same blocks: the first
 // keeps its mirror setting, the others' predictions are averaged with it.
+// A network with its own input size (trained at another side, all four
+// blocks its own) goes beside the first instead: it shares no blocks, and
+// its prediction is averaged with the first's ensemble model by model.
 func Join(ts ...*Tuned) (*Tuned, error) {
 	if len(ts) == 0 {
 		return nil, errors.New("no tuned blocks to join")
 	}
 	out := *ts[0]
 	out.Also = nil
+	out.Beside = slices.Clone(ts[0].Beside)
 	for i, t := range ts {
 		for _, m := range t.members() {
-			if m.From != out.From {
-				return nil, fmt.Errorf("member %d tunes from block %d, the first from %d: an ensemble shares the frozen blocks", i+1, m.From, out.From)
+			if m == ts[0] {
+				continue
 			}
-			if m != ts[0] {
-				c := *m
-				c.Also = nil
+			c := *m
+			c.Also, c.Beside = nil, nil
+			switch {
+			case m.side() == out.side() && m.From == out.From:
 				out.Also = append(out.Also, &c)
+			case m.side() != out.side() && m.side() != 112 && m.From == 0:
+				if len(t.Also) > 0 {
+					return nil, fmt.Errorf("member %d reads crops at %d and is an ensemble: a network beside is a single one", i+1, m.side())
+				}
+				out.Beside = append(out.Beside, &c)
+			default:
+				return nil, fmt.Errorf("member %d tunes from block %d at %d×%d, the first from %d at %d×%d: an ensemble shares the frozen blocks, and a network beside it has its own input size and all four blocks", i+1, m.From, m.side(), m.side(), out.From, out.side(), out.side())
 			}
+		}
+		if t != ts[0] {
+			out.Beside = append(out.Beside, t.Beside...)
 		}
 	}
 	return &out, nil
@@ -250,6 +299,20 @@ func ParseTuned(b []byte, name string, net *ExpressionNet) (*Tuned, error) {
 		}
 		t.Also = append(t.Also, mt)
 	}
+	for i, m := range f.Beside {
+		where := fmt.Sprintf("%s: beside[%d]", name, i)
+		if len(m.Also) > 0 || len(m.Beside) > 0 {
+			return nil, fmt.Errorf("%s: a network beside has no members of its own", where)
+		}
+		if m.Input < 16 || m.Input > 224 || m.Input == 112 || m.from() != 0 {
+			return nil, fmt.Errorf("%s: input %d, from %d: a network beside has its own input size (16–224, not the shipped 112) and all four blocks (from 0)", where, m.Input, m.from())
+		}
+		mt, err := m.tuned(net, where)
+		if err != nil {
+			return nil, err
+		}
+		t.Beside = append(t.Beside, mt)
+	}
 	return t, nil
 }
 
@@ -267,7 +330,7 @@ func (f tunedFile) tuned(net *ExpressionNet, name string) (*Tuned, error) {
 		return nil, fmt.Errorf("%s: from %d (want 0 to 3)", name, from)
 	}
 	t := tunedFrom(net, from)
-	t.Mirror, t.Trained = f.Mirror, f.Trained
+	t.Mirror, t.Trained, t.Input = f.Mirror, f.Trained, f.Input
 	names := t.names()
 	for _, k := range slices.Sorted(maps.Keys(f.Weights)) {
 		if !slices.Contains(names, k) {
@@ -500,6 +563,12 @@ type TuneConfig struct {
 	// Jitter changes the crops themselves, drawn anew every time one is
 	// seen (TuneImages only: the frozen blocks then run on every sample).
 	Jitter Jitter
+	// Input is the side crops are drawn at (0: the shipped network's 112);
+	// another size needs From 0 and Scratch or a Start of that size.
+	Input int
+	// Scratch starts all four blocks from random weights instead of the
+	// shipped ones (He initialisation; the classifier at zero).
+	Scratch bool
 	// Start, if set, is where tuning starts instead of the shipped weights
 	// (its From may not be before From; blocks before its From start as
 	// shipped): a further tuning of an earlier one.
@@ -620,8 +689,17 @@ func Tune(ctx context.Context, net *ExpressionNet, x []*DenseMap, y []int, cfg T
 // and no map cache in memory). Mirror images come from the jitter's Flip.
 func TuneImages(ctx context.Context, net *ExpressionNet, imgs []*Image, y []int, cfg TuneConfig, epoch func(t *Tuned, ep int, loss float64) bool) (*Tuned, error) {
 	from := cfg.From
+	if cfg.Input > 0 && cfg.Input != 112 {
+		if from != 0 || cfg.Start == nil && !cfg.Scratch {
+			return nil, fmt.Errorf("input %d: a network at its own input size has all four blocks (from 0) and starts from scratch or from one of its own", cfg.Input)
+		}
+	}
+	size := cfg.Input
+	if size <= 0 {
+		size = 112
+	}
 	return tune(ctx, net, len(imgs), y, cfg, func(i int, rng *rand.Rand) *tensor {
-		m := net.blocksUpTo(cfg.Jitter.draw(rng).render(imgs[i]), from)
+		m := net.blocksUpTo(cfg.Jitter.draw(rng).renderAt(imgs[i], size), from)
 		return augment(m, cfg.Shift, cfg.Erase, rng)
 	}, epoch)
 }
@@ -637,7 +715,19 @@ func tune(ctx context.Context, net *ExpressionNet, n int, y []int, cfg TuneConfi
 		return nil, fmt.Errorf("%d samples but %d labels", n, len(y))
 	}
 	t := tunedFrom(net, from)
+	if cfg.Input != 112 {
+		t.Input = cfg.Input
+	}
+	if cfg.Scratch {
+		if from != 0 || cfg.Start != nil {
+			return nil, fmt.Errorf("from scratch: all four blocks (from 0) and no start")
+		}
+		t.initRandom(rand.New(rand.NewPCG(cfg.Seed, 17)))
+	}
 	if s := cfg.Start; s != nil {
+		if s.side() != t.side() {
+			return nil, fmt.Errorf("the start reads crops at %d, this tuning at %d", s.side(), t.side())
+		}
 		if s.From < from {
 			return nil, fmt.Errorf("the start tunes from block %d, before block %d", s.From, from)
 		}
@@ -806,7 +896,7 @@ func (a *averager) after(b int, ps [][]float32) {
 
 // clone is a deep copy of t's weights (not its ensemble).
 func (t *Tuned) clone() *Tuned {
-	c := &Tuned{From: t.From, fcW: slices.Clone(t.fcW), fcB: slices.Clone(t.fcB), Mirror: t.Mirror, Trained: t.Trained}
+	c := &Tuned{From: t.From, Input: t.Input, fcW: slices.Clone(t.fcW), fcB: slices.Clone(t.fcB), Mirror: t.Mirror, Trained: t.Trained}
 	for _, b := range t.blocks {
 		nb := &denseBlock{}
 		if b.first != nil {
@@ -902,4 +992,40 @@ func (n *ExpressionNet) UseHead(path string) error {
 	t, err := ParseTuned(b, name, n)
 	n.Tuned = t
 	return err
+}
+
+// initRandom replaces every weight with a random start: He-normal for
+// the pointwise and full convolutions (ReLU follows), unit-gain depthwise
+// filters, zero biases and a zero classifier. The second to fourth
+// convolutions of a block are halved because the block sums them: the
+// sum's spread then stays near that of one convolution.
+func (t *Tuned) initRandom(rng *rand.Rand) {
+	normal := func(p []float32, std float64) {
+		for i := range p {
+			p[i] = float32(rng.NormFloat64() * std)
+		}
+	}
+	for _, b := range t.blocks {
+		if c := b.first; c != nil {
+			clear(c.w)
+			for r := 0; r < c.k*c.k*c.in; r++ {
+				normal(c.w[r*c.outP:r*c.outP+c.out], math.Sqrt(2/float64(c.k*c.k*c.in)))
+			}
+			clear(c.bias)
+		}
+		for i, c := range b.convs {
+			if c == nil {
+				continue
+			}
+			normal(c.dw, math.Sqrt(1/9.0))
+			gain := 1.0
+			if i > 0 {
+				gain = 0.5
+			}
+			normal(c.pw, gain*math.Sqrt(2/float64(c.in)))
+			clear(c.bias)
+		}
+	}
+	clear(t.fcW)
+	clear(t.fcB)
 }

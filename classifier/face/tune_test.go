@@ -409,3 +409,111 @@ func TestTunedFileFromBlock0(t *testing.T) {
 		t.Fatalf("a file without from is read as the last block's, whose weights this one lacks: err %v", err)
 	}
 }
+
+// TestOwnInputBeside: a network trained from random weights at its own
+// input size learns a toy task, survives its file, and joined beside a
+// fine-tuning of the shipped network makes Classify the mean of the two
+// models; files and joins that break the rules are refused.
+func TestOwnInputBeside(t *testing.T) {
+	net, err := LoadExpressionNet(modelDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imgs []*Image
+	var y []int
+	for i := range 16 {
+		m := randomImage(40, 40, 1, uint64(i)+60)
+		lit := i % 2 // class 0: left half lit, class 1: right half
+		for r := 0; r < 40; r++ {
+			for c := 0; c < 40; c++ {
+				if (c < 20) == (lit == 0) {
+					m.Pix[r*40+c] = 200 + m.Pix[r*40+c]%56
+				}
+			}
+		}
+		imgs = append(imgs, m)
+		y = append(y, lit*3)
+	}
+	j := DefaultJitter
+	j.Flip = false // the classes are mirror images of each other
+	cfg := TuneConfig{From: 0, Input: 32, Epochs: 8, LR: 2e-3, Batch: 8, Seed: 1, Jitter: j}
+	if _, err := TuneImages(context.Background(), net, imgs, y, cfg, nil); err == nil || !strings.Contains(err.Error(), "input 32") {
+		t.Fatalf("own input size without scratch or start: err %v", err)
+	}
+	cfg.Scratch = true
+	var losses []float64
+	own, err := TuneImages(context.Background(), net, imgs, y, cfg, func(_ *Tuned, _ int, loss float64) bool {
+		losses = append(losses, loss)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("losses by epoch %.3f", losses)
+	if !(losses[len(losses)-1] < 0.5*losses[0]) {
+		t.Errorf("losses by epoch %v: a network from random weights did not learn", losses)
+	}
+	if own.side() != 32 {
+		t.Fatalf("trained at %d, want 32", own.side())
+	}
+	shipped := tunedFrom(net, 0).params()
+	for i, p := range own.params() {
+		if len(p) > 0 && slices.Equal(p, shipped[i]) {
+			t.Fatalf("%s is as shipped in a network from random weights", own.names()[i])
+		}
+	}
+	right := 0
+	for i, m := range imgs {
+		p := own.classifyOwn(m)
+		if p[y[i]] > 0.5 {
+			right++
+		}
+	}
+	if right < 14 {
+		t.Errorf("own network right on %d of 16 training crops", right)
+	}
+
+	first := tunedFrom(net, 3)
+	first.Mirror = true
+	joined, err := Join(first, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := joined.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseTuned(raw, "beside", net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Beside) != 1 || len(back.Also) != 0 || back.Beside[0].side() != 32 {
+		t.Fatalf("read back %d beside, %d also", len(back.Beside), len(back.Also))
+	}
+	img := imgs[3]
+	wantOwn := own.classifyOwn(img)
+	net.Tuned = first
+	wantFirst := net.Classify(img)
+	net.Tuned = back
+	got := net.Classify(img)
+	net.Tuned = nil
+	differ := false
+	for i := range got {
+		want := (wantFirst[i] + wantOwn[i]) / 2
+		if math.Abs(got[i]-want) > 1e-6 {
+			t.Fatalf("class %d: %v, want the two models' mean %v", i, got[i], want)
+		}
+		differ = differ || math.Abs(wantFirst[i]-wantOwn[i]) > 1e-3
+	}
+	if !differ {
+		t.Fatal("the two models predict alike: the test would not see one dropped")
+	}
+
+	bad := strings.Replace(string(raw), `"input":32`, `"input":112`, 1)
+	if _, err := ParseTuned([]byte(bad), "bad", net); err == nil || !strings.Contains(err.Error(), "beside[0]") {
+		t.Fatalf("a network beside at the shipped input size: err %v", err)
+	}
+	if _, err := Join(first, tunedFrom(net, 2)); err == nil {
+		t.Fatal("joined a fine-tuning of other blocks at the shipped size")
+	}
+}
