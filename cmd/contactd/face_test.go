@@ -82,8 +82,8 @@ func TestFaceTuneOwnNetworkAndJoin(t *testing.T) {
 	}
 	t.Log(out)
 	var f struct {
-		From   int    `json:"from"`
-		Input  int    `json:"input"`
+		From    int    `json:"from"`
+		Input   int    `json:"input"`
 		Trained string `json:"trained"`
 	}
 	b, err := os.ReadFile(own)
