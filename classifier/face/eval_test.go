@@ -73,10 +73,9 @@ func TestDetectorOnComposedScenes(t *testing.T) {
 }
 
 // TestBuiltinExpressionOnValidation: the built-in classifier on FER2013's
-// validation crops (never trained on). Happy-vs-rest AUC ≥ 0.95 is the
-// target and met; 7-class accuracy's target (0.66) is not met (README,
-// Accuracy), so the test guards the level reached (0.648) against
-// regressions, and checks it beats the network as shipped.
+// validation crops (never trained on) against the targets: 7-class
+// accuracy ≥ 0.66 and happy-vs-rest AUC ≥ 0.95 (README, Accuracy), and
+// well over the network as shipped.
 func TestBuiltinExpressionOnValidation(t *testing.T) {
 	net, err := LoadExpressionNet(modelDir(t))
 	if err != nil {
@@ -99,7 +98,7 @@ func TestBuiltinExpressionOnValidation(t *testing.T) {
 	}
 	shipped, builtin := eval("none"), eval("")
 	t.Logf("n %d: shipped accuracy %.4f AUC %.4f; built-in accuracy %.4f AUC %.4f, recall %v", builtin.N, shipped.Accuracy, shipped.HappyAUC, builtin.Accuracy, builtin.HappyAUC, builtin.PerClass)
-	if builtin.Accuracy < 0.64 || builtin.HappyAUC < 0.95 || builtin.Accuracy < shipped.Accuracy+0.05 {
-		t.Errorf("built-in: accuracy %.4f (guard 0.64, and 5 points over the shipped %.4f), happy AUC %.4f (target 0.95)", builtin.Accuracy, shipped.Accuracy, builtin.HappyAUC)
+	if builtin.Accuracy < 0.66 || builtin.HappyAUC < 0.95 || builtin.Accuracy < shipped.Accuracy+0.05 {
+		t.Errorf("built-in: accuracy %.4f (target 0.66, and 5 points over the shipped %.4f), happy AUC %.4f (target 0.95)", builtin.Accuracy, shipped.Accuracy, builtin.HappyAUC)
 	}
 }
