@@ -87,6 +87,31 @@ func enrol(t testing.TB, m turns.Models, us []daygen.Utterance) (*speaker.Voice,
 	return v, rest
 }
 
+// nuisanceWithout trains the nuisance subspace as "contactd speaker nap"
+// does (each recording's supervector against the background), on the
+// RAVDESS actors not in skip: the speakers it is used on are never among
+// those it learnt from.
+func nuisanceWithout(t testing.TB, m turns.Models, skip []int) *speaker.Nuisance {
+	t.Helper()
+	ext, det := features.NewExtractor(), m.VAD.NewDetector()
+	var groups [][][]float64
+	for a := 1; a <= 20; a++ {
+		if slices.Contains(skip, a) {
+			continue
+		}
+		var recs [][][]float64
+		for _, u := range actor(t, a) {
+			recs = append(recs, speaker.SpeechFrames(ext, det, u.PCM))
+		}
+		groups = append(groups, m.Background.RecordingVectors(recs))
+	}
+	nz, err := speaker.TrainNuisance(groups, speaker.NuisanceDirections, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nz
+}
+
 func span(x []float32, t0, from, to time.Time) []float32 {
 	a := max(int(from.Sub(t0).Seconds()*features.Rate), 0)
 	b := min(int(to.Sub(t0).Seconds()*features.Rate), len(x))
@@ -122,6 +147,7 @@ func TestTurnsSweep(t *testing.T) {
 	type day struct {
 		d     *daygen.ConsultDay
 		voice *speaker.Voice
+		m     turns.Models
 	}
 	var days []day
 	for i, p := range pairs {
@@ -135,7 +161,9 @@ func TestTurnsSweep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		days = append(days, day{d, v})
+		dm := m
+		dm.Nuisance = nuisanceWithout(t, m, append(p.doc, p.pats...))
+		days = append(days, day{d, v, dm})
 	}
 	// The settings to compare: edit here when choosing them.
 	type named struct {
@@ -144,16 +172,19 @@ func TestTurnsSweep(t *testing.T) {
 	}
 	cfgs := []named{{"default", turns.DefaultConfig}}
 	c := turns.DefaultConfig
+	c.Nuisance = false
+	cfgs = append(cfgs, named{"surest stretches by the enrolled voice's ratio alone", c})
+	c = turns.DefaultConfig
 	c.SeedShare = 0
 	cfgs = append(cfgs, named{"first split by one-second windows", c})
 	c = turns.DefaultConfig
 	c.OneChangePerStretch, c.ChangeCost, c.MinPart = true, 80, 300*time.Millisecond
 	cfgs = append(cfgs, named{"stretch decoder", c})
 	c = turns.DefaultConfig
-	c.Cluster, c.OwnComponents, c.Cepstra, c.Passes, c.SeedShare = true, 8, 20, 3, 0
+	c.Cluster, c.OwnComponents, c.Cepstra, c.Passes, c.SeedShare, c.Nuisance = true, 8, 20, 3, 0, false
 	cfgs = append(cfgs, named{"clustered stretches, own mixtures", c})
 	if os.Getenv("CONTACTD_TURNS_FIRST") != "" { // only the first labellings
-		cfgs = cfgs[:2]
+		cfgs = cfgs[:3]
 	}
 	for _, nc := range cfgs {
 		{
@@ -163,7 +194,7 @@ func TestTurnsSweep(t *testing.T) {
 			for _, dy := range days {
 				for _, s := range dy.d.Slots {
 					from, to := s.Arrive.Add(-2*time.Second), s.Leave.Add(2*time.Second)
-					segs, err := turns.Find(span(dy.d.Audio, t0, from, to), m, dy.voice, cfg)
+					segs, err := turns.Find(span(dy.d.Audio, t0, from, to), dy.m, dy.voice, cfg)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -233,6 +264,7 @@ func TestConsultingDay(t *testing.T) {
 	for _, a := range []int{4, 6, 8, 10, 12} {
 		pats = append(pats, actor(t, a))
 	}
+	m.Nuisance = nuisanceWithout(t, m, []int{2, 4, 6, 8, 10, 12})
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	kinds := []daygen.Kind{daygen.Normal, daygen.Normal, daygen.NoShow, daygen.Overrun, daygen.BackToBack, daygen.Normal, daygen.Overrun, daygen.BackToBack}
 	doors := []bool{true, false, false, false, true, false, false, false}

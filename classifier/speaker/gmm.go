@@ -243,3 +243,16 @@ func (g *GMM) Supervector(frames [][]float64, r float64) []float64 {
 	}
 	return out
 }
+
+// Offset is other's means as a supervector relative to g's (the two of
+// one background, adapted to different speech), scaled as Supervector.
+func (g *GMM) Offset(other *GMM) []float64 {
+	out := make([]float64, 0, len(g.Weights)*len(g.Means[0]))
+	for c := range g.Weights {
+		sw := math.Sqrt(g.Weights[c])
+		for i := range g.Means[c] {
+			out = append(out, sw*(other.Means[c][i]-g.Means[c][i])/math.Sqrt(g.Vars[c][i]))
+		}
+	}
+	return out
+}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"contactd/classifier/dsp"
@@ -100,6 +101,17 @@ type Config struct {
 	// the background adapted to it, and stretches are merged (Ward) until
 	// two groups remain; the enrolled voice only names the doctor's group.
 	Cluster bool
+	// Nuisance (with SeedShare) ranks the stretches
+	// for the surest ones by the cosine between their supervector and the
+	// enrolled voice's, both taken relative to the whole recording's and
+	// with the nuisance directions (how a sentence was said) projected out,
+	// instead of by the mean log-likelihood ratio. NuisanceRelevance is the
+	// stretches' MAP relevance (0: enrolment's).
+	Nuisance          bool
+	NuisanceRelevance float64
+	// NuisanceMix ranks by the sum of both scores, each standardised over
+	// the recording's stretches, instead of the cosine alone.
+	NuisanceMix bool
 }
 
 func meanStd(v []float64) (m, s float64) {
@@ -121,14 +133,17 @@ func logNormal(x, m, s float64) float64 {
 // DefaultConfig was chosen on conversations mixed from half of the RAVDESS
 // actors and checked on the other half (see the README).
 var DefaultConfig = Config{ChangeCost: 60, PauseChangeCost: 4, MinPause: 150 * time.Millisecond, Passes: 2, MinSeparation: 0.4,
-	LevelRange: 30, PitchWeight: 1, SeedShare: 0.35}
+	LevelRange: 30, PitchWeight: 1, SeedShare: 0.35, Nuisance: true, NuisanceMix: true}
 
 // Models are the shared models.
 type Models struct {
 	VAD        *vad.Model
 	Background *speaker.Background
-	Emotion    *emotion.Model // optional
+	Emotion    *emotion.Model    // optional
+	Nuisance   *speaker.Nuisance // see Config.Nuisance; nil: the built-in one
 }
+
+var builtinNuisance = sync.OnceValues(speaker.DefaultNuisance)
 
 const frame = time.Second / (features.Rate / features.Hop)
 
@@ -187,7 +202,11 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 		doc = split(ld, lu, useful, cfg.MinSeparation)
 	}
 	if cfg.Cluster {
-		doc = clusterSplit(m.Background, vecs, ld, lu, useful, idx, minPause)
+		var nz *speaker.Nuisance
+		if cfg.Nuisance {
+			nz = m.Nuisance
+		}
+		doc = clusterSplit(m.Background, nz, vecs, ld, lu, useful, idx, minPause)
 	}
 	pvecs := vecs
 	if cfg.OwnComponents > 0 && cfg.Cepstra > 0 {
@@ -266,7 +285,18 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 	// Seeds only where the first labelling heard two voices: one voice (the
 	// doctor dictating, on the phone) must not be split in two.
 	if cfg.SeedShare > 0 && slices.Contains(doc, true) && slices.Contains(doc, false) {
-		seed = seeds(ld, lu, useful, idx, minPause, cfg.SeedShare)
+		var score func(a, b int) float64
+		if cfg.Nuisance && m.Nuisance == nil {
+			nz, err := builtinNuisance()
+			if err != nil {
+				return nil, err
+			}
+			m.Nuisance = nz
+		}
+		if cfg.Nuisance {
+			score = nuisanceScore(m, doctor, vecs, useful, cfg.NuisanceRelevance)
+		}
+		seed = seeds(ld, lu, useful, idx, minPause, cfg.SeedShare, score, cfg.NuisanceMix)
 	}
 	doc = refine(doc, seed)
 	segs := segments(a, idx, doc, minPause)
@@ -279,11 +309,12 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 // seeds marks the frames of the stretches (runs without a pause of
 // minPause) whose mean log-likelihood ratio is highest (1: the doctor's)
 // and lowest (-1), each side holding share of the useful frames.
-func seeds(ld, lu []float64, useful []bool, idx []int, minPause int, share float64) []int8 {
+func seeds(ld, lu []float64, useful []bool, idx []int, minPause int, share float64, score func(a, b int) float64, mix bool) []int8 {
 	type run struct {
 		a, b int
 		mean float64
 		w    float64
+		alt  float64
 	}
 	var runs []run
 	var total float64
@@ -301,10 +332,28 @@ func seeds(ld, lu []float64, useful []bool, idx []int, minPause int, share float
 		}
 		if r.w > 0 {
 			r.mean /= r.w
+			if score != nil {
+				r.alt = score(a, b)
+			}
 			runs = append(runs, r)
 			total += r.w
 		}
 		a = b
+	}
+	if score != nil && len(runs) > 1 {
+		var ms, as []float64
+		for _, r := range runs {
+			ms, as = append(ms, r.mean), append(as, r.alt)
+		}
+		mm, msd := meanStd(ms)
+		am, asd := meanStd(as)
+		for i := range runs {
+			z := (runs[i].alt - am) / asd
+			if mix {
+				z += (runs[i].mean - mm) / msd
+			}
+			runs[i].mean = z
+		}
 	}
 	out := make([]int8, len(idx))
 	take := func(v int8, score func(run) float64) {
@@ -328,11 +377,41 @@ func seeds(ld, lu []float64, useful []bool, idx []int, minPause int, share float
 	return out
 }
 
+// nuisanceScore scores a stretch [a, b) of the speech frames by the
+// cosine between its supervector and the enrolled voice's, both relative
+// to the recording's own supervector (the room and the microphone, and
+// whatever both voices share, cancel) and with the nuisance directions
+// projected out.
+func nuisanceScore(m Models, doctor *speaker.Voice, vecs [][]float64, useful []bool, rel float64) func(a, b int) float64 {
+	if rel == 0 {
+		rel = speaker.Relevance
+	}
+	var all [][]float64
+	for k, u := range useful {
+		if u {
+			all = append(all, vecs[k])
+		}
+	}
+	// Both relative to the background adapted to the whole recording.
+	rec := m.Background.GMM.Adapt(all, speaker.Relevance)
+	doc := m.Nuisance.Project(rec.Offset(doctor.GMM))
+	return func(a, b int) float64 {
+		var fr [][]float64
+		for k := a; k < b; k++ {
+			if useful[k] {
+				fr = append(fr, vecs[k])
+			}
+		}
+		sv := rec.Supervector(fr, rel)
+		return speaker.Cosine(m.Nuisance.Project(sv), doc)
+	}
+}
+
 // clusterSplit labels the frames by two groups of stretches of speech
 // found by Ward's agglomerative clustering of the stretches' supervectors;
 // the group with the higher mean log-likelihood ratio of the enrolled
 // voice is the doctor's.
-func clusterSplit(bg *speaker.Background, vecs [][]float64, ld, lu []float64, useful []bool, idx []int, minPause int) []bool {
+func clusterSplit(bg *speaker.Background, nz *speaker.Nuisance, vecs [][]float64, ld, lu []float64, useful []bool, idx []int, minPause int) []bool {
 	type group struct {
 		runs [][2]int
 		sv   []float64 // weighted mean supervector
@@ -351,7 +430,11 @@ func clusterSplit(bg *speaker.Background, vecs [][]float64, ld, lu []float64, us
 			}
 		}
 		if len(fr) >= 20 {
-			gs = append(gs, &group{runs: [][2]int{{a, b}}, sv: bg.GMM.Supervector(fr, speaker.Relevance), w: float64(len(fr))})
+			sv := bg.GMM.Supervector(fr, speaker.Relevance)
+			if nz != nil {
+				sv = nz.Project(sv)
+			}
+			gs = append(gs, &group{runs: [][2]int{{a, b}}, sv: sv, w: float64(len(fr))})
 		}
 		a = b
 	}

@@ -138,7 +138,7 @@ func TestSeeds(t *testing.T) {
 			useful = append(useful, k < 8)
 		}
 	}
-	got := seeds(ld, lu, useful, idx, 15, 0.25)
+	got := seeds(ld, lu, useful, idx, 15, 0.25, nil, false)
 	want := []int8{1, 0, 0, -1} // a quarter each: the top and the bottom stretch
 	for s, w := range want {
 		for k := 0; k < 10; k++ {
@@ -147,7 +147,7 @@ func TestSeeds(t *testing.T) {
 			}
 		}
 	}
-	got = seeds(ld, lu, useful, idx, 15, 0.5)
+	got = seeds(ld, lu, useful, idx, 15, 0.5, nil, false)
 	want = []int8{1, -1, 1, -1}
 	for s, w := range want {
 		if got[s*10] != w {
@@ -155,7 +155,7 @@ func TestSeeds(t *testing.T) {
 		}
 	}
 	// A pause shorter than minPause joins the stretches.
-	if got := seeds(ld, lu, useful, idx, 25, 0.5); got[0] != got[39] {
+	if got := seeds(ld, lu, useful, idx, 25, 0.5, nil, false); got[0] != got[39] {
 		t.Errorf("one stretch got two sides: %d and %d", got[0], got[39])
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 func (a *app) speakerCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "speaker", Short: "Speaker attribution: employee or someone else"}
-	cmd.AddCommand(a.speakerUBMCmd(), a.speakerEnrollCmd(), a.speakerEvalCmd())
+	cmd.AddCommand(a.speakerUBMCmd(), a.speakerNAPCmd(), a.speakerEnrollCmd(), a.speakerEvalCmd())
 	return cmd
 }
 
@@ -98,6 +98,101 @@ func (a *app) corpusFrames(corpora []string, exclude map[string]bool, perSpeaker
 		}
 	}
 	return frames, nil
+}
+
+func (a *app) speakerNAPCmd() *cobra.Command {
+	var corpora, exclude []string
+	var out, ubm string
+	var perSpeaker, directions int
+	cmd := &cobra.Command{
+		Use:   "nap --corpus DIR [--corpus DIR…] --out FILE",
+		Short: "Learn how one speaker's recordings vary (the subspace projected out before telling doctor from patient)",
+		Long: `Learns the directions in which one speaker's recordings move from one to the
+next (loud or soft, calm or angry) from many speakers' recordings: each recording's
+supervector against the background model, centred on its speaker's mean. The
+consulting-room segmentation projects them out when it looks for the stretches
+surest to be the doctor's and the patient's. Speakers need several recordings each,
+said in different ways; --exclude-speaker leaves speakers out (corpus/speaker, as in
+labels.csv) so that they can be evaluated on.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" || len(corpora) == 0 {
+				return usageError{errors.New("--corpus DIR and --out FILE are required")}
+			}
+			if directions < 1 {
+				return usageError{fmt.Errorf("--directions %d: at least 1", directions)}
+			}
+			bg, err := a.background(ubm)
+			if err != nil {
+				return err
+			}
+			vm, err := a.vadModel()
+			if err != nil {
+				return err
+			}
+			skip := map[string]bool{}
+			for _, e := range exclude {
+				skip[e] = true
+			}
+			var items []emotion.Item
+			for _, c := range corpora {
+				it, err := emotion.LoadCorpus(c)
+				if err != nil {
+					return usageError{fmt.Errorf("--corpus: %w", err)}
+				}
+				taken := map[string]int{}
+				for _, x := range it {
+					if x.Speaker == "" {
+						return usageError{fmt.Errorf("--corpus %s: labels.csv has no speaker or actor column", c)}
+					}
+					if skip[x.Speaker] || taken[x.Speaker] >= perSpeaker {
+						continue
+					}
+					taken[x.Speaker]++
+					items = append(items, x)
+				}
+			}
+			ext, det := features.NewExtractor(), vm.NewDetector()
+			bar := a.bar(len(items), "recordings")
+			bySpeaker := map[string][][][]float64{}
+			var order []string
+			for i, it := range items {
+				if err := cmd.Context().Err(); err != nil {
+					return err
+				}
+				fr, err := speechFrames(ext, det, it.Path)
+				bar.Set(i + 1)
+				if err != nil {
+					a.log.Warn("recording skipped", "file", it.Path, "error", err)
+					continue
+				}
+				if _, ok := bySpeaker[it.Speaker]; !ok {
+					order = append(order, it.Speaker)
+				}
+				bySpeaker[it.Speaker] = append(bySpeaker[it.Speaker], fr)
+			}
+			var groups [][][]float64
+			for _, sp := range order {
+				groups = append(groups, bg.RecordingVectors(bySpeaker[sp]))
+			}
+			nz, err := speaker.TrainNuisance(groups, directions, 1)
+			if err != nil {
+				return err
+			}
+			if err := nz.Save(out); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "nuisance subspace: %s (%d directions from %d speakers, %d recordings)\n", out, directions, len(order), len(items))
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&corpora, "corpus", nil, "corpus directory with labels.csv and a speaker column (repeatable)")
+	cmd.Flags().StringArrayVar(&exclude, "exclude-speaker", nil, "leave out this speaker (corpus/speaker; repeatable)")
+	cmd.Flags().StringVar(&out, "out", "", "file to write")
+	cmd.Flags().StringVar(&ubm, "ubm", "", "background model (default: built in)")
+	cmd.Flags().IntVar(&perSpeaker, "per-speaker", 60, "recordings taken from each speaker")
+	cmd.Flags().IntVar(&directions, "directions", speaker.NuisanceDirections, "directions of the subspace")
+	return cmd
 }
 
 func (a *app) speakerEnrollCmd() *cobra.Command {
