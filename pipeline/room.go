@@ -70,7 +70,13 @@ func (r *Room) contacts(ctx context.Context, o Options, start time.Time, in segm
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		segs, err := turns.Find(x[at(from.Sub(start)):at(to.Sub(start))], r.Models, v, r.Turns)
+		// The doctor's whole day holds many patients: the projected cosine
+		// compares stretches relative to a recording of two voices, so this
+		// pass ranks them by the enrolled voice's ratio alone (each
+		// consultation's own pass below uses both).
+		day := r.Turns
+		day.Nuisance = false
+		segs, err := turns.Find(x[at(from.Sub(start)):at(to.Sub(start))], r.Models, v, day)
 		if err != nil {
 			return nil, err
 		}

@@ -105,8 +105,10 @@ type Config struct {
 	// for the surest ones by the cosine between their supervector and the
 	// enrolled voice's, both taken relative to the whole recording's and
 	// with the nuisance directions (how a sentence was said) projected out,
-	// instead of by the mean log-likelihood ratio. NuisanceRelevance is the
-	// stretches' MAP relevance (0: enrolment's).
+	// instead of by the mean log-likelihood ratio. It assumes a recording
+	// of one conversation (two voices); leave it off for a day of many
+	// patients. NuisanceRelevance is the stretches' MAP relevance (0:
+	// enrolment's).
 	Nuisance          bool
 	NuisanceRelevance float64
 	// NuisanceMix ranks by the sum of both scores, each standardised over
