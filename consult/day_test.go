@@ -186,6 +186,9 @@ func TestTurnsSweep(t *testing.T) {
 	if os.Getenv("CONTACTD_TURNS_FIRST") != "" { // only the first labellings
 		cfgs = cfgs[:3]
 	}
+	if os.Getenv("CONTACTD_TURNS_DEFAULT") != "" { // only the default
+		cfgs = cfgs[:1]
+	}
 	for _, nc := range cfgs {
 		{
 			cfg := nc.cfg
@@ -236,6 +239,14 @@ func TestTurnsSweep(t *testing.T) {
 					if os.Getenv("VERBOSE") != "" {
 						fmt.Printf("%s: share %.3f/%.3f wrong %.3f turns %d/%d int %d/%d overl %d trend %s/%s\n", nc.name, c.DoctorShare, want, wrong/max(single, 1), c.Turns, s.Turns,
 							c.DoctorInterruptions+c.PatientInterruptions, s.Interruptions, c.Overlaps, c.PatientTrend, s.PatientTrend)
+					}
+					if os.Getenv("VERBOSE") == "2" { // the script's turns against the found ones
+						for _, st := range s.Script {
+							fmt.Printf("  script %-7s %6.2f–%6.2f\n", map[bool]string{true: "doctor", false: "patient"}[st.Doctor], st.Start.Sub(from).Seconds(), st.End.Sub(from).Seconds())
+						}
+						for _, sg := range Says(segs, from) {
+							fmt.Printf("  found  %-7s %6.2f–%6.2f overlap %v\n", sg.Who, sg.Start.Sub(from).Seconds(), sg.End.Sub(from).Seconds(), sg.Overlap)
+						}
 					}
 				}
 			}

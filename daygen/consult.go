@@ -186,13 +186,22 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 		s.Arrive = at(t)
 		who := 0 // the doctor greets first
 		prevTurnEnd := 0.0
+		var ownEnd [2]float64 // when each last finished a turn
 		for turn := 0; turn < nTurns; turn++ {
 			start := t
 			if turn > 0 {
 				if r.Float64() < 0.25 {
-					// An interruption: start while the other still speaks.
-					start = prevTurnEnd - (0.6 + 0.4*r.Float64())
-					s.Interruptions++
+					// An interruption: start while the other still speaks —
+					// but not over one's own last turn (an interruption of an
+					// interruption shorter than both overlaps): then it is an
+					// ordinary change after a pause.
+					f := r.Float64()
+					start = prevTurnEnd - (0.6 + 0.4*f)
+					if start < ownEnd[who]+0.4 {
+						start = prevTurnEnd + 0.4 + 0.8*f
+					} else {
+						s.Interruptions++
+					}
 				} else {
 					start = prevTurnEnd + 0.4 + 0.8*r.Float64()
 				}
@@ -229,6 +238,7 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 			end -= 0.08
 			s.Script = append(s.Script, ScriptTurn{Doctor: who == 0, Start: at(start), End: at(end)})
 			prevTurnEnd = end
+			ownEnd[who] = end
 			s.Turns++
 			who = 1 - who
 		}
