@@ -183,6 +183,15 @@ func TestTurnsSweep(t *testing.T) {
 	c = turns.DefaultConfig
 	c.Cluster, c.OwnComponents, c.Cepstra, c.Passes, c.SeedShare, c.Nuisance = true, 8, 20, 3, 0, false
 	cfgs = append(cfgs, named{"clustered stretches, own mixtures", c})
+	if os.Getenv("CONTACTD_TURNS_TRY") != "" { // settings under trial
+		var try []named
+		for _, pw := range []float64{0, 0.5} {
+			c = turns.DefaultConfig
+			c.PitchWeight = pw
+			try = append(try, named{fmt.Sprintf("pitch %.1f", pw), c})
+		}
+		cfgs = try
+	}
 	if os.Getenv("CONTACTD_TURNS_FIRST") != "" { // only the first labellings
 		cfgs = cfgs[:3]
 	}
