@@ -65,6 +65,13 @@ func models(t testing.TB) turns.Models {
 // recordings of the other sentence.
 func enrol(t testing.TB, m turns.Models, us []daygen.Utterance) (*speaker.Voice, []daygen.Utterance) {
 	t.Helper()
+	v, rest, _ := enrolFrames(t, m, us)
+	return v, rest
+}
+
+// enrolFrames is enrol, also returning the enrolment's speech frames.
+func enrolFrames(t testing.TB, m turns.Models, us []daygen.Utterance) (*speaker.Voice, []daygen.Utterance, [][]float64) {
+	t.Helper()
 	ext, det := features.NewExtractor(), m.VAD.NewDetector()
 	var frames [][]float64
 	var rest []daygen.Utterance
@@ -79,13 +86,17 @@ func enrol(t testing.TB, m turns.Models, us []daygen.Utterance) (*speaker.Voice,
 		n++
 		x := daygen.Level(daygen.Trim(u.PCM), daygen.SpeechDB)
 		daygen.AddRoomNoise(x, uint64(100+i)) // enrolled in the room
-		frames = append(frames, speaker.SpeechFrames(ext, det, x)...)
+		fr := speaker.SpeechFrames(ext, det, x)
+		if compensate > 0 {
+			fr = m.Background.GMM.Compensate(m.Nuisance, fr, nil, len(fr), 10, speaker.Relevance)
+		}
+		frames = append(frames, fr...)
 	}
 	v, err := m.Background.Enroll("doctor", frames)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v, rest
+	return v, rest, frames
 }
 
 // nuisanceWithout trains the nuisance subspace as "contactd speaker nap"
@@ -175,16 +186,18 @@ func TestTurnsSweep(t *testing.T) {
 		pairs = append(pairs, pair{[]int{p[0]}, p[1:]})
 	}
 	type day struct {
-		d     *daygen.ConsultDay
-		voice *speaker.Voice
-		m     turns.Models
+		d      *daygen.ConsultDay
+		voice  *speaker.Voice
+		m      turns.Models
+		enroll [][]float64
 	}
 	var days []day
 	for i, p := range pairs {
 		// Every model the day is read with is learnt without its voices.
 		dm := m
 		dm.Background = backgroundWithout(t, m, append(p.doc, p.pats...))
-		v, rest := enrol(t, dm, actor(t, p.doc[0]))
+		dm.Nuisance = nuisanceWithout(t, dm, append(p.doc, p.pats...))
+		v, rest, ef := enrolFrames(t, dm, actor(t, p.doc[0]))
 		var pats [][]daygen.Utterance
 		for _, a := range p.pats {
 			pats = append(pats, actor(t, a))
@@ -194,15 +207,16 @@ func TestTurnsSweep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dm.Nuisance = nuisanceWithout(t, dm, append(p.doc, p.pats...))
-		days = append(days, day{d, v, dm})
+		days = append(days, day{d, v, dm, ef})
 	}
 	// The settings to compare: edit here when choosing them.
 	type named struct {
 		name string
 		cfg  turns.Config
 	}
-	cfgs := []named{{"default", turns.DefaultConfig}}
+	def := turns.DefaultConfig
+	def.Compensate = compensate
+	cfgs := []named{{"default", def}}
 	c := turns.DefaultConfig
 	c.Nuisance = false
 	cfgs = append(cfgs, named{"surest stretches by the enrolled voice's ratio alone", c})
@@ -227,12 +241,55 @@ func TestTurnsSweep(t *testing.T) {
 			var shareErr, maxErr, turnErr, intErr, wrongSum, n float64
 			within := 0 // consultations within all three targets
 			for _, dy := range days {
-				for _, s := range dy.d.Slots {
+				found := make([][]turns.Segment, len(dy.d.Slots))
+				for i, s := range dy.d.Slots {
 					from, to := s.Arrive.Add(-2*time.Second), s.Leave.Add(2*time.Second)
 					segs, err := turns.Find(span(dy.d.Audio, t0, from, to), dy.m, dy.voice, cfg)
 					if err != nil {
 						t.Fatal(err)
 					}
+					found[i] = segs
+				}
+				// CONTACTD_TURNS_DAYVOICE=N: N rounds in which each consultation is
+				// read again with the doctor's voice enrolled on the enrolment and
+				// the doctor's side of the day's other consultations.
+				rounds, _ := strconv.Atoi(os.Getenv("CONTACTD_TURNS_DAYVOICE"))
+				for r := 0; r < rounds; r++ {
+					ext, det := features.NewExtractor(), dy.m.VAD.NewDetector()
+					side := make([][][]float64, len(dy.d.Slots))
+					for i, s := range dy.d.Slots {
+						from, to := s.Arrive.Add(-2*time.Second), s.Leave.Add(2*time.Second)
+						x := span(dy.d.Audio, t0, from, to)
+						for _, sg := range found[i] {
+							if sg.Who != turns.Doctor || sg.End-sg.Start < dayVoiceMin {
+								continue
+							}
+							a, b := int(sg.Start.Seconds()*features.Rate), min(int(sg.End.Seconds()*features.Rate), len(x))
+							side[i] = append(side[i], speaker.SpeechFrames(ext, det, x[a:b])...)
+						}
+					}
+					next := make([][]turns.Segment, len(dy.d.Slots))
+					for i, s := range dy.d.Slots {
+						frames := slices.Clone(dy.enroll)
+						for j := range side {
+							if j != i {
+								frames = append(frames, side[j]...)
+							}
+						}
+						v, err := dy.m.Background.Enroll("doctor", frames)
+						if err != nil {
+							t.Fatal(err)
+						}
+						from, to := s.Arrive.Add(-2*time.Second), s.Leave.Add(2*time.Second)
+						if next[i], err = turns.Find(span(dy.d.Audio, t0, from, to), dy.m, v, cfg); err != nil {
+							t.Fatal(err)
+						}
+					}
+					found = next
+				}
+				for i, s := range dy.d.Slots {
+					from := s.Arrive.Add(-2 * time.Second)
+					segs := found[i]
 					c := Measure(DefaultConfig(), Says(segs, from), s.Arrive)
 					// Speech of one speaker given to the other: each 10 ms of
 					// the segments where the script has exactly one voice.
@@ -419,6 +476,19 @@ func TestConsultingDay(t *testing.T) {
 // shareTolerance is the largest error of the doctor's talk share allowed
 // per consultation.
 const shareTolerance = 0.05
+
+// dayVoiceMin: the shortest doctor's segment the day's voice learns from
+// (CONTACTD_TURNS_DAYVOICE).
+var dayVoiceMin = func() time.Duration {
+	if v, err := time.ParseDuration(os.Getenv("CONTACTD_TURNS_DAYVOICE_MIN")); err == nil {
+		return v
+	}
+	return time.Second
+}()
+
+// compensate: CONTACTD_TURNS_COMP=N reads with Config.Compensate N (the
+// doctor enrolled on compensated frames too).
+var compensate, _ = strconv.Atoi(os.Getenv("CONTACTD_TURNS_COMP"))
 
 func abs(x int) int { return max(x, -x) }
 

@@ -114,6 +114,12 @@ type Config struct {
 	// NuisanceMix ranks by the sum of both scores, each standardised over
 	// the recording's stretches, instead of the cosine alone.
 	NuisanceMix bool
+	// Compensate > 0 takes the nuisance part of how the speech around each
+	// frame (this many speech frames either side) departs from the
+	// background off the frame before anything is scored or learnt
+	// (speaker.GMM.Compensate). The doctor's voice must have been enrolled
+	// on frames compensated so too.
+	Compensate int
 }
 
 func meanStd(v []float64) (m, s float64) {
@@ -193,6 +199,16 @@ func Find(x []float32, m Models, doctor *speaker.Voice, cfg Config) ([]Segment, 
 			}
 		}
 		return l
+	}
+	if cfg.Compensate > 0 {
+		if m.Nuisance == nil {
+			nz, err := builtinNuisance()
+			if err != nil {
+				return nil, err
+			}
+			m.Nuisance = nz
+		}
+		vecs = m.Background.GMM.Compensate(m.Nuisance, vecs, useful, cfg.Compensate, 10, speaker.Relevance)
 	}
 	ld := gate(doctor.GMM.FrameLogLikelihoods(vecs))
 	lu := gate(m.Background.GMM.FrameLogLikelihoods(vecs))
