@@ -168,20 +168,7 @@ func TestTurnsSweep(t *testing.T) {
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	type pair struct{ doc, pats []int }
 	var pairs []pair
-	sets := [][]int{{1, 3, 5, 7}, {9, 11, 13, 15}, {17, 19, 5, 13}} // odd actors: tuning
-	seed := uint64(1)
-	switch os.Getenv("CONTACTD_TURNS_SWEEP") {
-	case "even":
-		sets = [][]int{{2, 4, 6, 8}, {10, 12, 14, 16}, {18, 20, 4, 12}}
-	case "fresh-odd":
-		sets, seed = [][]int{{13, 7, 1, 17}, {5, 15, 3, 19}, {19, 9, 11, 1}}, 11
-	case "fresh-even":
-		sets, seed = [][]int{{12, 6, 2, 18}, {4, 16, 20, 10}, {14, 8, 10, 2}}, 11
-	case "fresh2-odd":
-		sets, seed = [][]int{{3, 15, 19, 9}, {7, 1, 13, 17}, {11, 5, 9, 19}}, 21
-	case "fresh2-even":
-		sets, seed = [][]int{{6, 10, 14, 2}, {16, 8, 12, 18}, {20, 4, 2, 14}}, 21
-	}
+	sets, seed := sweepSet(os.Getenv("CONTACTD_TURNS_SWEEP"))
 	for _, p := range sets {
 		pairs = append(pairs, pair{[]int{p[0]}, p[1:]})
 	}
@@ -475,6 +462,27 @@ func TestConsultingDay(t *testing.T) {
 	}
 	t.Logf("talk share: mean absolute error %.3f over %d consultations", mean(shareErrs), len(shareErrs))
 }
+
+// sweepSet is one of the sets of days of TestTurnsSweep: per day the
+// doctor and three patients (RAVDESS actors), and the first day's seed.
+func sweepSet(name string) ([][]int, uint64) {
+	switch name {
+	case "even":
+		return [][]int{{2, 4, 6, 8}, {10, 12, 14, 16}, {18, 20, 4, 12}}, 1
+	case "fresh-odd":
+		return [][]int{{13, 7, 1, 17}, {5, 15, 3, 19}, {19, 9, 11, 1}}, 11
+	case "fresh-even":
+		return [][]int{{12, 6, 2, 18}, {4, 16, 20, 10}, {14, 8, 10, 2}}, 11
+	case "fresh2-odd":
+		return [][]int{{3, 15, 19, 9}, {7, 1, 13, 17}, {11, 5, 9, 19}}, 21
+	case "fresh2-even":
+		return [][]int{{6, 10, 14, 2}, {16, 8, 12, 18}, {20, 4, 2, 14}}, 21
+	}
+	return [][]int{{1, 3, 5, 7}, {9, 11, 13, 15}, {17, 19, 5, 13}}, 1 // odd actors: tuning
+}
+
+// sweepSets names them all.
+var sweepSets = []string{"odd", "even", "fresh-odd", "fresh-even", "fresh2-odd", "fresh2-even"}
 
 // shareTolerance is the largest error of the doctor's talk share allowed
 // per consultation.

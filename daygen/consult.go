@@ -73,6 +73,29 @@ type ConsultDay struct {
 	Audio  []float32 // 16 kHz mono
 	Slots  []ConsultSlot
 	Events []contact.Event // the door sensor's
+	// Mics is the day as a room with two microphones hears it (when
+	// ConsultOptions.Mics is set): [0] the doctor's, [1] the room's.
+	Mics [2][]float32
+}
+
+// MicLayout places two microphones in the room: each voice reaches each
+// microphone at a gain (dB, relative to the one-microphone mix's level)
+// after a delay, with a few early reflections off the desk and walls.
+type MicLayout struct {
+	// Gain[mic][0] is the doctor's gain at the microphone, [mic][1] the
+	// patient's; Delay likewise.
+	Gain  [2][2]float64
+	Delay [2][2]time.Duration
+	// Reflections per path (0: none), arriving 2–40 ms after the sound.
+	Reflections int
+}
+
+// LapelMic is a doctor's lapel (or headset) microphone beside the room's:
+// the doctor 10 dB over the room microphone's level, the patient 8 dB under it.
+var LapelMic = MicLayout{
+	Gain:        [2][2]float64{{10, -8}, {0, 0}},
+	Delay:       [2][2]time.Duration{{300 * time.Microsecond, 5 * time.Millisecond}, {4 * time.Millisecond, 3 * time.Millisecond}},
+	Reflections: 12,
 }
 
 // ConsultOptions describe the day.
@@ -87,6 +110,10 @@ type ConsultOptions struct {
 	Lead     time.Duration // quiet before the first slot (default 20 s)
 	Tail     time.Duration // quiet after the last slot (default 2 min)
 	Seed     uint64
+	// Mics also renders the day on two microphones (ConsultDay.Mics). It
+	// draws from its own random source: the one-microphone day is the same
+	// with or without it.
+	Mics *MicLayout
 }
 
 // patient moods by trend: the emotions the patient speaks in at the start and at the end.
@@ -160,6 +187,7 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 			u := Level(Trim(pick(o.Doctor, []string{"neutral", "calm"}).PCM), SpeechDB)
 			call := max(slotStart+30, prevEnd+30)
 			place(u, call, docGain)
+			s.Placed = append(s.Placed, Placed{Doctor: true, At: at(call), PCM: u})
 			s.Door = false
 			d.Slots = append(d.Slots, s)
 			prevEnd = max(prevEnd, call+float64(len(u))/Rate)
@@ -257,7 +285,59 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 		d.Audio[i] = float32(v)
 	}
 	AddRoomNoise(d.Audio, o.Seed)
+	if o.Mics != nil {
+		d.renderMics(*o.Mics, len(d.Audio), o.Seed)
+	}
 	return d, nil
+}
+
+// renderMics mixes every placed recording into both microphones along
+// its path: delay, gain and early reflections (random delays, decaying
+// gains and signs, drawn once per path), then each microphone's own noise.
+func (d *ConsultDay) renderMics(l MicLayout, n int, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 13))
+	type tap struct {
+		at int
+		g  float64
+	}
+	for mic := range 2 {
+		var paths [2][]tap
+		for src := range 2 {
+			g := math.Pow(10, l.Gain[mic][src]/20)
+			p := []tap{{int(l.Delay[mic][src].Seconds() * Rate), g}}
+			for range l.Reflections {
+				ms := 2 + 38*r.Float64()
+				sign := 1.0
+				if r.IntN(2) == 0 {
+					sign = -1
+				}
+				p = append(p, tap{p[0].at + int(ms*Rate/1000), sign * g * 0.6 * math.Exp(-ms/15) * (0.5 + r.Float64())})
+			}
+			paths[src] = p
+		}
+		mix := make([]float64, n)
+		for _, s := range d.Slots {
+			for _, pl := range s.Placed {
+				src := 1
+				if pl.Doctor {
+					src = 0
+				}
+				i0 := int(pl.At.Sub(d.Start).Seconds() * Rate)
+				for _, tp := range paths[src] {
+					for i, v := range pl.PCM {
+						if j := i0 + tp.at + i; j >= 0 && j < n {
+							mix[j] += float64(v) * tp.g
+						}
+					}
+				}
+			}
+		}
+		d.Mics[mic] = make([]float32, n)
+		for i, v := range mix {
+			d.Mics[mic][i] = float32(v)
+		}
+		AddRoomNoise(d.Mics[mic], seed+uint64(100+mic))
+	}
 }
 
 // SpeechDB is the level speech reaches the room's microphone at, dBFS RMS

@@ -1,0 +1,388 @@
+package turns
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"time"
+
+	"contactd/classifier/dsp"
+	"contactd/classifier/features"
+	"contactd/classifier/vad"
+)
+
+// TwoConfig holds the settings of the two-microphone segmentation.
+type TwoConfig struct {
+	// MinPause: one voice's runs of speech closer than this are one
+	// segment. MinSay: shorter runs are dropped (a cough, a leak).
+	MinPause time.Duration
+	MinSay   time.Duration
+	// Range: a voice is speaking where its power (over ±Smooth) is within
+	// Range dB of its loud speech (95th percentile) — and clear of what
+	// the other voice's speech alone leaves on it.
+	Range  float64
+	Smooth time.Duration
+	// MinSeparation (dB): the two voices' level differences between the
+	// microphones must lie this far apart to be two people.
+	MinSeparation float64
+}
+
+// DefaultTwoConfig is what the two-microphone days were read with (see
+// the README).
+var DefaultTwoConfig = TwoConfig{MinPause: 150 * time.Millisecond, MinSay: 250 * time.Millisecond, Range: 25,
+	Smooth: 50 * time.Millisecond, MinSeparation: 6}
+
+// STFT of the two channels: 32 ms windows every 10 ms (the features'
+// hop), bins from 200 Hz to 5 kHz where speech has its power.
+const (
+	twoFFT   = 512
+	twoLoBin = 200 * twoFFT / features.Rate
+	twoHiBin = 5000 * twoFFT / features.Rate
+	twoFloor = 1e-12
+	twoQuiet = 10.0 // dB over a microphone's noise floor a bin needs to count
+	// A voice speaks where it holds at least this share of its
+	// microphone's power, and this much more than it holds while only the
+	// other voice speaks.
+	twoMinShare    = 0.2
+	twoShareMargin = 0.1
+)
+
+// FindTwo segments a conversation recorded on two microphones at once
+// (16 kHz each): doctorMic near the doctor, otherMic elsewhere in the room
+// (the room's microphone, or one near the patient). Each voice reaches
+// the two microphones with its own difference of level; in each 10 ms of
+// each frequency bin one voice mostly dominates (speech is sparse in time
+// and frequency), so a bin is given to the voice whose difference its own
+// is nearer, and a voice speaks where the bins given to it carry speech
+// power. Unlike one microphone, two voices at once are heard as two: an
+// interruption is a segment that starts while the other voice's runs.
+//
+// The doctor is the voice the doctor's microphone hears louder, relative
+// to the other microphone; a recording of one voice is the doctor's when
+// the doctor's microphone hears it louder than the other does.
+func FindTwo(doctorMic, otherMic []float32, m Models, cfg TwoConfig) ([]Segment, error) {
+	if m.VAD == nil {
+		return nil, errors.New("turns: the VAD is needed")
+	}
+	n := min(len(doctorMic), len(otherMic))
+	doctorMic, otherMic = doctorMic[:n], otherMic[:n]
+	pa, pb := stftPower(doctorMic), stftPower(otherMic)
+	// Speech where either microphone's VAD hears it.
+	ma, _ := vad.Mask(m.VAD.NewDetector(), doctorMic, 0.5, features.Hop)
+	mb, _ := vad.Mask(m.VAD.NewDetector(), otherMic, 0.5, features.Hop)
+	nf := min(len(pa), len(ma), len(mb))
+	speech := make([]bool, nf)
+	var idx []int
+	for t := range nf {
+		speech[t] = ma[t] || mb[t]
+		if speech[t] {
+			idx = append(idx, t)
+		}
+	}
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	// Each speech frame's level difference between the microphones (dB),
+	// over its loud frames: two clusters when two people speak.
+	sum := func(p []float64) float64 {
+		s := 0.0
+		for _, v := range p[twoLoBin:twoHiBin] {
+			s += v
+		}
+		return s
+	}
+	level := make([]float64, nf)
+	diff := make([]float64, nf)
+	var loud []int
+	var levels []float64
+	for _, t := range idx {
+		sa, sb := sum(pa[t]), sum(pb[t])
+		level[t] = db(math.Max(sa, sb))
+		diff[t] = db(sa) - db(sb)
+		levels = append(levels, level[t])
+	}
+	slices.Sort(levels)
+	top := levels[len(levels)*95/100]
+	for _, t := range idx {
+		if level[t] >= top-cfg.Range {
+			loud = append(loud, t)
+		}
+	}
+	var ds []float64
+	for _, t := range loud {
+		ds = append(ds, diff[t])
+	}
+	hi, lo := twoMeans(ds)
+	one := hi-lo < cfg.MinSeparation
+	// The frames surest of one voice alone: beyond their cluster's centre.
+	var docOnly, patOnly []int
+	for _, t := range loud {
+		if diff[t] >= hi {
+			docOnly = append(docOnly, t)
+		} else if diff[t] <= lo {
+			patOnly = append(patOnly, t)
+		}
+	}
+	if one || len(docOnly) < 50 || len(patOnly) < 50 {
+		// One voice (or too little of the second to learn it): all of it
+		// goes to whoever the microphones say it is.
+		who := Patient
+		if mean(ds) > 0 {
+			who = Doctor
+		}
+		act := make([]bool, nf)
+		copy(act, speech)
+		runs := activeRuns(act, cfg)
+		segs := make([]Segment, 0, len(runs))
+		a := analysis(doctorMic, otherMic, who)
+		for i, r := range runs {
+			segs = append(segs, Segment{Who: who, Start: time.Duration(r[0]) * frame, End: time.Duration(r[1]) * frame,
+				Syllables: Syllables(a, r[0], r[1]), AfterPause: i == 0 || r[0]-runs[i-1][1] >= int(cfg.MinPause/frame)})
+		}
+		if m.Emotion != nil {
+			classify(m.Emotion, a, speech, segs)
+		}
+		return segs, nil
+	}
+	// Each voice's level difference per bin, and the midpoint between.
+	mid := make([]float64, twoFFT/2+1)
+	for k := twoLoBin; k < twoHiBin; k++ {
+		dd := make([]float64, 0, len(docOnly))
+		for _, t := range docOnly {
+			dd = append(dd, db(pa[t][k])-db(pb[t][k]))
+		}
+		dp := make([]float64, 0, len(patOnly))
+		for _, t := range patOnly {
+			dp = append(dp, db(pa[t][k])-db(pb[t][k]))
+		}
+		mid[k] = (median(dd) + median(dp)) / 2
+	}
+	// Each voice's power per frame: its bins, each as heard on the voice's
+	// nearer microphone. Bins near either microphone's noise floor carry
+	// no voice.
+	na, nb := noiseFloor(pa, speech), noiseFloor(pb, speech)
+	// ed, ep: the power of each voice's bins on its own microphone; ta,
+	// tb: all the bins' on each.
+	ed, ep, ta, tb := make([]float64, nf), make([]float64, nf), make([]float64, nf), make([]float64, nf)
+	for t := range nf {
+		for k := twoLoBin; k < twoHiBin; k++ {
+			a, b := pa[t][k], pb[t][k]
+			if db(a)-na < twoQuiet && db(b)-nb < twoQuiet {
+				continue
+			}
+			ta[t] += a
+			tb[t] += b
+			if db(a)-db(b) > mid[k] {
+				ed[t] += a
+			} else {
+				ep[t] += b
+			}
+		}
+	}
+	sm := int(cfg.Smooth / frame)
+	ed, ep, ta, tb = smooth(ed, sm), smooth(ep, sm), smooth(ta, sm), smooth(tb, sm)
+	actD := voiceActivity(ed, ta, speech, docOnly, patOnly, cfg.Range)
+	actP := voiceActivity(ep, tb, speech, patOnly, docOnly, cfg.Range)
+	rd, rp := activeRuns(actD, cfg), activeRuns(actP, cfg)
+	var segs []Segment
+	ad, ap := analysis(doctorMic, otherMic, Doctor), analysis(doctorMic, otherMic, Patient)
+	minPause := int(cfg.MinPause / frame)
+	for _, side := range []struct {
+		who         string
+		runs, other [][2]int
+		a           *features.Analysis
+	}{{Doctor, rd, rp, ad}, {Patient, rp, rd, ap}} {
+		var own []Segment
+		for _, r := range side.runs {
+			// A segment starting while the other voice speaks is an
+			// overlap; one after the other's speech with less than a pause
+			// between is a change with no pause, as one microphone hears it.
+			after := true
+			for _, o := range side.other {
+				if o[0] < r[0] && o[1]+minPause > r[0] {
+					after = false
+				}
+			}
+			own = append(own, Segment{Who: side.who, Start: time.Duration(r[0]) * frame, End: time.Duration(r[1]) * frame,
+				Syllables: Syllables(side.a, r[0], r[1]), AfterPause: after})
+		}
+		if m.Emotion != nil {
+			classify(m.Emotion, side.a, speech, own)
+		}
+		segs = append(segs, own...)
+	}
+	slices.SortFunc(segs, func(a, b Segment) int { return int(a.Start - b.Start) })
+	return segs, nil
+}
+
+// noiseFloor is a microphone's mean bin power (dB) in the frames without
+// speech (the quietest tenth of all frames when there are too few).
+func noiseFloor(p [][]float64, speech []bool) float64 {
+	var quiet, all []float64
+	for t := range speech {
+		s := 0.0
+		for _, v := range p[t][twoLoBin:twoHiBin] {
+			s += v
+		}
+		v := db(s / float64(twoHiBin-twoLoBin))
+		all = append(all, v)
+		if !speech[t] {
+			quiet = append(quiet, v)
+		}
+	}
+	if len(quiet) >= 50 {
+		return median(quiet)
+	}
+	slices.Sort(all)
+	return all[len(all)/10]
+}
+
+// analysis is the features of the microphone nearer who.
+func analysis(doctorMic, otherMic []float32, who string) *features.Analysis {
+	if who == Doctor {
+		return features.NewExtractor().Analyze(doctorMic)
+	}
+	return features.NewExtractor().Analyze(otherMic)
+}
+
+// voiceActivity marks the speech frames where a voice holds enough of its
+// microphone's power (e of all): a share clear of what it holds while
+// only the other voice speaks (others), and a level within rng dB of its
+// loud speech.
+func voiceActivity(e, all []float64, speech []bool, own, others []int, rng float64) []bool {
+	var mine, leak []float64
+	for _, t := range own {
+		mine = append(mine, db(e[t]))
+	}
+	for _, t := range others {
+		leak = append(leak, e[t]/max(all[t], twoFloor))
+	}
+	slices.Sort(mine)
+	slices.Sort(leak)
+	level := mine[len(mine)*95/100] - rng
+	share := max(twoMinShare, leak[len(leak)*95/100]+twoShareMargin)
+	// Hysteresis: once speaking, a voice goes on while it holds a share
+	// clear of the leak's usual level — the other voice cutting in halves
+	// its share, it does not end its speech.
+	keep := min(share, max(twoMinShare/2, median(leak)+twoShareMargin))
+	act := make([]bool, len(e))
+	for t := range e {
+		th := share
+		if t > 0 && act[t-1] {
+			th = keep
+		}
+		act[t] = speech[t] && db(e[t]) >= level && e[t] >= th*all[t]
+	}
+	return act
+}
+
+// activeRuns turns marked frames into runs [from, to): gaps under
+// MinPause are bridged, runs under MinSay dropped.
+func activeRuns(act []bool, cfg TwoConfig) [][2]int {
+	minPause, minSay := int(cfg.MinPause/frame), int(cfg.MinSay/frame)
+	var runs [][2]int
+	for t := 0; t < len(act); {
+		if !act[t] {
+			t++
+			continue
+		}
+		u := t
+		for u < len(act) && act[u] {
+			u++
+		}
+		if n := len(runs); n > 0 && t-runs[n-1][1] < minPause {
+			runs[n-1][1] = u
+		} else {
+			runs = append(runs, [2]int{t, u})
+		}
+		t = u
+	}
+	out := runs[:0]
+	for _, r := range runs {
+		if r[1]-r[0] >= minSay {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// stftPower is the power spectrum of x in 32 ms Hann windows centred on
+// each 10 ms frame.
+func stftPower(x []float32) [][]float64 {
+	fft := dsp.NewRealFFT(twoFFT)
+	win := dsp.Hann(twoFFT)
+	n := len(x) / features.Hop
+	out := make([][]float64, n)
+	buf := make([]float64, twoFFT)
+	for t := range n {
+		c := t*features.Hop + features.Hop/2 - twoFFT/2
+		for i := range buf {
+			j := c + i
+			if j >= 0 && j < len(x) {
+				buf[i] = float64(x[j]) * win[i]
+			} else {
+				buf[i] = 0
+			}
+		}
+		out[t] = make([]float64, twoFFT/2+1)
+		fft.Power(buf, out[t])
+	}
+	return out
+}
+
+// smooth sums e over ±w frames.
+func smooth(e []float64, w int) []float64 {
+	out := make([]float64, len(e))
+	for t := range e {
+		for u := max(0, t-w); u <= min(len(e)-1, t+w); u++ {
+			out[t] += e[u]
+		}
+	}
+	return out
+}
+
+// twoMeans splits v in two clusters (1-D k-means from the 10th and 90th
+// percentiles) and returns their centres, higher first.
+func twoMeans(v []float64) (hi, lo float64) {
+	s := slices.Sorted(slices.Values(v))
+	if len(s) == 0 {
+		return 0, 0
+	}
+	lo, hi = s[len(s)/10], s[len(s)*9/10]
+	for range 30 {
+		var sh, sl float64
+		var nh, nl int
+		for _, x := range s {
+			if math.Abs(x-hi) < math.Abs(x-lo) {
+				sh += x
+				nh++
+			} else {
+				sl += x
+				nl++
+			}
+		}
+		if nh == 0 || nl == 0 {
+			break
+		}
+		hi, lo = sh/float64(nh), sl/float64(nl)
+	}
+	return hi, lo
+}
+
+func db(p float64) float64 { return 10 * math.Log10(p+twoFloor) }
+
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(max(len(v), 1))
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(v))
+	return s[len(s)/2]
+}
