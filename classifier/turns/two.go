@@ -25,12 +25,15 @@ type TwoConfig struct {
 	// MinSeparation (dB): the two voices' level differences between the
 	// microphones must lie this far apart to be two people.
 	MinSeparation float64
+	// Continue: a voice's pause shorter than this, wholly inside the
+	// other's speech, is the other masking it, not a pause.
+	Continue time.Duration
 }
 
 // DefaultTwoConfig is what the two-microphone days were read with (see
 // the README).
 var DefaultTwoConfig = TwoConfig{MinPause: 150 * time.Millisecond, MinSay: 250 * time.Millisecond, Range: 25,
-	Smooth: 50 * time.Millisecond, MinSeparation: 6}
+	Smooth: 50 * time.Millisecond, MinSeparation: 6, Continue: 500 * time.Millisecond}
 
 // STFT of the two channels: 32 ms windows every 10 ms (the features'
 // hop), bins from 200 Hz to 5 kHz where speech has its power.
@@ -184,6 +187,8 @@ func FindTwo(doctorMic, otherMic []float32, m Models, cfg TwoConfig) ([]Segment,
 	actD := voiceActivity(ed, ta, speech, docOnly, patOnly, cfg.Range)
 	actP := voiceActivity(ep, tb, speech, patOnly, docOnly, cfg.Range)
 	rd, rp := activeRuns(actD, cfg), activeRuns(actP, cfg)
+	cont := int(cfg.Continue / frame)
+	rd, rp = bridgeMasked(rd, rp, cont), bridgeMasked(rp, rd, cont)
 	var segs []Segment
 	ad, ap := analysis(doctorMic, otherMic, Doctor), analysis(doctorMic, otherMic, Patient)
 	minPause := int(cfg.MinPause / frame)
@@ -274,6 +279,35 @@ func voiceActivity(e, all []float64, speech []bool, own, others []int, rng float
 		act[t] = speech[t] && db(e[t]) >= level && e[t] >= th*all[t]
 	}
 	return act
+}
+
+// bridgeMasked joins a voice's runs whose gap, under maxGap frames, lies
+// wholly inside one of the other voice's runs: while two speak at once the
+// louder masks the other's bins, and a speaker talking on through an
+// interruption is heard in pieces.
+func bridgeMasked(runs, other [][2]int, maxGap int) [][2]int {
+	if len(runs) == 0 {
+		return runs
+	}
+	out := [][2]int{runs[0]}
+	for _, r := range runs[1:] {
+		last := &out[len(out)-1]
+		masked := false
+		if r[0]-last[1] < maxGap {
+			for _, o := range other {
+				if o[0] <= last[1] && o[1] >= r[0] {
+					masked = true
+					break
+				}
+			}
+		}
+		if masked {
+			last[1] = r[1]
+		} else {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // activeRuns turns marked frames into runs [from, to): gaps under
