@@ -80,6 +80,19 @@ type turn struct {
 	overlap    bool // began with no pause after the other's speech
 }
 
+// backchannel reports whether says[i] begins and ends inside one say of
+// the other speaker. One microphone never hears this (it hears one voice
+// at a time); two do.
+func backchannel(says []contact.Say, i int) bool {
+	s := says[i]
+	for _, o := range says {
+		if o.Who != s.Who && o.Start.Before(s.Start) && o.End.After(s.End) {
+			return true
+		}
+	}
+	return false
+}
+
 // Measure computes the communication metrics of the says (sorted by start)
 // of one consultation that began at start.
 func Measure(cfg Config, says []contact.Say, start time.Time) *contact.Conversation {
@@ -104,6 +117,12 @@ func Measure(cfg Config, says []contact.Say, start time.Time) *contact.Conversat
 		}
 		if n := len(turns); n > 0 && turns[n-1].who == s.Who {
 			turns[n-1].end = s.End
+			continue
+		}
+		if backchannel(says, i) {
+			// Said wholly while the other speaks on ("yes", "mm"): it
+			// neither takes the floor nor cuts the other short.
+			c.Overlaps++
 			continue
 		}
 		turns = append(turns, turn{who: s.Who, start: s.Start, end: s.End, overlap: i > 0 && s.Overlap})

@@ -281,10 +281,10 @@ func voiceActivity(e, all []float64, speech []bool, own, others []int, rng float
 	return act
 }
 
-// bridgeMasked joins a voice's runs whose gap, under maxGap frames, lies
-// wholly inside one of the other voice's runs: while two speak at once the
-// louder masks the other's bins, and a speaker talking on through an
-// interruption is heard in pieces.
+// bridgeMasked joins a voice's runs less than maxGap frames apart when
+// the other voice is speaking where the second begins: while two speak at
+// once the louder masks the other's bins, and a speaker talking on
+// through an interruption is heard in pieces.
 func bridgeMasked(runs, other [][2]int, maxGap int) [][2]int {
 	if len(runs) == 0 {
 		return runs
@@ -295,7 +295,7 @@ func bridgeMasked(runs, other [][2]int, maxGap int) [][2]int {
 		masked := false
 		if r[0]-last[1] < maxGap {
 			for _, o := range other {
-				if o[0] <= last[1] && o[1] >= r[0] {
+				if o[0] < r[0] && o[1] > r[0] {
 					masked = true
 					break
 				}
