@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"contactd/appointments"
 	"contactd/classifier/turns"
+	"contactd/contact"
 	"contactd/daygen"
 )
 
@@ -147,4 +150,135 @@ func splitEnrolment(us []daygen.Utterance) (enrolment, rest []daygen.Utterance) 
 		}
 	}
 	return enrolment, rest
+}
+
+// TestTwoMicrophoneConsultingDay is TestConsultingDay's room with the
+// doctor's lapel microphone beside the room's: appointments that overrun,
+// a no-show (the doctor alone on the phone), back-to-back bookings, doors
+// on some. The voices heard over the bookings' windows make the contacts
+// without a door, and each contact's conversation is held to the targets.
+// No voice is enrolled.
+func TestTwoMicrophoneConsultingDay(t *testing.T) {
+	m := models(t)
+	heard := []int{2, 4, 6, 8, 10, 12}
+	_, rest := splitEnrolment(actor(t, heard[0]))
+	var pats [][]daygen.Utterance
+	for _, a := range heard[1:] {
+		pats = append(pats, actor(t, a))
+	}
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	kinds := []daygen.Kind{daygen.Normal, daygen.Normal, daygen.NoShow, daygen.Overrun, daygen.BackToBack, daygen.Normal, daygen.Overrun, daygen.BackToBack}
+	doors := []bool{true, false, false, false, true, false, false, false}
+	l := daygen.LapelMic
+	d, err := daygen.GenerateConsultDay(daygen.ConsultOptions{Start: t0, Room: "room-1", Doctor: rest, Patients: pats, Kinds: kinds, Doors: doors, Seed: 7, Mics: &l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var appts []appointments.Appointment
+	for _, s := range d.Slots {
+		appts = append(appts, appointments.Appointment{ID: s.ID, Room: "room-1", Doctor: "dr-ivanova", Start: s.Start, End: s.End})
+	}
+	cfg := DefaultConfig()
+	var speech []contact.Say
+	for _, w := range Windows(cfg, appts) {
+		segs, err := turns.FindTwo(span(d.Mics[0], t0, w[0], w[1]), span(d.Mics[1], t0, w[0], w[1]), m, turns.DefaultTwoConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		speech = append(speech, Says(segs, w[0])...)
+	}
+	res := Contacts(cfg, Input{Room: "room-1", Appointments: appts, Events: d.Events, Speech: speech})
+	byAppt := map[string]*contact.Contact{}
+	for _, c := range res.Contacts {
+		if c.Appointment == nil {
+			t.Errorf("unscheduled contact %v–%v", c.Arrive.Sub(t0), c.Leave.Sub(t0))
+			continue
+		}
+		byAppt[c.Appointment.ID] = c
+	}
+	var noShows, wantNoShows []string
+	for _, a := range res.NoShows {
+		noShows = append(noShows, a.ID)
+	}
+	for _, s := range d.Slots {
+		if s.Kind == daygen.NoShow {
+			wantNoShows = append(wantNoShows, s.ID)
+		}
+	}
+	if !slices.Equal(noShows, wantNoShows) {
+		t.Errorf("no-shows %v, want %v", noShows, wantNoShows)
+	}
+	if len(wantNoShows) == 0 {
+		t.Fatal("the day has no no-show to test")
+	}
+	var shareErrs []float64
+	for _, s := range d.Slots {
+		if s.Kind == daygen.NoShow {
+			continue
+		}
+		c := byAppt[s.ID]
+		if c == nil {
+			t.Errorf("%s (%s): no contact", s.ID, kindName(s.Kind))
+			continue
+		}
+		if tol := 3 * time.Second; c.Arrive.Sub(s.Arrive).Abs() > tol || c.Leave.Sub(s.Leave).Abs() > tol {
+			t.Errorf("%s: contact %v–%v, want %v–%v (door %v)", s.ID, c.Arrive.Sub(t0), c.Leave.Sub(t0), s.Arrive.Sub(t0), s.Leave.Sub(t0), s.Door)
+		}
+		if over := s.Leave.After(s.End.Add(cfg.Overrun)); over != c.HasFlag(contact.FlagOverrun) {
+			t.Errorf("%s: overrun flag %v, want %v", s.ID, c.HasFlag(contact.FlagOverrun), over)
+		}
+		from, to := c.Arrive.Add(-time.Second), c.Leave.Add(time.Second)
+		segs, err := turns.FindTwo(span(d.Mics[0], t0, from, to), span(d.Mics[1], t0, from, to), m, turns.DefaultTwoConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conv := Measure(cfg, Says(segs, from), c.Arrive)
+		want := scriptShare(m, s)
+		shareErrs = append(shareErrs, math.Abs(conv.DoctorShare-want))
+		ints := conv.DoctorInterruptions + conv.PatientInterruptions
+		t.Logf("%s %-10s door=%-5v share %.3f (script %.3f) turns %d (%d) interruptions %d (%d) overlaps %d",
+			s.ID, kindName(s.Kind), s.Door, conv.DoctorShare, want, conv.Turns, s.Turns, ints, s.Interruptions, conv.Overlaps)
+		if math.Abs(conv.DoctorShare-want) > shareTolerance {
+			t.Errorf("%s: doctor's talk share %.3f, script %.3f", s.ID, conv.DoctorShare, want)
+		}
+		if abs(conv.Turns-s.Turns) > 1 {
+			t.Errorf("%s: %d turns, script %d", s.ID, conv.Turns, s.Turns)
+		}
+		if abs(ints-s.Interruptions) > 1 {
+			t.Errorf("%s: %d interruptions, script %d", s.ID, ints, s.Interruptions)
+		}
+	}
+	t.Logf("talk share: mean absolute error %.3f over %d consultations", mean(shareErrs), len(shareErrs))
+}
+
+func TestWindows(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 11, 2, 9, m, 0, 0, time.UTC) }
+	cfg := DefaultConfig()
+	appts := []appointments.Appointment{
+		{ID: "c", Start: at(120), End: at(135)},
+		{ID: "a", Start: at(0), End: at(15)},
+		{ID: "b", Start: at(15), End: at(30)},
+		{ID: "x", Start: at(80), End: at(90), Cancelled: true},
+	}
+	got := Windows(cfg, appts)
+	want := [][2]time.Time{{at(0).Add(-cfg.Early), at(30).Add(cfg.MaxOverrun)}, {at(120).Add(-cfg.Early), at(135).Add(cfg.MaxOverrun)}}
+	if !slices.Equal(got, want) {
+		t.Errorf("windows %v, want %v", got, want)
+	}
+}
+
+func TestBackchannel(t *testing.T) {
+	at := func(s float64) time.Time {
+		return time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC).Add(time.Duration(s * float64(time.Second)))
+	}
+	says := []contact.Say{
+		{Who: turns.Doctor, Start: at(0), End: at(10)},
+		{Who: turns.Patient, Start: at(3), End: at(3.5), Overlap: true}, // "yes": inside the doctor's say
+		{Who: turns.Patient, Start: at(9), End: at(15), Overlap: true},  // cuts in and takes the floor
+		{Who: turns.Doctor, Start: at(16), End: at(20)},
+	}
+	c := Measure(DefaultConfig(), says, at(0))
+	if c.Turns != 3 || c.PatientInterruptions != 1 || c.Overlaps != 2 {
+		t.Errorf("turns %d, patient interruptions %d, overlaps %d; want 3, 1, 2", c.Turns, c.PatientInterruptions, c.Overlaps)
+	}
 }

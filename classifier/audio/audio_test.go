@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -126,5 +127,31 @@ func TestDecimatorStreams(t *testing.T) {
 	}
 	if a := tone(whole[1000:15000], 16000, 440); math.Abs(a-0.5) > 0.01 {
 		t.Errorf("440 Hz amplitude %.4f", a)
+	}
+}
+
+// TestDecodeChannel: each channel of a stereo Opus recording (a 300 Hz
+// tone left, 700 Hz right, as a two-microphone room's agent sends) comes
+// out alone; a third channel is an error naming it.
+func TestDecodeChannel(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "room.webm")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+		"aevalsrc=0.25*sin(2*PI*300*t)|0.25*sin(2*PI*700*t):s=48000:d=2", "-c:a", "libopus", p).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	for ch, f := range map[int][2]float64{0: {300, 700}, 1: {700, 300}} {
+		x, err := DecodeChannel(p, 16000, ch)
+		if err != nil {
+			t.Fatalf("channel %d: %v", ch, err)
+		}
+		if a := tone(x[4000:28000], 16000, f[0]); math.Abs(a-0.25) > 0.02 {
+			t.Errorf("channel %d: %.0f Hz amplitude %.4f, want 0.25", ch, f[0], a)
+		}
+		if a := tone(x[4000:28000], 16000, f[1]); a > 0.02 {
+			t.Errorf("channel %d: %.0f Hz (the other channel's) amplitude %.4f, want none", ch, f[1], a)
+		}
+	}
+	if _, err := DecodeChannel(p, 16000, 2); err == nil || !strings.Contains(err.Error(), "channel 3") {
+		t.Errorf("a third channel of stereo audio: %v", err)
 	}
 }

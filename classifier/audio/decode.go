@@ -27,7 +27,11 @@ import (
 var ErrNoAudio = errors.New("no audio stream")
 
 // DecodeFile decodes the first audio stream of path to mono at rate Hz.
-func DecodeFile(path string, rate int) ([]float32, error) {
+func DecodeFile(path string, rate int) ([]float32, error) { return DecodeChannel(path, rate, -1) }
+
+// DecodeChannel decodes one channel (0: the first) of the first audio
+// stream of path at rate Hz; -1 mixes them all down.
+func DecodeChannel(path string, rate, channel int) ([]float32, error) {
 	clip.QuietFFmpeg()
 	in := astiav.AllocFormatContext()
 	if in == nil {
@@ -56,6 +60,7 @@ func DecodeFile(path string, rate int) ([]float32, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer d.Close()
+	d.channel = channel
 	pkt := astiav.AllocPacket()
 	defer pkt.Free()
 	var pcm []float32
@@ -91,6 +96,8 @@ type Decoder struct {
 	cc    *astiav.CodecContext
 	frame *astiav.Frame
 	rate  int
+	// channel is the one Decode keeps; -1 mixes all.
+	channel int
 }
 
 // NewDecoder opens a decoder for a stream's codec parameters.
@@ -108,7 +115,7 @@ func NewDecoder(cp *astiav.CodecParameters) (*Decoder, error) {
 		cc.Free()
 		return nil, fmt.Errorf("opening the %s decoder: %w", cp.CodecID(), err)
 	}
-	return &Decoder{cc: cc, frame: astiav.AllocFrame()}, nil
+	return &Decoder{cc: cc, frame: astiav.AllocFrame(), channel: -1}, nil
 }
 
 // NewOpusDecoder decodes a bare Opus stream (WebRTC packets) at 48 kHz.
@@ -124,7 +131,7 @@ func NewOpusDecoder() (*Decoder, error) {
 		cc.Free()
 		return nil, fmt.Errorf("opening the Opus decoder: %w", err)
 	}
-	return &Decoder{cc: cc, frame: astiav.AllocFrame()}, nil
+	return &Decoder{cc: cc, frame: astiav.AllocFrame(), channel: -1}, nil
 }
 
 // Rate is the sample rate of what Decode returns (0 before the first frame).
@@ -194,12 +201,19 @@ func (d *Decoder) appendMono(dst []float32) ([]float32, error) {
 		}
 		return 0
 	}
+	if d.channel >= ch {
+		return dst, fmt.Errorf("channel %d asked of audio with %d", d.channel+1, ch)
+	}
 	start := len(dst)
 	dst = append(dst, make([]float32, n)...)
 	out := dst[start:]
 	scale := 1 / float32(ch)
+	lo, hi := 0, ch
+	if d.channel >= 0 {
+		lo, hi, scale = d.channel, d.channel+1, 1
+	}
 	if planar {
-		for c := 0; c < ch; c++ {
+		for c := lo; c < hi; c++ {
 			b := unsafe.Slice((*byte)(C.frame_plane(f, C.int(c))), n*size)
 			for i := range out {
 				out[i] += read(b, i) * scale
@@ -209,7 +223,7 @@ func (d *Decoder) appendMono(dst []float32) ([]float32, error) {
 		b := unsafe.Slice((*byte)(C.frame_plane(f, 0)), n*size*ch)
 		for i := range out {
 			var s float32
-			for c := 0; c < ch; c++ {
+			for c := lo; c < hi; c++ {
 				s += read(b, i*ch+c)
 			}
 			out[i] = s * scale
