@@ -178,6 +178,24 @@ type Station struct {
 	// presence, when it differs from presence.video.zone (every camera
 	// sees its desk from its own angle).
 	Zone *presence.Zone `yaml:"zone"`
+	// DoctorMic, for a room whose agent sends two microphones as the two
+	// channels of its audio: "left" or "right" is the channel of the
+	// doctor's own (lapel or headset) microphone, the other the room's.
+	// The microphones then tell the voices apart with no enrolled voice,
+	// and hear both while they speak at once. Empty: one microphone.
+	DoctorMic string `yaml:"doctor_mic"`
+}
+
+// DoctorChannel is the audio channel of the room's doctor's microphone
+// (0 left, 1 right), -1 for a room with one microphone.
+func (s Station) DoctorChannel() int {
+	switch s.DoctorMic {
+	case "left":
+		return 0
+	case "right":
+		return 1
+	}
+	return -1
 }
 
 // VideoFor is the video presence settings of a station: presence.video
@@ -540,6 +558,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("stations[%d].presence: a room's contacts come from its appointments, not auto presence", i))
 		case st.Record == "appointments" && !st.IsRoom():
 			errs = append(errs, fmt.Errorf("stations[%d].record: only a room (kind: room) records by its appointments", i))
+		case st.DoctorMic != "" && st.DoctorMic != "left" && st.DoctorMic != "right":
+			errs = append(errs, fmt.Errorf("stations[%d].doctor_mic: %q is not left or right", i, st.DoctorMic))
+		case st.DoctorMic != "" && !st.IsRoom():
+			errs = append(errs, fmt.Errorf("stations[%d].doctor_mic: only a room (kind: room) has a doctor's microphone", i))
 		}
 		seen[st.ID] = true
 	}

@@ -80,6 +80,8 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{"emotion: {keep: 10m}\n", "", "emotion.keep: 10m0s is shorter than segmenter.max_contact"},
 		{"stations: [{id: desk-1, token: desk-1-secret-token-0123, presence: video, zone: {x: 0.7, y: 0, w: 0.5, h: 1}}]\n", "", "stations[0].zone: station desk-1"},
 		{"segmenter: {max_contact: 3h}\n", "", "emotion.keep"},
+		{"stations: [{id: room-1, token: room-1-secret-token-0123, kind: room, doctor_mic: centre}]\n", "", "stations[0].doctor_mic: \"centre\" is not left or right"},
+		{"stations: [{id: desk-1, token: desk-1-secret-token-0123, doctor_mic: left}]\n", "", "stations[0].doctor_mic: only a room"},
 	}
 	for _, tc := range cases {
 		var env []string

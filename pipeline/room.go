@@ -25,10 +25,86 @@ type Room struct {
 	Models       turns.Models
 	// Voice returns a doctor's enrolled voice (nil: not enrolled).
 	Voice func(doctor string) *speaker.Voice
+	// Two, when set, is a room with two microphones on the recording's
+	// two channels: the doctor's and the room's. The voices are told
+	// apart by the microphones; no enrolled voice is needed.
+	Two *TwoMics
+}
+
+// TwoMics is a two-microphone room's audio.
+type TwoMics struct {
+	DoctorChannel int // 0 or 1; the other channel is the room's microphone
+	Turns         turns.TwoConfig
+}
+
+// twoContacts is contacts for a room with two microphones.
+func (r *Room) twoContacts(ctx context.Context, o Options, start time.Time, in segmenter.Input, rep *Report) (*segmenter.Result, error) {
+	var mics [2][]float32
+	for i, ch := range []int{r.Two.DoctorChannel, 1 - r.Two.DoctorChannel} {
+		x, err := audio.DecodeChannel(o.Media, features.Rate, ch)
+		if err != nil {
+			return nil, fmt.Errorf("%s: decoding microphone %d of room %s (doctor_mic): %w", o.Media, i+1, o.Station, err)
+		}
+		mics[i] = x
+	}
+	at := func(d time.Duration) int { return max(0, min(int(d.Seconds()*features.Rate), len(mics[0]), len(mics[1]))) }
+	find := func(from, to time.Time) ([]contact.Say, error) {
+		a, b := at(from.Sub(start)), at(to.Sub(start))
+		segs, err := turns.FindTwo(mics[0][a:b], mics[1][a:b], r.Models, r.Two.Turns)
+		if err != nil {
+			return nil, err
+		}
+		return consult.Says(segs, start.Add(time.Duration(a)*time.Second/features.Rate)), nil
+	}
+	var appts []appointments.Appointment
+	for _, a := range r.Appointments {
+		if a.Room == o.Station && a.End.After(start) && a.Start.Before(in.Until) {
+			appts = append(appts, a)
+		}
+	}
+	// Who spoke when over the bookings (widened by the room rules).
+	var speech []contact.Say
+	for _, w := range consult.Windows(r.Consult, appts) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		says, err := find(w[0], w[1])
+		if err != nil {
+			return nil, err
+		}
+		speech = append(speech, says...)
+	}
+	res := consult.Contacts(r.Consult, consult.Input{Room: o.Station, Appointments: appts, Events: in.Events, Speech: speech})
+	rep.NoShows = res.NoShows
+	if rep.NoShows == nil {
+		rep.NoShows = []appointments.Appointment{}
+	}
+	for _, c := range res.Contacts {
+		c.ClipStart, c.ClipEnd = c.Arrive.Add(-o.Segmenter.PreRoll), c.Leave.Add(o.Segmenter.PostRoll)
+		if c.ClipStart.Before(start) {
+			c.ClipStart = start
+		}
+		if c.ClipEnd.After(in.Until) {
+			c.ClipEnd = in.Until
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		says, err := find(c.Arrive, c.Leave)
+		if err != nil {
+			return nil, err
+		}
+		c.Conversation = consult.Measure(r.Consult, says, c.Arrive)
+	}
+	join := segmenter.Join(o.Segmenter, o.Rules, res.Contacts, in.Ratings)
+	return &segmenter.Result{Contacts: res.Contacts, Orphans: join.Orphans, Debounced: join.Debounced}, nil
 }
 
 // roomContacts runs the room rules over the recording.
 func (r *Room) contacts(ctx context.Context, o Options, start time.Time, in segmenter.Input, rep *Report) (*segmenter.Result, error) {
+	if r.Two != nil {
+		return r.twoContacts(ctx, o, start, in, rep)
+	}
 	x, err := audio.DecodeFile(o.Media, features.Rate)
 	if err != nil {
 		return nil, fmt.Errorf("%s: decoding the audio: %w", o.Media, err)
