@@ -47,7 +47,9 @@ func (r *Room) twoContacts(ctx context.Context, o Options, start time.Time, in s
 		}
 		mics[i] = x
 	}
-	at := func(d time.Duration) int { return max(0, min(int(d.Seconds()*features.Rate), len(mics[0]), len(mics[1]))) }
+	at := func(d time.Duration) int {
+		return max(0, min(int(d.Seconds()*features.Rate), len(mics[0]), len(mics[1])))
+	}
 	find := func(from, to time.Time) ([]contact.Say, error) {
 		a, b := at(from.Sub(start)), at(to.Sub(start))
 		segs, err := turns.FindTwo(mics[0][a:b], mics[1][a:b], r.Models, r.Two.Turns)
