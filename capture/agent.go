@@ -66,7 +66,9 @@ func (a *Agent) Run(ctx context.Context, mic interface {
 		a.Log = slog.Default()
 	}
 	a.wake = make(chan struct{}, 1)
-	enc, err := NewOpusEncoder(cfg.Audio.Bitrate)
+	// audio.bitrate is per channel: two microphones need twice the bits.
+	ch := max(1, cfg.Audio.Channels)
+	enc, err := NewOpusEncoderChannels(cfg.Audio.Bitrate*ch, ch)
 	if err != nil {
 		return err
 	}

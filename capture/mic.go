@@ -77,11 +77,13 @@ func findDevice(spec string) (*portaudio.DeviceInfo, error) {
 	return nil, fmt.Errorf("no input device named %q ('contact-agent devices' lists them)", spec)
 }
 
-// Microphone reads 20 ms frames of 48 kHz mono int16 from a PortAudio device.
+// Microphone reads 20 ms frames of 48 kHz int16 from a PortAudio device:
+// mono, or with Channels 2 two microphones interleaved (left, right).
 type Microphone struct {
-	Device string
-	stream *portaudio.Stream
-	buf    []int16
+	Device   string
+	Channels int // 0 or 1: mono
+	stream   *portaudio.Stream
+	buf      []int16
 }
 
 // Open opens the device.
@@ -90,14 +92,18 @@ func (m *Microphone) Open() error {
 	if err != nil {
 		return err
 	}
-	m.buf = make([]int16, FrameSamples)
+	ch := max(1, m.Channels)
+	if d.MaxInputChannels < ch {
+		return fmt.Errorf("microphone %q has %d input channel(s); audio.channels is %d", d.Name, d.MaxInputChannels, ch)
+	}
+	m.buf = make([]int16, FrameSamples*ch)
 	p := portaudio.LowLatencyParameters(d, nil)
-	p.Input.Channels = 1
+	p.Input.Channels = ch
 	p.SampleRate = 48000
 	p.FramesPerBuffer = FrameSamples
 	m.stream, err = portaudio.OpenStream(p, m.buf)
 	if err != nil {
-		return fmt.Errorf("opening %q at 48 kHz mono: %w", d.Name, err)
+		return fmt.Errorf("opening %q at 48 kHz, %d channel(s): %w", d.Name, ch, err)
 	}
 	return m.stream.Start()
 }

@@ -27,20 +27,35 @@ import (
 	"contactd/clip"
 )
 
-// FrameSamples is one 20 ms Opus frame of mono 48 kHz audio.
+// FrameSamples is one 20 ms Opus frame of 48 kHz audio, per channel.
 const FrameSamples = 960
 
-// OpusEncoder encodes 20 ms frames of 48 kHz mono int16 PCM with libopus
-// through go-astiav.
+// OpusEncoder encodes 20 ms frames of 48 kHz int16 PCM (mono, or two
+// channels interleaved) with libopus through go-astiav.
 type OpusEncoder struct {
-	cc    *astiav.CodecContext
-	frame *astiav.Frame
-	pkt   *astiav.Packet
-	pts   int64
+	cc       *astiav.CodecContext
+	frame    *astiav.Frame
+	pkt      *astiav.Packet
+	pts      int64
+	channels int
 }
 
-// NewOpusEncoder opens libopus at the given bit rate (bit/s).
-func NewOpusEncoder(bitrate int) (*OpusEncoder, error) {
+// NewOpusEncoder opens libopus at the given bit rate (bit/s) for mono.
+func NewOpusEncoder(bitrate int) (*OpusEncoder, error) { return NewOpusEncoderChannels(bitrate, 1) }
+
+// NewOpusEncoderChannels opens libopus for 1 or 2 channels. Two channels
+// are two microphones, not a stereo image: the level difference between
+// them is what tells the voices apart, so phase inversion (intensity
+// stereo) is off.
+func NewOpusEncoderChannels(bitrate, channels int) (*OpusEncoder, error) {
+	layout := astiav.ChannelLayoutMono
+	switch channels {
+	case 1:
+	case 2:
+		layout = astiav.ChannelLayoutStereo
+	default:
+		return nil, fmt.Errorf("opus: %d channels: want 1 or 2", channels)
+	}
 	clip.QuietFFmpeg()
 	codec := astiav.FindEncoderByName("libopus")
 	if codec == nil {
@@ -52,21 +67,24 @@ func NewOpusEncoder(bitrate int) (*OpusEncoder, error) {
 	}
 	cc.SetSampleRate(48000)
 	cc.SetSampleFormat(astiav.SampleFormatS16)
-	cc.SetChannelLayout(astiav.ChannelLayoutMono)
+	cc.SetChannelLayout(layout)
 	cc.SetBitRate(int64(bitrate))
 	cc.SetTimeBase(astiav.NewRational(1, 48000))
 	opts := astiav.NewDictionary()
 	defer opts.Free()
 	_ = opts.Set("application", "voip", astiav.NewDictionaryFlags())
 	_ = opts.Set("frame_duration", "20", astiav.NewDictionaryFlags())
+	if channels == 2 {
+		_ = opts.Set("apply_phase_inv", "0", astiav.NewDictionaryFlags())
+	}
 	if err := cc.Open(codec, opts); err != nil {
 		cc.Free()
 		return nil, fmt.Errorf("opening libopus: %w", err)
 	}
-	e := &OpusEncoder{cc: cc, frame: astiav.AllocFrame(), pkt: astiav.AllocPacket()}
+	e := &OpusEncoder{cc: cc, frame: astiav.AllocFrame(), pkt: astiav.AllocPacket(), channels: channels}
 	e.frame.SetNbSamples(FrameSamples)
 	e.frame.SetSampleFormat(astiav.SampleFormatS16)
-	e.frame.SetChannelLayout(astiav.ChannelLayoutMono)
+	e.frame.SetChannelLayout(layout)
 	e.frame.SetSampleRate(48000)
 	if err := e.frame.AllocBuffer(0); err != nil {
 		e.Close()
@@ -75,11 +93,12 @@ func NewOpusEncoder(bitrate int) (*OpusEncoder, error) {
 	return e, nil
 }
 
-// Encode takes exactly FrameSamples samples and returns the Opus packets
-// that came out (normally one; none while the encoder fills its delay).
+// Encode takes exactly FrameSamples samples per channel (interleaved) and
+// returns the Opus packets that came out (normally one; none while the
+// encoder fills its delay).
 func (e *OpusEncoder) Encode(pcm []int16) ([][]byte, error) {
-	if len(pcm) != FrameSamples {
-		return nil, fmt.Errorf("opus: want %d samples, got %d", FrameSamples, len(pcm))
+	if len(pcm) != FrameSamples*e.channels {
+		return nil, fmt.Errorf("opus: want %d samples, got %d", FrameSamples*e.channels, len(pcm))
 	}
 	if C.copy_samples((*C.AVFrame)(e.frame.UnsafePointer()), unsafe.Pointer(&pcm[0]), C.int(2*len(pcm))) != 0 {
 		return nil, errors.New("opus: frame buffer too small")

@@ -30,8 +30,13 @@ type Agent struct {
 	Audio    struct {
 		// Device is a PortAudio input device name or index ("default": the
 		// system default input).
-		Device  string `yaml:"device"`
-		Bitrate int    `yaml:"bitrate"`
+		Device string `yaml:"device"`
+		// Bitrate is Opus's, per channel (bit/s).
+		Bitrate int `yaml:"bitrate"`
+		// Channels: 1, or 2 for a consulting room with two microphones on
+		// one stereo input — the doctor's lapel on one side, the room's on
+		// the other (the server's stations[].doctor_mic says which).
+		Channels int `yaml:"channels"`
 	} `yaml:"audio"`
 	Video struct {
 		// Input is the camera: a V4L2 device (/dev/video0), an RTSP URL, or a
@@ -80,6 +85,7 @@ func DefaultAgent() *Agent {
 	a := &Agent{Server: "http://127.0.0.1:8080", Listen: "127.0.0.1:8090", Log: Log{Level: "info", Format: "text"}}
 	a.Audio.Device = "default"
 	a.Audio.Bitrate = 32000
+	a.Audio.Channels = 1
 	a.Video.Width, a.Video.Height, a.Video.FPS, a.Video.Bitrate = 640, 360, 10, 300000
 	a.Video.Passthrough = true
 	a.Terminal.Scale = contact.Scale4pt
@@ -147,6 +153,9 @@ func (a *Agent) Validate() error {
 	}
 	if a.Audio.Bitrate < 6000 || a.Audio.Bitrate > 510000 {
 		errs = append(errs, fmt.Errorf("audio.bitrate: %d is outside Opus's 6000..510000", a.Audio.Bitrate))
+	}
+	if a.Audio.Channels != 1 && a.Audio.Channels != 2 {
+		errs = append(errs, fmt.Errorf("audio.channels: %d is not 1 (one microphone) or 2 (two, left and right)", a.Audio.Channels))
 	}
 	if a.Video.Width < 16 || a.Video.Height < 16 || a.Video.Width%2 != 0 || a.Video.Height%2 != 0 {
 		errs = append(errs, fmt.Errorf("video: %dx%d: width and height must be even and at least 16", a.Video.Width, a.Video.Height))

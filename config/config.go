@@ -182,8 +182,9 @@ type Station struct {
 	// channels of its audio: "left" or "right" is the channel of the
 	// doctor's own (lapel or headset) microphone, the other the room's.
 	// The microphones then tell the voices apart with no enrolled voice,
-	// and hear both while they speak at once (pipeline.Room.Two; not yet
-	// set from here by analyze or the server). Empty: one microphone.
+	// and hear both while they speak at once (turns.FindTwo: analyze
+	// --schedule and the server's consultation metrics). The agent sends
+	// them with audio.channels: 2. Empty: one microphone.
 	DoctorMic string `yaml:"doctor_mic"`
 }
 

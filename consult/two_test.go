@@ -160,9 +160,9 @@ func splitEnrolment(us []daygen.Utterance) (enrolment, rest []daygen.Utterance) 
 // a no-show (the doctor alone on the phone), back-to-back bookings, doors
 // on some. The voices heard over the bookings' windows make the contacts
 // without a door (each within 3 s, the no-show none, overruns flagged),
-// and each contact's talk share is held within 5 % of the script. Turns
-// and interruptions are not yet within ±1 on every consultation: the test
-// bounds how far and how often they miss. No voice is enrolled.
+// and each consultation is measured within the targets: the doctor's talk
+// share within 5 % of the script, turns and interruptions within one. No
+// voice is enrolled.
 func TestTwoMicrophoneConsultingDay(t *testing.T) {
 	m := models(t)
 	heard := []int{2, 4, 6, 8, 10, 12}
@@ -219,7 +219,6 @@ func TestTwoMicrophoneConsultingDay(t *testing.T) {
 		t.Fatal("the day has no no-show to test")
 	}
 	var shareErrs []float64
-	off := 0
 	for _, s := range d.Slots {
 		if s.Kind == daygen.NoShow {
 			continue
@@ -256,19 +255,14 @@ func TestTwoMicrophoneConsultingDay(t *testing.T) {
 		if math.Abs(conv.DoctorShare-want) > shareTolerance {
 			t.Errorf("%s: doctor's talk share %.3f, script %.3f", s.ID, conv.DoctorShare, want)
 		}
-		if abs(conv.Turns-s.Turns) > 1 || abs(ints-s.Interruptions) > 1 {
-			t.Logf("%s: %d turns (script %d), %d interruptions (script %d): outside the targets", s.ID, conv.Turns, s.Turns, ints, s.Interruptions)
-			off++
+		if abs(conv.Turns-s.Turns) > 1 {
+			t.Errorf("%s: %d turns, script %d", s.ID, conv.Turns, s.Turns)
 		}
-		// Counted in turns, a missed or extra say costs two.
-		if abs(conv.Turns-s.Turns) > max(4, s.Turns/10) || abs(ints-s.Interruptions) > max(2, s.Interruptions/5) {
-			t.Errorf("%s: %d turns, script %d; %d interruptions, script %d", s.ID, conv.Turns, s.Turns, ints, s.Interruptions)
+		if abs(ints-s.Interruptions) > 1 {
+			t.Errorf("%s: %d interruptions, script %d", s.ID, ints, s.Interruptions)
 		}
 	}
-	t.Logf("talk share: mean absolute error %.3f over %d consultations; %d with turns or interruptions beyond ±1", mean(shareErrs), len(shareErrs), off)
-	if off > len(shareErrs)/3 {
-		t.Errorf("%d of %d consultations with turns or interruptions beyond ±1", off, len(shareErrs))
-	}
+	t.Logf("talk share: mean absolute error %.3f over %d consultations", mean(shareErrs), len(shareErrs))
 }
 
 func TestWindows(t *testing.T) {

@@ -33,7 +33,16 @@ const roomToken = "room-1-secret-token-0123"
 // booking's latest end has passed, the consultation is stored with its
 // appointment, doctor (whose enrolled voice told them from the patient),
 // rating and conversation metrics, and the no-show is settled once.
-func TestLiveConsultingRoom(t *testing.T) {
+func TestLiveConsultingRoom(t *testing.T) { liveConsultingRoom(t, false) }
+
+// TestLiveTwoMicrophoneRoom: the same room with the doctor's lapel
+// microphone beside the room's, sent as the two channels of the agent's
+// Opus track (doctor_mic: left). The consultation's metrics come from the
+// two microphones (turns.FindTwo on the clip's channels): the doctor's talk
+// share within 5 % of the script, turns within 2.
+func TestLiveTwoMicrophoneRoom(t *testing.T) { liveConsultingRoom(t, true) }
+
+func liveConsultingRoom(t *testing.T, two bool) {
 	ctx := context.Background()
 	ravdess := filepath.Join(testenv.Datasets(t), "ravdess")
 	doctor, err := daygen.RAVDESSActor(ctx, ravdess, 15)
@@ -70,26 +79,46 @@ func TestLiveConsultingRoom(t *testing.T) {
 	os.WriteFile(filepath.Join(state, "voices", "dr-orlova.json"), b, 0o644)
 
 	ts := startServer(t, state, t.TempDir(), func(c *config.Config) {
-		c.Stations = append(c.Stations, config.Station{ID: "room-1", Token: roomToken, Employee: "dr-orlova", Kind: "room"})
+		st := config.Station{ID: "room-1", Token: roomToken, Employee: "dr-orlova", Kind: "room"}
+		if two {
+			st.DoctorMic = "left"
+		}
+		c.Stations = append(c.Stations, st)
 		c.Schedulers = []config.Scheduler{{Name: "mis", Token: "mis-token-0123456789"}}
 		c.Consult.Gap, c.Consult.ChangePause = 3*time.Second, time.Second
 		c.Segmenter.RatingWindow = 8 * time.Second
 	})
 
 	// A short consultation, generated from the two actors' recordings.
-	d, err := daygen.GenerateConsultDay(daygen.ConsultOptions{Start: time.Unix(0, 0), Room: "room-1", Doctor: rest,
+	opt := daygen.ConsultOptions{Start: time.Unix(0, 0), Room: "room-1", Doctor: rest,
 		Patients: [][]daygen.Utterance{patient}, Kinds: []daygen.Kind{daygen.Normal}, Doors: []bool{false}, Slot: 70 * time.Second,
-		Lead: 2 * time.Second, Tail: 3 * time.Second, Seed: 2})
+		Lead: 2 * time.Second, Tail: 3 * time.Second, Seed: 2}
+	if two {
+		l := daygen.LapelMic
+		opt.Mics = &l
+	}
+	d, err := daygen.GenerateConsultDay(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	raw := make([]byte, 2*len(d.Audio))
-	for i, x := range d.Audio {
-		binary.LittleEndian.PutUint16(raw[2*i:], uint16(int16(x*32767)))
+	chans := [][]float32{d.Audio}
+	bitrate := "32k"
+	if two {
+		chans, bitrate = d.Mics[:], "64k" // the agent's audio.bitrate is per channel
+	}
+	n := len(chans[0])
+	for _, c := range chans {
+		n = min(n, len(c))
+	}
+	raw := make([]byte, 2*n*len(chans))
+	for i := range n {
+		for k, c := range chans {
+			binary.LittleEndian.PutUint16(raw[2*(i*len(chans)+k):], uint16(int16(c[i]*32767)))
+		}
 	}
 	ogg := filepath.Join(dir, "room.ogg")
-	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "-", "-c:a", "libopus", "-b:a", "32k",
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "s16le", "-ar", "16000", "-ac", fmt.Sprint(len(chans)), "-i", "-", "-c:a", "libopus", "-b:a", bitrate,
 		"-ar", "48000", "-page_duration", "20000", "-frame_duration", "20", ogg)
 	cmd.Stdin = strings.NewReader(string(raw))
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -114,7 +143,7 @@ func TestLiveConsultingRoom(t *testing.T) {
 	}
 	streamed := time.Now()
 	// StreamOgg loops: one pass of the recording, then silence.
-	sctx, stop := context.WithTimeout(cctx, time.Duration(len(d.Audio))*time.Second/16000)
+	sctx, stop := context.WithTimeout(cctx, time.Duration(n)*time.Second/16000)
 	capture.StreamOgg(sctx, pub.Audio, ogg)
 	stop()
 	// The patient presses on the exit terminal.
@@ -122,7 +151,7 @@ func TestLiveConsultingRoom(t *testing.T) {
 		fmt.Sprintf(`{"station":"room-1","value":4,"scale":"5pt","at":%q}`, time.Now().UTC().Format(time.RFC3339Nano))); code != http.StatusAccepted {
 		t.Fatalf("rating: %d %s", code, body)
 	}
-	t.Logf("streamed %.1f s of audio in %.1f s", float64(len(d.Audio))/16000, time.Since(streamed).Seconds())
+	t.Logf("streamed %.1f s of audio in %.1f s", float64(n)/16000, time.Since(streamed).Seconds())
 	scs := waitSidecars(t, ts.store, 1, 40*time.Second)
 	if len(scs) != 1 {
 		t.Fatalf("%d contacts stored, want the consultation", len(scs))
@@ -151,6 +180,12 @@ func TestLiveConsultingRoom(t *testing.T) {
 	}
 	t.Logf("doctor share %.2f, turns %d (script %d), interruptions %d (script %d), trend %s (script %s)",
 		conv.DoctorShare, conv.Turns, slot.Turns, conv.DoctorInterruptions+conv.PatientInterruptions, slot.Interruptions, conv.PatientTrend, slot.PatientTrend)
+	if two {
+		want := voicedShare(vm, slot)
+		if diff := conv.DoctorShare - want; diff > 0.05 || diff < -0.05 || conv.Turns > slot.Turns+2 || conv.Turns < slot.Turns-2 {
+			t.Errorf("two microphones: doctor share %.3f (script %.3f), turns %d (script %d)", conv.DoctorShare, want, conv.Turns, slot.Turns)
+		}
+	}
 	done, _ := os.ReadFile(filepath.Join(state, "journal", "room-1.done"))
 	if strings.Count(string(done), `"A-0"`) != 1 || strings.Count(string(done), `"A-1"`) != 1 {
 		t.Errorf("settled bookings:\n%s", done)
@@ -242,4 +277,23 @@ func TestRoomRecordsOnlyInsideBookings(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "discarded") {
 		t.Errorf("a spooled segment from outside the bookings: %d %s", resp.StatusCode, b)
 	}
+}
+
+// voicedShare is the doctor's share of a slot's script in voiced speech
+// (the recordings placed have silence at both ends).
+func voicedShare(vm *vad.Model, s daygen.ConsultSlot) float64 {
+	det := vm.NewDetector()
+	var doc, pat float64
+	for _, p := range s.Placed {
+		det.Reset()
+		mask, _ := vad.Mask(det, p.PCM, 0.5, features.Hop)
+		for _, v := range mask {
+			if v && p.Doctor {
+				doc++
+			} else if v {
+				pat++
+			}
+		}
+	}
+	return doc / (doc + pat)
 }

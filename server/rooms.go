@@ -43,26 +43,50 @@ func (s *Server) rooms() *live.Rooms {
 // converse measures a consultation from its clip: the doctor's and the
 // patient's turns found on the clip's audio.
 func (s *Server) converse(c *contact.Contact, clip string) *contact.Conversation {
-	v := s.voices[c.Employee]
-	if v == nil {
-		s.Log.Info("no conversation metrics: the doctor's voice is not enrolled", "contact", c.ID, "doctor", c.Employee)
-		return nil
-	}
-	x, err := audio.DecodeFile(clip, features.Rate)
-	if err != nil {
-		s.Log.Warn("consultation audio", "contact", c.ID, "error", err)
-		return nil
-	}
-	// Only the consultation, not the clip's rolls.
-	a := max(0, min(int(c.Arrive.Sub(c.ClipStart).Seconds()*features.Rate), len(x)))
-	b := max(a, min(int(c.Leave.Sub(c.ClipStart).Seconds()*features.Rate), len(x)))
 	m := s.voice.Models
-	segs, err := turns.Find(x[a:b], turns.Models{VAD: m.VAD, Background: m.Background, Emotion: m.Emotion}, v, turns.DefaultConfig)
-	if err != nil {
-		s.Log.Warn("consultation turns", "contact", c.ID, "error", err)
-		return nil
+	models := turns.Models{VAD: m.VAD, Background: m.Background, Emotion: m.Emotion}
+	// Only the consultation, not the clip's rolls.
+	cut := func(x []float32) ([]float32, time.Time) {
+		a := max(0, min(int(c.Arrive.Sub(c.ClipStart).Seconds()*features.Rate), len(x)))
+		b := max(a, min(int(c.Leave.Sub(c.ClipStart).Seconds()*features.Rate), len(x)))
+		return x[a:b], c.ClipStart.Add(time.Duration(a) * time.Second / features.Rate)
 	}
-	base := c.ClipStart.Add(time.Duration(a) * time.Second / features.Rate)
+	var segs []turns.Segment
+	var base time.Time
+	if ch := s.stations[c.Station].DoctorChannel(); ch >= 0 {
+		// Two microphones: they tell the voices apart, no enrolled voice needed.
+		var mics [2][]float32
+		for i, k := range []int{ch, 1 - ch} {
+			x, err := audio.DecodeChannel(clip, features.Rate, k)
+			if err != nil {
+				s.Log.Warn("consultation audio", "contact", c.ID, "channel", k, "error", err)
+				return nil
+			}
+			mics[i], base = cut(x)
+		}
+		var err error
+		if segs, err = turns.FindTwo(mics[0], mics[1], models, turns.DefaultTwoConfig); err != nil {
+			s.Log.Warn("consultation turns", "contact", c.ID, "error", err)
+			return nil
+		}
+	} else {
+		v := s.voices[c.Employee]
+		if v == nil {
+			s.Log.Info("no conversation metrics: the doctor's voice is not enrolled", "contact", c.ID, "doctor", c.Employee)
+			return nil
+		}
+		x, err := audio.DecodeFile(clip, features.Rate)
+		if err != nil {
+			s.Log.Warn("consultation audio", "contact", c.ID, "error", err)
+			return nil
+		}
+		var y []float32
+		y, base = cut(x)
+		if segs, err = turns.Find(y, models, v, turns.DefaultConfig); err != nil {
+			s.Log.Warn("consultation turns", "contact", c.ID, "error", err)
+			return nil
+		}
+	}
 	return consult.Measure(s.Config.Consult, consult.Says(segs, base), c.Arrive)
 }
 

@@ -48,6 +48,11 @@ const (
 	// other voice speaks.
 	twoMinShare    = 0.2
 	twoShareMargin = 0.1
+	// Speech the VAD missed: this many frames, this share of them voiced.
+	twoVoicedRun   = 50
+	twoVoicedShare = 0.5
+	// ... over dips between its words shorter than this.
+	twoVoicedBridge = 30
 )
 
 // FindTwo segments a conversation recorded on two microphones at once
@@ -106,6 +111,19 @@ func FindTwo(doctorMic, otherMic []float32, m Models, cfg TwoConfig) ([]Segment,
 	}
 	slices.Sort(levels)
 	top := levels[len(levels)*95/100]
+	ad, ap := analysis(doctorMic, otherMic, Doctor), analysis(doctorMic, otherMic, Patient)
+	for _, r := range loudVoiced(pa, pb, ad, ap, speech, top-cfg.Range, twoVoicedBridge) {
+		for t := r[0]; t < r[1]; t++ {
+			if !speech[t] {
+				speech[t] = true
+				sa, sb := sum(pa[t]), sum(pb[t])
+				level[t] = db(math.Max(sa, sb))
+				diff[t] = db(sa) - db(sb)
+				idx = append(idx, t)
+			}
+		}
+	}
+	slices.Sort(idx)
 	for _, t := range idx {
 		if level[t] >= top-cfg.Range {
 			loud = append(loud, t)
@@ -137,7 +155,10 @@ func FindTwo(doctorMic, otherMic []float32, m Models, cfg TwoConfig) ([]Segment,
 		copy(act, speech)
 		runs := activeRuns(act, cfg)
 		segs := make([]Segment, 0, len(runs))
-		a := analysis(doctorMic, otherMic, who)
+		a := ap
+		if who == Doctor {
+			a = ad
+		}
 		for i, r := range runs {
 			segs = append(segs, Segment{Who: who, Start: time.Duration(r[0]) * frame, End: time.Duration(r[1]) * frame,
 				Syllables: Syllables(a, r[0], r[1]), AfterPause: i == 0 || r[0]-runs[i-1][1] >= int(cfg.MinPause/frame)})
@@ -190,7 +211,6 @@ func FindTwo(doctorMic, otherMic []float32, m Models, cfg TwoConfig) ([]Segment,
 	cont := int(cfg.Continue / frame)
 	rd, rp = bridgeMasked(rd, rp, cont), bridgeMasked(rp, rd, cont)
 	var segs []Segment
-	ad, ap := analysis(doctorMic, otherMic, Doctor), analysis(doctorMic, otherMic, Patient)
 	minPause := int(cfg.MinPause / frame)
 	for _, side := range []struct {
 		who         string
@@ -218,6 +238,45 @@ func FindTwo(doctorMic, otherMic []float32, m Models, cfg TwoConfig) ([]Segment,
 	}
 	slices.SortFunc(segs, func(a, b Segment) int { return int(a.Start - b.Start) })
 	return segs, nil
+}
+
+// loudVoiced finds speech the VAD missed: runs of loud voiced frames
+// (over floor dB on either microphone, a pitch on one of them; none VAD
+// speech) over dips shorter than bridge, of at least twoVoicedRun frames
+// and mostly voiced. The network misses some shouted or strained words; a
+// noise that loud is rarely periodic for half a second (a ringing phone
+// or music would be).
+func loudVoiced(pa, pb [][]float64, ad, ap *features.Analysis, speech []bool, floor float64, bridge int) [][2]int {
+	n := min(len(speech), len(ad.Frames), len(ap.Frames))
+	vl := make([]bool, n)
+	for t := range n {
+		sa, sb := 0.0, 0.0
+		for k := twoLoBin; k < twoHiBin; k++ {
+			sa += pa[t][k]
+			sb += pb[t][k]
+		}
+		vl[t] = !speech[t] && db(math.Max(sa, sb)) >= floor && (ad.Frames[t].F0 > 0 || ap.Frames[t].F0 > 0)
+	}
+	var out [][2]int
+	for t := 0; t < n; {
+		if !vl[t] {
+			t++
+			continue
+		}
+		u, last, voiced := t, t, 0
+		for u < n && u-last <= bridge && !speech[u] {
+			if vl[u] {
+				last = u
+				voiced++
+			}
+			u++
+		}
+		if end := last + 1; end-t >= twoVoicedRun && float64(voiced) >= twoVoicedShare*float64(end-t) {
+			out = append(out, [2]int{t, end})
+		}
+		t = last + 1
+	}
+	return out
 }
 
 // noiseFloor is a microphone's mean bin power (dB) in the frames without

@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if err := load(); err != nil {
 				return err
 			}
-			mic := &capture.Microphone{Device: cfg.Audio.Device}
+			mic := &capture.Microphone{Device: cfg.Audio.Device, Channels: cfg.Audio.Channels}
 			if err := mic.Open(); err != nil {
 				return err
 			}
@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // knows the station and its token, in words an installer understands.
 func checkAll(ctx context.Context, cfg *config.Agent, w io.Writer) error {
 	var problems []string
-	mic := &capture.Microphone{Device: cfg.Audio.Device}
+	mic := &capture.Microphone{Device: cfg.Audio.Device, Channels: cfg.Audio.Channels}
 	if err := mic.Open(); err != nil {
 		problems = append(problems, "microphone: "+err.Error())
 	} else {

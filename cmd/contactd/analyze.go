@@ -79,7 +79,7 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 				Segmenter: a.cfg.Segmenter, Rules: a.cfg.Scales, Archive: arc, Metrics: m, Log: a.log,
 			}
 			if schedule != "" {
-				if opt.Room, err = a.room(schedule, voicesDir); err != nil {
+				if opt.Room, err = a.room(schedule, voicesDir, station); err != nil {
 					return err
 				}
 			}
@@ -152,8 +152,9 @@ file, line and field); 1 failure; 2 bad usage or configuration.`,
 	return cmd
 }
 
-// room reads a consulting room's schedule and what its analysis needs.
-func (a *app) room(schedule, voicesDir string) (*pipeline.Room, error) {
+// room reads a consulting room's schedule and what its analysis needs. A
+// station configured with doctor_mic is read as two microphones.
+func (a *app) room(schedule, voicesDir, station string) (*pipeline.Room, error) {
 	f, err := os.Open(schedule)
 	if err != nil {
 		return nil, usageError{err}
@@ -177,7 +178,13 @@ func (a *app) room(schedule, voicesDir string) (*pipeline.Room, error) {
 	if voicesDir == "" {
 		voicesDir = filepath.Join(a.cfg.StateDir, "voices")
 	}
-	return &pipeline.Room{Appointments: appts, Consult: a.cfg.Consult, Turns: turns.DefaultConfig,
+	var two *pipeline.TwoMics
+	for _, st := range a.cfg.Stations {
+		if st.ID == station && st.DoctorChannel() >= 0 {
+			two = &pipeline.TwoMics{DoctorChannel: st.DoctorChannel(), Turns: turns.DefaultTwoConfig}
+		}
+	}
+	return &pipeline.Room{Appointments: appts, Consult: a.cfg.Consult, Turns: turns.DefaultConfig, Two: two,
 		Models: turns.Models{VAD: m.VAD, Background: m.Background, Emotion: m.Emotion},
 		Voice: func(doctor string) *speaker.Voice {
 			b, err := os.ReadFile(filepath.Join(voicesDir, doctor+".json"))

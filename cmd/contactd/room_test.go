@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"contactd/classifier/features"
+	"contactd/classifier/vad"
 	"contactd/contact"
 	"contactd/daygen"
 	"contactd/internal/testenv"
@@ -131,4 +133,143 @@ func TestAnalyzeRoom(t *testing.T) {
 	if !strings.Contains(text, "1 no-show(s) A-003") || !strings.Contains(text, "A-004") {
 		t.Errorf("summary lacks the room table:\n%s", text)
 	}
+}
+
+// TestAnalyzeTwoMicrophoneRoom: a room configured with doctor_mic, its
+// agent's recording two microphones in the two channels of one Opus
+// stream (the doctor's lapel left, the room's right). `analyze
+// --schedule` finds the contacts (the first booking's from its door, the
+// overrun's from the voices the two microphones tell apart, with no
+// enrolled voice) and measures each conversation: talk share within 5 %
+// of the script.
+func TestAnalyzeTwoMicrophoneRoom(t *testing.T) {
+	dir := t.TempDir()
+	ravdess := filepath.Join(testenv.Datasets(t), "ravdess")
+	ctx := context.Background()
+	load := func(actor int) []daygen.Utterance {
+		u, err := daygen.RAVDESSActor(ctx, ravdess, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	t0 := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	l := daygen.LapelMic
+	d, err := daygen.GenerateConsultDay(daygen.ConsultOptions{Start: t0, Room: "room-1", Doctor: load(15)[20:],
+		Patients: [][]daygen.Utterance{load(16), load(18), load(17)},
+		Kinds:    []daygen.Kind{daygen.Normal, daygen.NoShow, daygen.Overrun}, Doors: []bool{true, false, false}, Seed: 5, Mics: &l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := min(len(d.Mics[0]), len(d.Mics[1]))
+	raw := make([]byte, 4*n)
+	for i := range n {
+		binary.LittleEndian.PutUint16(raw[4*i:], uint16(int16(d.Mics[0][i]*32767)))
+		binary.LittleEndian.PutUint16(raw[4*i+2:], uint16(int16(d.Mics[1][i]*32767)))
+	}
+	media := filepath.Join(dir, "room-1.ogg")
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "s16le", "-ar", "16000", "-ac", "2", "-i", "-", "-c:a", "libopus", "-b:a", "64k", media)
+	cmd.Stdin = strings.NewReader(string(raw))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	var csv strings.Builder
+	csv.WriteString("id,room,doctor,start,end\n")
+	for _, s := range d.Slots {
+		fmt.Fprintf(&csv, "%s,room-1,dr-orlova,%s,%s\n", s.ID, s.Start.Format(time.RFC3339), s.End.Format(time.RFC3339))
+	}
+	schedule := filepath.Join(dir, "schedule.csv")
+	conf := filepath.Join(dir, "contactd.yaml")
+	events := filepath.Join(dir, "events.jsonl")
+	var evs strings.Builder
+	for _, e := range d.Events {
+		b, _ := json.Marshal(e)
+		evs.Write(append(b, '\n'))
+	}
+	for path, body := range map[string]string{schedule: csv.String(), events: evs.String(),
+		conf: "stations: [{id: room-1, token: room-1-secret-token-0123, kind: room, employee: dr-orlova, doctor_mic: left}]\n"} {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := contactd(t, "--config", conf, "analyze", "--media", media, "--station", "room-1", "--start", t0.Format(time.RFC3339),
+		"--schedule", schedule, "--events", events, "--voices", filepath.Join(dir, "no-voices"), "--store", filepath.Join(dir, "store"), "--json")
+	if code != 0 {
+		t.Fatalf("analyze: exit %d\n%s", code, errs)
+	}
+	var rep pipeline.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.NoShows) != 1 || rep.NoShows[0].ID != "A-002" {
+		t.Errorf("no-shows %+v, want A-002", rep.NoShows)
+	}
+	got := map[string]*contact.Contact{}
+	for _, c := range rep.Contacts {
+		if c.Appointment != nil {
+			got[c.Appointment.ID] = c
+		}
+	}
+	for _, s := range d.Slots {
+		if s.Kind == daygen.NoShow {
+			continue
+		}
+		c := got[s.ID]
+		if c == nil {
+			t.Errorf("%s: no contact (contacts: %d)", s.ID, len(rep.Contacts))
+			continue
+		}
+		if tol := 3 * time.Second; c.Arrive.Sub(s.Arrive).Abs() > tol || c.Leave.Sub(s.Leave).Abs() > tol {
+			t.Errorf("%s: contact %v–%v, want %v–%v", s.ID, c.Arrive.Sub(t0), c.Leave.Sub(t0), s.Arrive.Sub(t0), s.Leave.Sub(t0))
+			for _, st := range s.Script {
+				t.Logf("script %v %v–%v", st.Doctor, st.Start.Sub(t0), st.End.Sub(t0))
+			}
+			if c.Conversation != nil {
+				for _, st := range c.Conversation.Timeline {
+					t.Logf("found %s %v–%v", st.Who, st.Start.Sub(t0), st.End.Sub(t0))
+				}
+			}
+		}
+		v := c.Conversation
+		if v == nil {
+			t.Errorf("%s: no conversation", s.ID)
+			continue
+		}
+		want := voicedShare(t, s)
+		t.Logf("%s: doctor share %.3f (script %.3f), turns %d (%d), interruptions %d (%d)", s.ID, v.DoctorShare, want,
+			v.Turns, s.Turns, v.DoctorInterruptions+v.PatientInterruptions, s.Interruptions)
+		if diff := v.DoctorShare - want; diff > 0.05 || diff < -0.05 {
+			t.Errorf("%s: doctor's talk share %.3f, script %.3f", s.ID, v.DoctorShare, want)
+		}
+		if d := v.Turns - s.Turns; d > 2 || d < -2 {
+			t.Errorf("%s: %d turns, script %d", s.ID, v.Turns, s.Turns)
+		}
+	}
+}
+
+// voicedShare is the doctor's share of a slot's script in voiced speech
+// (the recordings placed have silence at both ends).
+func voicedShare(t *testing.T, s daygen.ConsultSlot) float64 {
+	vm, err := vad.LoadInstalled("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	det := vm.NewDetector()
+	var doc, pat float64
+	for _, p := range s.Placed {
+		det.Reset()
+		mask, _ := vad.Mask(det, p.PCM, 0.5, features.Hop)
+		n := 0.0
+		for _, v := range mask {
+			if v {
+				n++
+			}
+		}
+		if p.Doctor {
+			doc += n
+		} else {
+			pat += n
+		}
+	}
+	return doc / (doc + pat)
 }
