@@ -14,8 +14,10 @@ import (
 )
 
 // rooms gives the live engine the consulting rooms: bookings from the
-// schedule, who spoke when from the voice path, each consultation's
-// conversation measured on its clip with the doctor's enrolled voice.
+// schedule, who spoke when from the voice path (a room with two
+// microphones: from its recording's two channels), each consultation's
+// conversation measured on its clip (with the doctor's enrolled voice, or
+// the two microphones).
 func (s *Server) rooms() *live.Rooms {
 	any := false
 	for _, st := range s.Config.Stations {
@@ -31,6 +33,9 @@ func (s *Server) rooms() *live.Rooms {
 		},
 		Consult: s.Config.Consult,
 		Speech: func(station string, from, to time.Time) []contact.Say {
+			if ch := s.stations[station].DoctorChannel(); ch >= 0 {
+				return s.twoRoomSpeech(station, ch, from, to)
+			}
 			return voice.Says(s.voice.Readings(station, from, to, 3*time.Second))
 		},
 		Converse: s.converse,

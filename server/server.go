@@ -96,6 +96,7 @@ type Server struct {
 	auth       *auth.Manager
 	reviews    *review.Journal
 	schedule   *appointments.Book
+	two        twoSpeech // the two-microphone rooms' readings
 	audit      *review.Audit
 
 	history *history.Book // employees' speech day by day
