@@ -65,7 +65,7 @@ func score(m turns.Models, s daygen.ConsultSlot, segs []turns.Segment, from time
 // which is not held to it).
 func TestTwoMicrophoneDays(t *testing.T) {
 	if os.Getenv("CONTACTD_TWO_SWEEP") == "" {
-		t.Skip("set CONTACTD_TWO_SWEEP=1: reads 18 generated days (about 10 minutes)")
+		t.Skip("set CONTACTD_TWO_SWEEP=1: reads 18 generated days (about 4 minutes)")
 	}
 	m := models(t)
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
