@@ -184,7 +184,7 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 		if k == NoShow {
 			// The doctor on the phone: speech of one person only.
 			// After the previous consultation, if that overran.
-			u := Level(Trim(pick(o.Doctor, []string{"neutral", "calm"}).PCM), SpeechDB)
+			u := Level(TrimBelow(pick(o.Doctor, []string{"neutral", "calm"}).PCM, ScriptTrimDB), SpeechDB)
 			call := max(slotStart+30, prevEnd+30)
 			place(u, call, docGain)
 			s.Placed = append(s.Placed, Placed{Doctor: true, At: at(call), PCM: u})
@@ -249,7 +249,7 @@ func GenerateConsultDay(o ConsultOptions) (*ConsultDay, error) {
 					u = pick(pool, em)
 					gain = patGain
 				}
-				x := Level(Trim(u.PCM), SpeechDB)
+				x := Level(TrimBelow(u.PCM, ScriptTrimDB), SpeechDB)
 				for i := range x {
 					x[i] *= float32(gain)
 				}
@@ -376,7 +376,19 @@ func AddRoomNoise(x []float32, seed uint64) {
 
 // Trim cuts the leading and trailing quiet of a recording: what is more
 // than 35 dB under its loudest 10 ms, keeping 20 ms around the speech.
-func Trim(x []float32) []float32 {
+func Trim(x []float32) []float32 { return TrimBelow(x, 35) }
+
+// ScriptTrimDB is how far under its loudest 10 ms a consultation's
+// utterance is cut. Tighter than Trim: a script counts a turn from the
+// first word, and 35 dB under the top keeps up to a second of breath
+// (−45…−50 dBFS) before it, which a listener does not hear as speaking
+// and which would make a scripted interruption start over the other's
+// words before the voice does.
+const ScriptTrimDB = 30
+
+// TrimBelow cuts the leading and trailing part of x that is more than under dB
+// under its loudest 10 ms, keeping 20 ms around the rest.
+func TrimBelow(x []float32, under float64) []float32 {
 	const hop = Rate / 100
 	var db []float64
 	top := math.Inf(-1)
@@ -391,7 +403,7 @@ func Trim(x []float32) []float32 {
 	}
 	first, last := -1, -1
 	for i, v := range db {
-		if v > top-35 {
+		if v > top-under {
 			if first < 0 {
 				first = i
 			}
