@@ -209,7 +209,7 @@ func FindTwo(doctorMic, otherMic []float32, m Models, cfg TwoConfig) ([]Segment,
 	actP := voiceActivity(ep, tb, speech, patOnly, docOnly, cfg.Range)
 	rd, rp := activeRuns(actD, cfg), activeRuns(actP, cfg)
 	cont := int(cfg.Continue / frame)
-	rd, rp = bridgeMasked(rd, rp, cont), bridgeMasked(rp, rd, cont)
+	rd, rp = bridgeMasked(rd, rp, cont, ed, leakLevel(ed, patOnly)), bridgeMasked(rp, rd, cont, ep, leakLevel(ep, docOnly))
 	var segs []Segment
 	minPause := int(cfg.MinPause / frame)
 	for _, side := range []struct {
@@ -343,8 +343,10 @@ func voiceActivity(e, all []float64, speech []bool, own, others []int, rng float
 // bridgeMasked joins a voice's runs less than maxGap frames apart when
 // the other voice is speaking where the second begins: while two speak at
 // once the louder masks the other's bins, and a speaker talking on
-// through an interruption is heard in pieces.
-func bridgeMasked(runs, other [][2]int, maxGap int) [][2]int {
+// through an interruption is heard in pieces. A masked voice still fills
+// its own bins (e) over the gap; one that paused leaves in them no more
+// than the other's speech alone does (leak, dB), and the gap stays.
+func bridgeMasked(runs, other [][2]int, maxGap int, e []float64, leak float64) [][2]int {
 	if len(runs) == 0 {
 		return runs
 	}
@@ -360,6 +362,13 @@ func bridgeMasked(runs, other [][2]int, maxGap int) [][2]int {
 				}
 			}
 		}
+		if masked && r[0] > last[1] {
+			gap := make([]float64, 0, r[0]-last[1])
+			for _, v := range e[last[1]:r[0]] {
+				gap = append(gap, db(v))
+			}
+			masked = median(gap) > leak
+		}
 		if masked {
 			last[1] = r[1]
 		} else {
@@ -367,6 +376,17 @@ func bridgeMasked(runs, other [][2]int, maxGap int) [][2]int {
 		}
 	}
 	return out
+}
+
+// leakLevel is how loud a voice's bins get (dB, 90th percentile) in the
+// frames where only the other voice speaks.
+func leakLevel(e []float64, others []int) float64 {
+	v := make([]float64, 0, len(others))
+	for _, t := range others {
+		v = append(v, db(e[t]))
+	}
+	slices.Sort(v)
+	return v[len(v)*90/100]
 }
 
 // activeRuns turns marked frames into runs [from, to): gaps under
