@@ -201,7 +201,11 @@ type Conversation struct {
 	PatientTrend        string  `json:"patient_trend"`
 	PatientValenceStart float64 `json:"patient_valence_start"`
 	PatientValenceEnd   float64 `json:"patient_valence_end"`
-	Timeline            []Say   `json:"timeline"`
+	// Microphones the voices were told apart on: 2 (the doctor's lapel
+	// and the room's) or 1, whose turn and interruption counts are
+	// estimates (see the README's figures for both).
+	Microphones int   `json:"microphones,omitempty"`
+	Timeline    []Say `json:"timeline"`
 }
 
 // Say is one stretch of one speaker's speech in a consultation.

@@ -97,6 +97,7 @@ func (r *Room) twoContacts(ctx context.Context, o Options, start time.Time, in s
 			return nil, err
 		}
 		c.Conversation = consult.Measure(r.Consult, says, c.Arrive)
+		c.Conversation.Microphones = 2
 	}
 	join := segmenter.Join(o.Segmenter, o.Rules, res.Contacts, in.Ratings)
 	return &segmenter.Result{Contacts: res.Contacts, Orphans: join.Orphans, Debounced: join.Debounced}, nil
@@ -185,6 +186,7 @@ func (r *Room) contacts(ctx context.Context, o Options, start time.Time, in segm
 			return nil, err
 		}
 		c.Conversation = consult.Measure(r.Consult, consult.Says(segs, start.Add(time.Duration(a)*time.Second/features.Rate)), c.Arrive)
+		c.Conversation.Microphones = 1
 	}
 	join := segmenter.Join(o.Segmenter, o.Rules, res.Contacts, in.Ratings)
 	return &segmenter.Result{Contacts: res.Contacts, Orphans: join.Orphans, Debounced: join.Debounced}, nil

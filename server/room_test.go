@@ -182,6 +182,9 @@ func liveConsultingRoom(t *testing.T, two bool) {
 	if conv == nil || conv.Turns < slot.Turns/2 || conv.DoctorShare < 0.2 || conv.DoctorShare > 0.8 {
 		t.Fatalf("conversation %+v (script: %d turns)", conv, slot.Turns)
 	}
+	if wantMics := map[bool]int{false: 1, true: 2}[two]; conv.Microphones != wantMics {
+		t.Errorf("conversation read on %d microphones, want %d", conv.Microphones, wantMics)
+	}
 	t.Logf("doctor share %.2f, turns %d (script %d), interruptions %d (script %d), trend %s (script %s)",
 		conv.DoctorShare, conv.Turns, slot.Turns, conv.DoctorInterruptions+conv.PatientInterruptions, slot.Interruptions, conv.PatientTrend, slot.PatientTrend)
 	if two {

@@ -22,6 +22,10 @@ func (s *Server) rooms() *live.Rooms {
 	any := false
 	for _, st := range s.Config.Stations {
 		any = any || st.IsRoom()
+		if st.IsRoom() && st.DoctorMic == "" {
+			// Said once at start: the counts a reviewer reads are less sure.
+			s.Log.Info("consulting room on one microphone: its turn and interruption counts are estimates (stations[].doctor_mic for two)", "station", st.ID)
+		}
 	}
 	if !any {
 		return nil
@@ -92,7 +96,12 @@ func (s *Server) converse(c *contact.Contact, clip string) *contact.Conversation
 			return nil
 		}
 	}
-	return consult.Measure(s.Config.Consult, consult.Says(segs, base), c.Arrive)
+	conv := consult.Measure(s.Config.Consult, consult.Says(segs, base), c.Arrive)
+	conv.Microphones = 1
+	if s.stations[c.Station].DoctorChannel() >= 0 {
+		conv.Microphones = 2
+	}
+	return conv
 }
 
 // consent says whether a station may be recorded at a time: always, but

@@ -122,6 +122,9 @@ func TestAnalyzeRoom(t *testing.T) {
 			t.Errorf("%s: conversation %+v", s.ID, v)
 			continue
 		}
+		if v.Microphones != 1 {
+			t.Errorf("%s: conversation read on %d microphones, want 1", s.ID, v.Microphones)
+		}
 		t.Logf("%s: doctor share %.2f (script %.2f), turns %d (%d), interruptions %d (%d)", s.ID, v.DoctorShare,
 			s.DoctorSpeech/(s.DoctorSpeech+s.PatientSpeech), v.Turns, s.Turns, v.DoctorInterruptions+v.PatientInterruptions, s.Interruptions)
 	}
@@ -234,6 +237,9 @@ func TestAnalyzeTwoMicrophoneRoom(t *testing.T) {
 		if v == nil {
 			t.Errorf("%s: no conversation", s.ID)
 			continue
+		}
+		if v.Microphones != 2 {
+			t.Errorf("%s: conversation read on %d microphones, want 2", s.ID, v.Microphones)
 		}
 		want := voicedShare(t, s)
 		t.Logf("%s: doctor share %.3f (script %.3f), turns %d (%d), interruptions %d (%d)", s.ID, v.DoctorShare, want,

@@ -127,6 +127,8 @@ document.addEventListener('DOMContentLoaded', () => {
           [t('speech_rate'), `${num1.format(conv.doctor_rate)} / ${num1.format(conv.patient_rate)}`],
           [t('first_say'), conv.patient_first_say < 0 ? '—' : s(conv.patient_first_say)], [t('opening'), s(conv.patient_opening)],
           [t('trend'), t('trend_' + conv.patient_trend)]);
+        // One microphone tells the voices apart less surely: say so where the counts are read.
+        if (conv.microphones) rows.push([t('microphones'), t(conv.microphones === 2 ? 'mics_two' : 'mics_one')]);
       }
       for (const [k, v] of rows) dl.append(el('dt', { text: k }), el('dd', { text: v }));
     }
