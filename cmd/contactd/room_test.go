@@ -247,8 +247,12 @@ func TestAnalyzeTwoMicrophoneRoom(t *testing.T) {
 		if diff := v.DoctorShare - want; diff > 0.05 || diff < -0.05 {
 			t.Errorf("%s: doctor's talk share %.3f, script %.3f", s.ID, v.DoctorShare, want)
 		}
-		if d := v.Turns - s.Turns; d > 2 || d < -2 {
+		// The acceptance: turns and interruptions within one of the script.
+		if d := v.Turns - s.Turns; d > 1 || d < -1 {
 			t.Errorf("%s: %d turns, script %d", s.ID, v.Turns, s.Turns)
+		}
+		if d := v.DoctorInterruptions + v.PatientInterruptions - s.Interruptions; d > 1 || d < -1 {
+			t.Errorf("%s: %d interruptions, script %d", s.ID, v.DoctorInterruptions+v.PatientInterruptions, s.Interruptions)
 		}
 	}
 }
