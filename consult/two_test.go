@@ -86,6 +86,7 @@ func TestTwoMicrophoneDays(t *testing.T) {
 	for _, lay := range layouts {
 		var all, within int
 		var wrong, shareErr float64
+		var seps []float64
 		sets := sweepSets
 		if v := os.Getenv("CONTACTD_TWO_SETS"); v != "" {
 			sets = strings.Split(v, ",")
@@ -108,10 +109,11 @@ func TestTwoMicrophoneDays(t *testing.T) {
 				}
 				for _, s := range d.Slots {
 					from, to := s.Arrive.Add(-2*time.Second), s.Leave.Add(2*time.Second)
-					segs, err := turns.FindTwo(span(d.Mics[0], t0, from, to), span(d.Mics[1], t0, from, to), m, turns.DefaultTwoConfig)
+					segs, sep, err := turns.FindTwoSeparated(span(d.Mics[0], t0, from, to), span(d.Mics[1], t0, from, to), m, turns.DefaultTwoConfig)
 					if err != nil {
 						t.Fatal(err)
 					}
+					seps = append(seps, sep)
 					c := score(m, s, segs, from)
 					all++
 					wrong += c.wrong
@@ -130,8 +132,8 @@ func TestTwoMicrophoneDays(t *testing.T) {
 			}
 			t.Logf("%s microphone, %s: %d of 9 within the targets", lay.name, set, setWithin)
 		}
-		t.Logf("%s microphone: %d of %d consultations within all targets; mean |share error| %.3f, speech given to the wrong voice %.3f",
-			lay.name, within, all, shareErr/float64(all), wrong/float64(all))
+		t.Logf("%s microphone: %d of %d consultations within all targets; mean |share error| %.3f, speech given to the wrong voice %.3f; voices %.1f–%.1f dB apart",
+			lay.name, within, all, shareErr/float64(all), wrong/float64(all), slices.Min(seps), slices.Max(seps))
 		// Not yet every consultation (see the README): the floors keep
 		// what the lapel microphone reaches.
 		if lay.name == "lapel" && (float64(within) < 0.9*float64(all) || shareErr/float64(all) > 0.02 || wrong/float64(all) > 0.02) {
@@ -239,9 +241,14 @@ func TestTwoMicrophoneConsultingDay(t *testing.T) {
 			continue
 		}
 		from, to := c.Arrive.Add(-time.Second), c.Leave.Add(time.Second)
-		segs, err := turns.FindTwo(span(d.Mics[0], t0, from, to), span(d.Mics[1], t0, from, to), m, turns.DefaultTwoConfig)
+		segs, sep, err := turns.FindTwoSeparated(span(d.Mics[0], t0, from, to), span(d.Mics[1], t0, from, to), m, turns.DefaultTwoConfig)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The lapel puts the voices 18 dB apart (10 up, 8 down): the
+		// separation the room reports must show it is sure.
+		if sep < turns.SureSeparation || sep > 30 {
+			t.Errorf("%s: the microphones put the voices %.1f dB apart, the layout %.0f", s.ID, sep, daygen.LapelMic.Gain[0][0]-daygen.LapelMic.Gain[0][1])
 		}
 		conv := Measure(cfg, Says(segs, from), c.Arrive)
 		want := scriptShare(m, s)
@@ -250,8 +257,8 @@ func TestTwoMicrophoneConsultingDay(t *testing.T) {
 			printScript(s, segs, from)
 		}
 		ints := conv.DoctorInterruptions + conv.PatientInterruptions
-		t.Logf("%s %-10s door=%-5v share %.3f (script %.3f) turns %d (%d) interruptions %d (%d) overlaps %d",
-			s.ID, kindName(s.Kind), s.Door, conv.DoctorShare, want, conv.Turns, s.Turns, ints, s.Interruptions, conv.Overlaps)
+		t.Logf("%s %-10s door=%-5v share %.3f (script %.3f) turns %d (%d) interruptions %d (%d) overlaps %d; voices %.1f dB apart",
+			s.ID, kindName(s.Kind), s.Door, conv.DoctorShare, want, conv.Turns, s.Turns, ints, s.Interruptions, conv.Overlaps, sep)
 		if math.Abs(conv.DoctorShare-want) > shareTolerance {
 			t.Errorf("%s: doctor's talk share %.3f, script %.3f", s.ID, conv.DoctorShare, want)
 		}

@@ -204,8 +204,12 @@ type Conversation struct {
 	// Microphones the voices were told apart on: 2 (the doctor's lapel
 	// and the room's) or 1, whose turn and interruption counts are
 	// estimates (see the README's figures for both).
-	Microphones int   `json:"microphones,omitempty"`
-	Timeline    []Say `json:"timeline"`
+	Microphones int `json:"microphones,omitempty"`
+	// MicSeparation (dB, two microphones): how far apart the two voices'
+	// level differences between the microphones lay; under
+	// turns.SureSeparation the counts are estimates too.
+	MicSeparation float64 `json:"mic_separation_db,omitempty"`
+	Timeline      []Say   `json:"timeline"`
 }
 
 // Say is one stretch of one speaker's speech in a consultation.

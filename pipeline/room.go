@@ -50,13 +50,13 @@ func (r *Room) twoContacts(ctx context.Context, o Options, start time.Time, in s
 	at := func(d time.Duration) int {
 		return max(0, min(int(d.Seconds()*features.Rate), len(mics[0]), len(mics[1])))
 	}
-	find := func(from, to time.Time) ([]contact.Say, error) {
+	find := func(from, to time.Time) ([]contact.Say, float64, error) {
 		a, b := at(from.Sub(start)), at(to.Sub(start))
-		segs, err := turns.FindTwo(mics[0][a:b], mics[1][a:b], r.Models, r.Two.Turns)
+		segs, sep, err := turns.FindTwoSeparated(mics[0][a:b], mics[1][a:b], r.Models, r.Two.Turns)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return consult.Says(segs, start.Add(time.Duration(a)*time.Second/features.Rate)), nil
+		return consult.Says(segs, start.Add(time.Duration(a)*time.Second/features.Rate)), sep, nil
 	}
 	var appts []appointments.Appointment
 	for _, a := range r.Appointments {
@@ -70,7 +70,7 @@ func (r *Room) twoContacts(ctx context.Context, o Options, start time.Time, in s
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		says, err := find(w[0], w[1])
+		says, _, err := find(w[0], w[1])
 		if err != nil {
 			return nil, err
 		}
@@ -92,12 +92,12 @@ func (r *Room) twoContacts(ctx context.Context, o Options, start time.Time, in s
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		says, err := find(c.Arrive, c.Leave)
+		says, sep, err := find(c.Arrive, c.Leave)
 		if err != nil {
 			return nil, err
 		}
 		c.Conversation = consult.Measure(r.Consult, says, c.Arrive)
-		c.Conversation.Microphones = 2
+		c.Conversation.Microphones, c.Conversation.MicSeparation = 2, sep
 	}
 	join := segmenter.Join(o.Segmenter, o.Rules, res.Contacts, in.Ratings)
 	return &segmenter.Result{Contacts: res.Contacts, Orphans: join.Orphans, Debounced: join.Debounced}, nil

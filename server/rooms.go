@@ -62,6 +62,7 @@ func (s *Server) converse(c *contact.Contact, clip string) *contact.Conversation
 	}
 	var segs []turns.Segment
 	var base time.Time
+	var sep float64
 	if ch := s.stations[c.Station].DoctorChannel(); ch >= 0 {
 		// Two microphones: they tell the voices apart, no enrolled voice needed.
 		var mics [2][]float32
@@ -74,9 +75,14 @@ func (s *Server) converse(c *contact.Contact, clip string) *contact.Conversation
 			mics[i], base = cut(x)
 		}
 		var err error
-		if segs, err = turns.FindTwo(mics[0], mics[1], models, turns.DefaultTwoConfig); err != nil {
+		if segs, sep, err = turns.FindTwoSeparated(mics[0], mics[1], models, turns.DefaultTwoConfig); err != nil {
 			s.Log.Warn("consultation turns", "contact", c.ID, "error", err)
 			return nil
+		}
+		if sep > 0 && sep < turns.SureSeparation {
+			// Said per consultation: an installer moves the doctor's microphone.
+			s.Log.Warn("the room's two microphones hardly tell the voices apart: the doctor's microphone should be nearer the doctor (a lapel)",
+				"contact", c.ID, "station", c.Station, "separation_db", sep, "want_db", turns.SureSeparation)
 		}
 	} else {
 		v := s.voices[c.Employee]
@@ -99,7 +105,7 @@ func (s *Server) converse(c *contact.Contact, clip string) *contact.Conversation
 	conv := consult.Measure(s.Config.Consult, consult.Says(segs, base), c.Arrive)
 	conv.Microphones = 1
 	if s.stations[c.Station].DoctorChannel() >= 0 {
-		conv.Microphones = 2
+		conv.Microphones, conv.MicSeparation = 2, sep
 	}
 	return conv
 }

@@ -284,6 +284,18 @@ func printRoom(w io.Writer, rep *pipeline.Report) {
 			100*v.DoctorShare, v.Turns, v.DoctorInterruptions, v.PatientInterruptions, v.LongestMonologue, v.PatientFirstSay, v.PatientTrend, c.Flags)
 	}
 	tw.Flush()
+	one := false
+	for _, c := range rep.Contacts {
+		if v := c.Conversation; v != nil && v.Microphones == 1 {
+			one = true
+		} else if v != nil && v.MicSeparation > 0 && v.MicSeparation < turns.SureSeparation && c.Appointment != nil {
+			fmt.Fprintf(w, "warning: %s: the two microphones put the voices only %.0f dB apart (want %.0f: the doctor's microphone nearer the doctor); its counts are estimates\n",
+				c.Appointment.ID, v.MicSeparation, turns.SureSeparation)
+		}
+	}
+	if one {
+		fmt.Fprintln(w, "note: turns and interruptions heard on one microphone are estimates; a room with the doctor's lapel microphone beside its own (stations[].doctor_mic) counts them within one")
+	}
 	for _, m := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", m)
 	}

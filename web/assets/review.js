@@ -128,7 +128,11 @@ document.addEventListener('DOMContentLoaded', () => {
           [t('first_say'), conv.patient_first_say < 0 ? '—' : s(conv.patient_first_say)], [t('opening'), s(conv.patient_opening)],
           [t('trend'), t('trend_' + conv.patient_trend)]);
         // One microphone tells the voices apart less surely: say so where the counts are read.
-        if (conv.microphones) rows.push([t('microphones'), t(conv.microphones === 2 ? 'mics_two' : 'mics_one')]);
+        if (conv.microphones === 2) {
+          const sep = conv.mic_separation_db || 0;
+          // Under 12 dB apart (a desk microphone, not a lapel) the counts are estimates too.
+          rows.push([t('microphones'), t('mics_two') + (sep > 0 ? ` · ${t(sep < 12 ? 'mics_close' : 'mics_apart')} ${num1.format(sep)} dB` : '')]);
+        } else if (conv.microphones) rows.push([t('microphones'), t('mics_one')]);
       }
       for (const [k, v] of rows) dl.append(el('dt', { text: k }), el('dd', { text: v }));
     }
