@@ -17,7 +17,7 @@ func TestPrintRoomMicrophones(t *testing.T) {
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	consultation := func(id string, mics int, sep float64) *contact.Contact {
 		return &contact.Contact{ID: id, Arrive: t0, Leave: t0.Add(10 * time.Minute), Employee: "dr-orlova",
-			Appointment: &contact.Appointment{ID: id},
+			Appointment:  &contact.Appointment{ID: id},
 			Conversation: &contact.Conversation{Turns: 12, DoctorShare: 0.5, Microphones: mics, MicSeparation: sep}}
 	}
 	for _, tc := range []struct {
